@@ -1,0 +1,44 @@
+"""The audit trail: every service that changes money or billing state calls `audit_record`."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import models
+
+from billing.errors import InvalidTransition
+from billing.models import AuditRecord
+
+
+def snapshot(obj: models.Model, *fields: str) -> dict:
+    """A JSON-safe picture of some fields of a row (foreign keys by id)."""
+    picture = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        value = getattr(obj, field.attname)
+        if isinstance(value, (date, datetime, Decimal)):
+            value = str(value)
+        picture[name] = value
+    return picture
+
+
+def audit_record(*, actor, action: str, obj: models.Model, before=None, after=None, account=None) -> AuditRecord:
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditRecord.objects.create(
+        actor=actor,
+        account=account,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        action=action,
+        before=before,
+        after=after,
+    )
+
+
+def ensure_transition(obj: models.Model, new_status: str) -> None:
+    """Refuse a status change the model's TRANSITIONS table does not allow."""
+    if new_status not in type(obj).TRANSITIONS[obj.status]:
+        raise InvalidTransition(
+            f"{obj._meta.label}#{obj.pk}: {obj.status} → {new_status} is not allowed", code="invalid_transition"
+        )

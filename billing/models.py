@@ -1,0 +1,299 @@
+"""Official accounts, their members, plans and prices, subscriptions, usage and the audit trail."""
+
+from datetime import date
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.periods import month_start
+
+
+class Region(models.TextChoices):
+    TAIWAN = "TW", _("Taiwan")
+    JAPAN = "JP", _("Japan")
+    THAILAND = "TH", _("Thailand")
+
+
+basic_id_validator = RegexValidator(
+    r"^@[0-9a-z][0-9a-z._-]{2,19}$",
+    _("A basic ID starts with @ followed by 3 to 20 lower-case letters, digits, dots, dashes or underscores."),
+)
+
+
+class OfficialAccount(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    basic_id = models.CharField(
+        _("basic ID"), max_length=21, unique=True, validators=[basic_id_validator], help_text=_("For example @123abcde")
+    )
+    region = models.CharField(_("region"), max_length=2, choices=Region.choices, default=Region.TAIWAN)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("official account")
+        verbose_name_plural = _("official accounts")
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.basic_id})"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    OPERATOR = "operator", _("Operator")
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    account = models.ForeignKey(
+        OfficialAccount, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("official account")
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.OPERATOR)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.account.basic_id}: {self.get_role_display()}"
+
+
+class PlanCode(models.TextChoices):
+    LIGHT = "light", _("Light")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class Plan(models.Model):
+    """A plan's terms. Its monthly fee lives in PlanPrice so that a change applies from a period on."""
+
+    code = models.CharField(_("code"), max_length=10, choices=PlanCode.choices, unique=True)
+    name_zh_hant = models.CharField(_("name (Traditional Chinese)"), max_length=50)
+    name_en = models.CharField(_("name (English)"), max_length=50)
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), unique=True, help_text=_("Higher rank is a bigger plan: moving up is an upgrade.")
+    )
+    free_message_quota = models.PositiveIntegerField(_("free messages per month"))
+    extra_messages_allowed = models.BooleanField(_("extra messages allowed"), default=False)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["rank"]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self):
+        from django.utils.translation import get_language
+
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh_hant
+
+
+class PlanPriceQuerySet(models.QuerySet):
+    def in_force(self, month: date):
+        """The prices that apply to the billing period starting at `month` (latest first)."""
+        return self.filter(effective_from__lte=month_start(month)).order_by("-effective_from")
+
+
+class PlanPrice(models.Model):
+    """A plan's monthly fee before tax from a billing period on (SPEC §2: changes apply next period)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="prices", verbose_name=_("plan"))
+    effective_from = models.DateField(_("effective from"), help_text=_("The first day of a month."))
+    monthly_fee_twd = models.PositiveIntegerField(_("monthly fee (NT$, before tax)"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    objects = PlanPriceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("plan price")
+        verbose_name_plural = _("plan prices")
+        ordering = ["plan__rank", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "effective_from"], name="plan_price_unique_per_period"),
+        ]
+
+    def __str__(self):
+        return f"{self.plan.code} NT${self.monthly_fee_twd:,} from {self.effective_from:%Y-%m}"
+
+
+class ExtraMessageTier(models.Model):
+    """From the n-th message of a month on, each extra message costs unit_price_twd (before tax)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("plan"))
+    from_message = models.PositiveIntegerField(_("from the n-th message"))
+    unit_price_twd = models.DecimalField(_("unit price (NT$)"), max_digits=6, decimal_places=3)
+
+    class Meta:
+        verbose_name = _("extra-message tier")
+        verbose_name_plural = _("extra-message tiers")
+        ordering = ["plan__rank", "from_message"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "from_message"], name="tier_unique_start"),
+            models.CheckConstraint(condition=Q(unit_price_twd__gte=0), name="tier_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.plan.code} #{self.from_message:,}+ NT${self.unit_price_twd}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Past due")
+
+
+class Subscription(models.Model):
+    """One per account: the plan in force for the current calendar month (Asia/Taipei)."""
+
+    TRANSITIONS = {
+        SubscriptionStatus.ACTIVE: {SubscriptionStatus.PAST_DUE},
+        SubscriptionStatus.PAST_DUE: {SubscriptionStatus.ACTIVE},
+    }
+
+    account = models.OneToOneField(
+        OfficialAccount, on_delete=models.PROTECT, related_name="subscription", verbose_name=_("official account")
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"))
+    period_start = models.DateField(_("current period"), help_text=_("The first day of the month being served."))
+    scheduled_plan = models.ForeignKey(
+        Plan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("scheduled downgrade to"),
+        help_text=_("Takes effect on the first day of the next period."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    extra_message_cap = models.PositiveIntegerField(
+        _("extra-message cap"), null=True, blank=True, help_text=_("High plan only: most extra messages a month.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.CheckConstraint(condition=~Q(scheduled_plan=models.F("plan")), name="scheduled_plan_differs"),
+        ]
+
+    def __str__(self):
+        return f"{self.account.basic_id}: {self.plan.code} {self.period_start:%Y-%m}"
+
+    @property
+    def period_end(self) -> date:
+        """The first day after the current period."""
+        from billing.periods import next_month_start
+
+        return next_month_start(self.period_start)
+
+
+class PlanChangeKind(models.TextChoices):
+    STARTED = "started", _("Started")
+    UPGRADE = "upgrade", _("Upgrade")
+    DOWNGRADE_SCHEDULED = "downgrade_scheduled", _("Downgrade scheduled")
+    DOWNGRADE_CANCELLED = "downgrade_cancelled", _("Scheduled downgrade cancelled")
+    DOWNGRADE_APPLIED = "downgrade_applied", _("Downgrade applied")
+    DUNNING_DOWNGRADE = "dunning_downgrade", _("Downgraded after failed renewals")
+
+
+class PlanChange(models.Model):
+    """The history of an account's plan: one row per change, never edited."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="changes", verbose_name=_("subscription")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=PlanChangeKind.choices)
+    from_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("from plan")
+    )
+    to_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("to plan"))
+    effective_on = models.DateField(_("effective on"))
+    charge = models.ForeignKey(
+        "payments.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("charge")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("plan change")
+        verbose_name_plural = _("plan changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.subscription.account.basic_id}: {self.get_kind_display()} → {self.to_plan.code}"
+
+
+class MonthlyUsage(models.Model):
+    """Billed messages (broadcast, step, push…; never reply) an account sent in one month."""
+
+    account = models.ForeignKey(
+        OfficialAccount, on_delete=models.PROTECT, related_name="usage", verbose_name=_("official account")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    billed_messages = models.PositiveIntegerField(_("billed messages"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("monthly usage")
+        verbose_name_plural = _("monthly usage")
+        ordering = ["-month"]
+        constraints = [models.UniqueConstraint(fields=["account", "month"], name="usage_unique_account_month")]
+
+    def __str__(self):
+        return f"{self.account.basic_id} {self.month:%Y-%m}: {self.billed_messages:,}"
+
+
+class AuditRecord(models.Model):
+    """Who changed which money or billing state, when, from what to what. Written by services only."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+        help_text=_("Empty when a scheduled command acted."),
+    )
+    account = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_records",
+        verbose_name=_("official account"),
+    )
+    object_type = models.CharField(_("object type"), max_length=50)
+    object_id = models.CharField(_("object ID"), max_length=40)
+    object_repr = models.CharField(_("object"), max_length=200)
+    action = models.CharField(_("action"), max_length=50)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"

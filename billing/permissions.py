@@ -1,0 +1,60 @@
+"""Who may see and who may spend an official account's money: one check for every interface.
+
+A user who is not a member of an account gets a 404, never a hint that it exists (SPEC §1);
+a member who is only an operator gets a 403 on anything that spends money or edits billing data.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from billing.models import Membership, OfficialAccount, Role
+
+
+def account_membership(*, user, account_id) -> Membership:
+    """The user's membership of the account, with the account loaded; 404 when there is none."""
+    if not user.is_authenticated:
+        raise Http404
+    try:
+        return Membership.objects.select_related("account").get(user=user, account_id=account_id)
+    except (Membership.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def account_for_member(*, user, account_id) -> OfficialAccount:
+    return account_membership(user=user, account_id=account_id).account
+
+
+def account_for_admin(*, user, account_id) -> OfficialAccount:
+    membership = account_membership(user=user, account_id=account_id)
+    if membership.role != Role.ADMIN:
+        raise PermissionDenied(_("Only the account's admins may do this."))
+    return membership.account
+
+
+def is_account_admin(*, user, account: OfficialAccount) -> bool:
+    return user.is_authenticated and Membership.objects.filter(user=user, account=account, role=Role.ADMIN).exists()
+
+
+def _account_view(check):
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, account_id, *args, **kwargs):
+            membership = account_membership(user=request.user, account_id=account_id)
+            if check == Role.ADMIN and membership.role != Role.ADMIN:
+                raise PermissionDenied(_("Only the account's admins may do this."))
+            request.membership = membership
+            return view(request, membership.account, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# View decorators: the view receives the account in place of the URL's account_id.
+account_member_required = _account_view(Role.OPERATOR)
+account_admin_required = _account_view(Role.ADMIN)

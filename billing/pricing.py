@@ -1,0 +1,312 @@
+"""The pricing rules (SPEC §2–3), as pure functions over plain data.
+
+One function family prices the checkout summary, the purchase and the renewal, so what an
+admin is shown is what is charged. Nothing here reads or writes the database: callers turn
+rows into the dataclasses below (see billing.selectors) and store the Quote they get back.
+
+Money is whole NT$ in ints. The only Decimals are per-message rates and the tax rate; each
+line is turned into whole NT$ once, by `round_half_up_twd`.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from billing.periods import days_in_month, days_left_in_month, local_date, month_start
+
+LIGHT, MEDIUM, HIGH = "light", "medium", "high"
+UPGRADE, RENEWAL = "upgrade", "renewal"
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tier:
+    from_message: int
+    unit_price_twd: Decimal
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    code: str
+    rank: int
+    fee_twd: int
+    free_message_quota: int
+    extra_messages_allowed: bool = False
+    tiers: tuple[Tier, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeTerms:
+    code: str
+    status: str
+    registered_account_id: int | None
+    face_value_twd: int
+    valid_from: datetime
+    valid_until: datetime
+    regions: frozenset[str]
+    payment_method_kinds: frozenset[str]
+    charge_kinds: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """What pricing needs to know of the paying account."""
+
+    account_id: int
+    region: str
+    main_payment_method_kind: str | None
+
+
+@dataclass(frozen=True)
+class Rules:
+    tax_rate: Decimal = Decimal("0.05")
+    prorate_free_to_paid: bool = False
+
+
+# ---- outcomes -------------------------------------------------------------------------------
+
+
+class CodeRefusal(models.TextChoices):
+    """Why a code does not apply, in words an admin can act on."""
+
+    UNKNOWN = "unknown", _("There is no such code. Check the code and try again.")
+    VOID = "void", _("This code has been cancelled and can no longer be used.")
+    REDEEMED = "redeemed", _("This code has already been used.")
+    REGISTERED_ELSEWHERE = "registered_elsewhere", _("This code is registered to another official account.")
+    NOT_YET_VALID = "not_yet_valid", _("This code's validity period has not started yet.")
+    EXPIRED = "expired", _("This code's validity period has ended.")
+    WRONG_REGION = "wrong_region", _("This code cannot be used by official accounts in your region.")
+    NO_PAYMENT_METHOD = "no_payment_method", _("Set a main payment method before you use a code.")
+    WRONG_PAYMENT_METHOD = "wrong_payment_method", _("This code cannot be used with your main payment method.")
+    WRONG_CHARGE = "wrong_charge", _("This code cannot be used for this purchase.")
+    NOTHING_TO_DEDUCT = "nothing_to_deduct", _("The Light plan has no monthly fee, so the code is not used.")
+
+
+class UpgradeRefused(Exception):
+    """The target plan is not an upgrade of the current one."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Proration:
+    days_left: int
+    days_in_month: int
+    full_fee_twd: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    purpose: str
+    charge_kind: str | None
+    from_plan: str | None
+    to_plan: str
+    period_start: date
+    fee_twd: int
+    deduction_twd: int
+    forfeited_twd: int
+    extra_messages: int
+    extra_messages_twd: int
+    net_twd: int
+    tax_twd: int
+    total_twd: int
+    code: str | None = None
+    code_refusal: CodeRefusal | None = None
+    proration: Proration | None = None
+    lines: tuple[dict, ...] = field(default=())
+
+    @property
+    def code_applied(self) -> bool:
+        return self.code is not None and self.code_refusal is None
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+
+def round_half_up_twd(amount: Decimal) -> int:
+    """Whole NT$, halves away from zero (the tax bureau's 四捨五入)."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def tax_for(net_twd: int, rules: Rules) -> int:
+    return round_half_up_twd(Decimal(net_twd) * rules.tax_rate)
+
+
+def extra_messages_fee(plan: PlanTerms, billed_messages: int) -> tuple[int, int]:
+    """(extra messages, their fee in NT$) for a month on `plan`, tier by tier, rounded once."""
+    if not plan.extra_messages_allowed or billed_messages <= plan.free_message_quota:
+        return 0, 0
+    tiers = sorted(plan.tiers, key=lambda tier: tier.from_message)
+    amount = Decimal(0)
+    for index, tier in enumerate(tiers):
+        tier_end = tiers[index + 1].from_message - 1 if index + 1 < len(tiers) else billed_messages
+        in_tier = min(billed_messages, tier_end) - max(tier.from_message, plan.free_message_quota + 1) + 1
+        if in_tier > 0:
+            amount += in_tier * tier.unit_price_twd
+    return billed_messages - plan.free_message_quota, round_half_up_twd(amount)
+
+
+def upgrade_charge_kind(target: PlanTerms) -> str | None:
+    return {MEDIUM: "upgrade_to_medium", HIGH: "upgrade_to_high"}.get(target.code)
+
+
+def renewal_charge_kind(plan: PlanTerms) -> str | None:
+    return {MEDIUM: "renewal_medium", HIGH: "renewal_high"}.get(plan.code)
+
+
+def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_kind: str | None) -> CodeRefusal | None:
+    """Why `code` cannot reduce a charge of `charge_kind` for `buyer` at `at`; None when it can.
+
+    The window is inclusive at both ends. `charge_kind=None` skips the charge check (used when a
+    code is registered for a renewal whose kind is not known yet).
+    """
+    if code is None:
+        return CodeRefusal.UNKNOWN
+    if code.status == "void":
+        return CodeRefusal.VOID
+    if code.status == "redeemed":
+        return CodeRefusal.REDEEMED
+    if code.status == "registered" and code.registered_account_id != buyer.account_id:
+        return CodeRefusal.REGISTERED_ELSEWHERE
+    if at < code.valid_from:
+        return CodeRefusal.NOT_YET_VALID
+    if at > code.valid_until:
+        return CodeRefusal.EXPIRED
+    if buyer.region not in code.regions:
+        return CodeRefusal.WRONG_REGION
+    if buyer.main_payment_method_kind is None:
+        return CodeRefusal.NO_PAYMENT_METHOD
+    if buyer.main_payment_method_kind not in code.payment_method_kinds:
+        return CodeRefusal.WRONG_PAYMENT_METHOD
+    if charge_kind is not None and charge_kind not in code.charge_kinds:
+        return CodeRefusal.WRONG_CHARGE
+    return None
+
+
+def price_upgrade(
+    *,
+    current: PlanTerms,
+    target: PlanTerms,
+    at: datetime,
+    buyer: Buyer,
+    rules: Rules,
+    code: CodeTerms | None = None,
+    code_entered: bool = False,
+) -> Quote:
+    """The charge for moving from `current` to `target` now: the fee difference for this month.
+
+    Free→paid upgrades are prorated by the days left (today counted) when the rule is on;
+    paid→paid upgrades always charge the flat difference (LINE's medium→high NT$400).
+    `code_entered` with `code=None` means the admin typed a code that does not exist.
+    """
+    if target.rank == current.rank:
+        raise UpgradeRefused(_("The account is already on this plan."))
+    if target.rank < current.rank:
+        raise UpgradeRefused(_("A smaller plan is a downgrade: it is scheduled for next month, not bought."))
+    today = local_date(at)
+    proration = None
+    fee_twd = target.fee_twd - current.fee_twd
+    if rules.prorate_free_to_paid and current.fee_twd == 0:
+        proration = Proration(days_left_in_month(today), days_in_month(today), fee_twd)
+        fee_twd = round_half_up_twd(Decimal(fee_twd * proration.days_left) / proration.days_in_month)
+    return _quote(
+        purpose=UPGRADE,
+        charge_kind=upgrade_charge_kind(target),
+        from_plan=current.code,
+        to_plan=target.code,
+        period_start=month_start(today),
+        fee_twd=fee_twd,
+        extra=(0, 0),
+        at=at,
+        buyer=buyer,
+        rules=rules,
+        code=code,
+        code_entered=code_entered,
+        proration=proration,
+    )
+
+
+def price_renewal(
+    *,
+    plan: PlanTerms,
+    month: date,
+    at: datetime,
+    buyer: Buyer,
+    rules: Rules,
+    previous_plan: PlanTerms | None = None,
+    previous_billed_messages: int = 0,
+    code: CodeTerms | None = None,
+    code_entered: bool = False,
+) -> Quote:
+    """The charge on renewing into `month` on `plan`: its fee, plus last month's extra messages.
+
+    Extra messages are priced on the plan the account had last month (`previous_plan`, by
+    default `plan`) and are never reduced by a code. A Light renewal leaves a code unused.
+    """
+    extra = extra_messages_fee(previous_plan or plan, previous_billed_messages)
+    return _quote(
+        purpose=RENEWAL,
+        charge_kind=renewal_charge_kind(plan),
+        from_plan=(previous_plan or plan).code,
+        to_plan=plan.code,
+        period_start=month_start(month),
+        fee_twd=plan.fee_twd,
+        extra=extra,
+        at=at,
+        buyer=buyer,
+        rules=rules,
+        code=code,
+        code_entered=code_entered,
+        proration=None,
+    )
+
+
+def _quote(*, purpose, charge_kind, from_plan, to_plan, period_start, fee_twd, extra, at, buyer, rules, code,
+           code_entered, proration) -> Quote:  # fmt: skip
+    refusal = None
+    if code is not None or code_entered:
+        if fee_twd == 0:
+            refusal = CodeRefusal.NOTHING_TO_DEDUCT
+        else:
+            refusal = code_refusal(code=code, buyer=buyer, at=at, charge_kind=charge_kind)
+    deduction_twd = forfeited_twd = 0
+    if code is not None and refusal is None:
+        deduction_twd = min(code.face_value_twd, fee_twd)
+        forfeited_twd = code.face_value_twd - deduction_twd
+    extra_messages, extra_messages_twd = extra
+    net_twd = fee_twd - deduction_twd + extra_messages_twd
+    tax_twd = tax_for(net_twd, rules)
+    lines = [{"kind": "fee", "plan": to_plan, "amount_twd": fee_twd}]
+    if deduction_twd or forfeited_twd:
+        lines.append(
+            {"kind": "deduction", "code": code.code, "amount_twd": -deduction_twd, "forfeited_twd": forfeited_twd}
+        )
+    if extra_messages:
+        lines.append({"kind": "extra_messages", "messages": extra_messages, "amount_twd": extra_messages_twd})
+    lines.append({"kind": "tax", "rate": str(rules.tax_rate), "amount_twd": tax_twd})
+    return Quote(
+        purpose=purpose,
+        charge_kind=charge_kind,
+        from_plan=from_plan,
+        to_plan=to_plan,
+        period_start=period_start,
+        fee_twd=fee_twd,
+        deduction_twd=deduction_twd,
+        forfeited_twd=forfeited_twd,
+        extra_messages=extra_messages,
+        extra_messages_twd=extra_messages_twd,
+        net_twd=net_twd,
+        tax_twd=tax_twd,
+        total_twd=net_twd + tax_twd,
+        code=code.code if code is not None else None,
+        code_refusal=refusal,
+        proration=proration,
+        lines=tuple(lines),
+    )

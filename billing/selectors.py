@@ -1,0 +1,71 @@
+"""Reads used in more than one place: rows turned into the plain data that pricing takes."""
+
+from datetime import date
+
+from django.conf import settings
+from django.db.models import Prefetch
+
+from billing.models import ExtraMessageTier, Membership, MonthlyUsage, OfficialAccount, Plan, PlanPrice
+from billing.periods import month_start
+from billing.pricing import Buyer, PlanTerms, Rules, Tier
+from payments.models import PaymentMethod
+
+
+def pricing_rules() -> Rules:
+    return Rules(tax_rate=settings.BILLING_TAX_RATE, prorate_free_to_paid=settings.BILLING_PRORATE_FREE_TO_PAID)
+
+
+def plans_with_terms():
+    """Plans with their prices and tiers prefetched, for `plan_terms` without further queries."""
+    return Plan.objects.prefetch_related(
+        Prefetch("prices", queryset=PlanPrice.objects.order_by("-effective_from")),
+        Prefetch("tiers", queryset=ExtraMessageTier.objects.order_by("from_message")),
+    )
+
+
+def plan_fee_twd(plan: Plan, month: date) -> int:
+    """The monthly fee in force for the period starting `month` (prefetch `prices` to save queries)."""
+    start = month_start(month)
+    for price in sorted(plan.prices.all(), key=lambda p: p.effective_from, reverse=True):
+        if price.effective_from <= start:
+            return price.monthly_fee_twd
+    raise LookupError(f"plan {plan.code} has no price for {start:%Y-%m}")
+
+
+def plan_terms(plan: Plan, month: date) -> PlanTerms:
+    return PlanTerms(
+        code=plan.code,
+        rank=plan.rank,
+        fee_twd=plan_fee_twd(plan, month),
+        free_message_quota=plan.free_message_quota,
+        extra_messages_allowed=plan.extra_messages_allowed,
+        tiers=tuple(Tier(t.from_message, t.unit_price_twd) for t in plan.tiers.all()),
+    )
+
+
+def main_payment_method(account: OfficialAccount) -> PaymentMethod | None:
+    return PaymentMethod.objects.usable().filter(account=account, is_main=True).first()
+
+
+def buyer_for(account: OfficialAccount) -> Buyer:
+    method = main_payment_method(account)
+    return Buyer(account_id=account.pk, region=account.region, main_payment_method_kind=method.kind if method else None)
+
+
+def billed_messages(account: OfficialAccount, month: date) -> int:
+    usage = MonthlyUsage.objects.filter(account=account, month=month_start(month)).first()
+    return usage.billed_messages if usage else 0
+
+
+def accounts_of_user(user):
+    return Membership.objects.filter(user=user).select_related("account__subscription__plan").order_by("account__name")
+
+
+def account_overview_context(*, account: OfficialAccount) -> dict:
+    subscription = getattr(account, "subscription", None)
+    return {
+        "account": account,
+        "subscription": subscription,
+        "main_payment_method": main_payment_method(account),
+        "has_einvoice_profile": hasattr(account, "einvoice_profile"),
+    }

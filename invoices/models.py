@@ -1,0 +1,190 @@
+"""E-invoice profiles (電子發票資訊), number ranges (字軌) and invoices. Issuing comes in a later issue."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from invoices.validators import (
+    validate_citizen_certificate,
+    validate_donation_code,
+    validate_invoice_period,
+    validate_mobile_barcode,
+    validate_ubn,
+)
+
+
+class ProfileKind(models.TextChoices):
+    MEMBER_CARRIER = "member", _("Personal: member carrier")
+    MOBILE_BARCODE = "mobile", _("Personal: mobile barcode")
+    CITIZEN_CERTIFICATE = "citizen", _("Personal: citizen digital certificate")
+    DONATION = "donation", _("Donation")
+    COMPANY = "company", _("Company")
+
+
+# Which fields each kind needs (SPEC §4). Everything else is cleared on save.
+REQUIRED_FIELDS = {
+    ProfileKind.MEMBER_CARRIER: ("name", "email"),
+    ProfileKind.MOBILE_BARCODE: ("name", "email", "carrier_number"),
+    ProfileKind.CITIZEN_CERTIFICATE: ("name", "email", "carrier_number"),
+    ProfileKind.DONATION: ("email", "donation_code"),
+    ProfileKind.COMPANY: ("company_title", "ubn", "email", "address"),
+}
+OPTIONAL_FIELDS = ("name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address")
+
+
+class EInvoiceProfile(models.Model):
+    account = models.OneToOneField(
+        "billing.OfficialAccount",
+        on_delete=models.PROTECT,
+        related_name="einvoice_profile",
+        verbose_name=_("official account"),
+    )
+    kind = models.CharField(_("invoice type"), max_length=10, choices=ProfileKind.choices)
+    name = models.CharField(_("name"), max_length=60, blank=True)
+    email = models.EmailField(_("e-mail"))
+    carrier_number = models.CharField(_("carrier number"), max_length=16, blank=True)
+    donation_code = models.CharField(_("donation code (愛心碼)"), max_length=7, blank=True)
+    company_title = models.CharField(_("company title (公司抬頭)"), max_length=100, blank=True)
+    ubn = models.CharField(_("統一編號"), max_length=8, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("e-invoice profile")
+        verbose_name_plural = _("e-invoice profiles")
+
+    def __str__(self):
+        return f"{self.account.basic_id}: {self.get_kind_display()}"
+
+    def clean(self):
+        errors = {}
+        for field in REQUIRED_FIELDS.get(self.kind, ()):
+            if not (getattr(self, field) or "").strip():
+                errors[field] = ValidationError(_("This field is required for this invoice type."), code="required")
+        checks = {
+            ProfileKind.MOBILE_BARCODE: ("carrier_number", validate_mobile_barcode),
+            ProfileKind.CITIZEN_CERTIFICATE: ("carrier_number", validate_citizen_certificate),
+            ProfileKind.DONATION: ("donation_code", validate_donation_code),
+            ProfileKind.COMPANY: ("ubn", validate_ubn),
+        }
+        if self.kind in checks:
+            field, check = checks[self.kind]
+            value = getattr(self, field)
+            if value and field not in errors:
+                try:
+                    check(value)
+                except ValidationError as error:
+                    errors[field] = error
+        if errors:
+            raise ValidationError(errors)
+        for field in OPTIONAL_FIELDS:
+            if field not in REQUIRED_FIELDS.get(self.kind, ()):
+                setattr(self, field, "")
+
+    @property
+    def is_b2b(self) -> bool:
+        return self.kind == ProfileKind.COMPANY
+
+
+class InvoiceNumberRange(models.Model):
+    """A 字軌 staff received for a two-month period: two letters and a block of 8-digit numbers."""
+
+    period = models.CharField(
+        _("period"), max_length=5, validators=[validate_invoice_period], help_text=_("e.g. 11502 for Jan–Feb 2026")
+    )
+    prefix = models.CharField(
+        _("track letters (字軌)"), max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", _("Two capital letters."))]
+    )
+    first_number = models.PositiveIntegerField(_("first number"))
+    last_number = models.PositiveIntegerField(_("last number"))
+    next_number = models.PositiveIntegerField(_("next number to issue"), editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("invoice number range")
+        verbose_name_plural = _("invoice number ranges")
+        ordering = ["-period", "prefix", "first_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_number__lte=F("last_number")), name="range_first_le_last"),
+            models.CheckConstraint(condition=Q(last_number__lte=99999999), name="range_eight_digits"),
+            models.CheckConstraint(
+                condition=Q(next_number__gte=F("first_number")) & Q(next_number__lte=F("last_number") + 1),
+                name="range_cursor_inside",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.period} {self.prefix}{self.first_number:08d}–{self.prefix}{self.last_number:08d}"
+
+    def save(self, *args, **kwargs):
+        if self.next_number is None:
+            self.next_number = self.first_number
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.first_number is None or self.last_number is None:
+            return
+        if self.last_number > 99999999:
+            raise ValidationError({"last_number": _("Invoice numbers have 8 digits.")})
+        if self.first_number > self.last_number:
+            raise ValidationError({"last_number": _("The last number must not be below the first.")})
+        overlapping = InvoiceNumberRange.objects.filter(
+            period=self.period,
+            prefix=self.prefix,
+            first_number__lte=self.last_number,
+            last_number__gte=self.first_number,
+        ).exclude(pk=self.pk)
+        if overlapping.exists():
+            raise ValidationError(
+                _("This range overlaps %(other)s of the same period.") % {"other": overlapping.first()}
+            )
+
+    @property
+    def remaining(self) -> int:
+        return self.last_number - self.next_number + 1
+
+
+class InvoiceStatus(models.TextChoices):
+    NUMBER_PENDING = "pending", _("Number pending")
+    ISSUED = "issued", _("Issued")
+    VOIDED = "voided", _("Voided")
+
+
+class Invoice(models.Model):
+    """A charge's e-invoice. Buyer, seller and amounts are snapshots taken when it is issued."""
+
+    charge = models.OneToOneField(
+        "payments.Charge", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("charge")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.NUMBER_PENDING
+    )
+    period = models.CharField(_("period"), max_length=5, validators=[validate_invoice_period])
+    number = models.CharField(_("invoice number"), max_length=10, null=True, blank=True, unique=True)
+    random_code = models.CharField(_("random code"), max_length=4)
+    buyer = models.JSONField(_("buyer"))
+    seller = models.JSONField(_("seller"))
+    lines = models.JSONField(_("lines"))
+    sales_twd = models.PositiveIntegerField(_("sales amount (NT$)"))
+    tax_twd = models.PositiveIntegerField(_("tax (NT$)"))
+    total_twd = models.PositiveIntegerField(_("total (NT$)"))
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_twd=F("sales_twd") + F("tax_twd")), name="invoice_total"),
+            models.CheckConstraint(
+                condition=Q(status=InvoiceStatus.NUMBER_PENDING) | Q(number__isnull=False),
+                name="issued_invoice_has_number",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number or f"({self.get_status_display()}) #{self.pk}"

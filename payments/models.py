@@ -1,0 +1,190 @@
+"""Payment methods (tokens only: card numbers never reach us), charges and refunds."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class MethodKind(models.TextChoices):
+    CARD = "card", _("Credit card")
+    LINEPAY = "linepay", _("LINE Pay")
+
+
+class Gateway(models.TextChoices):
+    SANDBOX = "sandbox", _("Sandbox")
+    LINEPAY = "linepay", _("LINE Pay")
+    TAPPAY = "tappay", _("TapPay")
+
+
+class CardBrand(models.TextChoices):
+    VISA = "visa", "Visa"
+    MASTERCARD = "mastercard", "Mastercard"
+    JCB = "jcb", "JCB"
+
+
+class MethodStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Removed")
+
+
+class PaymentMethodQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(status=MethodStatus.ACTIVE)
+
+
+class PaymentMethod(models.Model):
+    TRANSITIONS = {
+        MethodStatus.ACTIVE: {MethodStatus.EXPIRED, MethodStatus.REVOKED},
+        MethodStatus.EXPIRED: {MethodStatus.REVOKED},
+        MethodStatus.REVOKED: set(),
+    }
+
+    account = models.ForeignKey(
+        "billing.OfficialAccount",
+        on_delete=models.PROTECT,
+        related_name="payment_methods",
+        verbose_name=_("official account"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=MethodKind.choices)
+    gateway = models.CharField(_("gateway"), max_length=10, choices=Gateway.choices)
+    gateway_token = models.CharField(
+        _("gateway token"),
+        max_length=255,
+        help_text=_("The gateway's card token or the LINE Pay regKey; never a card number."),
+    )
+    brand = models.CharField(_("card brand"), max_length=12, choices=CardBrand.choices, blank=True)
+    last_four = models.CharField(_("last four digits"), max_length=4, blank=True)
+    expiry_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    expiry_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    masked_card = models.CharField(
+        _("masked card"), max_length=32, blank=True, help_text=_("As LINE Pay shows it, e.g. 4111-****-****-1111")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=MethodStatus.choices, default=MethodStatus.ACTIVE)
+    is_main = models.BooleanField(_("main payment method"), default=False)
+    created_at = models.DateTimeField(_("added at"), default=timezone.now, editable=False)
+
+    objects = PaymentMethodQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        ordering = ["-is_main", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=Q(is_main=True), name="one_main_method_per_account"),
+            models.CheckConstraint(
+                condition=Q(is_main=False) | Q(status=MethodStatus.ACTIVE), name="main_method_is_active"
+            ),
+            models.CheckConstraint(condition=Q(last_four="") | Q(last_four__regex=r"^[0-9]{4}$"), name="last_four"),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.kind == MethodKind.LINEPAY:
+            return f"LINE Pay {self.masked_card}".strip()
+        return f"{self.get_brand_display()} •••• {self.last_four}"
+
+
+class ChargePurpose(models.TextChoices):
+    UPGRADE = "upgrade", _("Upgrade")
+    RENEWAL = "renewal", _("Renewal")
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Charge(models.Model):
+    """One attempt to collect money. Its amounts are snapshots of the quote it was made from."""
+
+    TRANSITIONS = {
+        ChargeStatus.PENDING: {ChargeStatus.SUCCEEDED, ChargeStatus.FAILED},
+        ChargeStatus.SUCCEEDED: {ChargeStatus.REFUNDED},
+        ChargeStatus.FAILED: set(),
+        ChargeStatus.REFUNDED: set(),
+    }
+
+    account = models.ForeignKey(
+        "billing.OfficialAccount", on_delete=models.PROTECT, related_name="charges", verbose_name=_("official account")
+    )
+    purpose = models.CharField(_("purpose"), max_length=10, choices=ChargePurpose.choices)
+    plan = models.ForeignKey(
+        "billing.Plan", on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"), null=True, blank=True
+    )
+    period_start = models.DateField(_("period"), help_text=_("The billing month this charge pays for."))
+    payment_method = models.ForeignKey(
+        PaymentMethod,
+        on_delete=models.PROTECT,
+        related_name="charges",
+        null=True,
+        blank=True,
+        verbose_name=_("payment method"),
+    )
+    lines = models.JSONField(_("amount lines"), default=list)
+    fee_twd = models.PositiveIntegerField(_("fee (NT$)"))
+    deduction_twd = models.PositiveIntegerField(_("code deduction (NT$)"), default=0)
+    forfeited_twd = models.PositiveIntegerField(_("forfeited (NT$)"), default=0)
+    extra_messages_twd = models.PositiveIntegerField(_("extra messages (NT$)"), default=0)
+    net_twd = models.PositiveIntegerField(_("net (NT$)"))
+    tax_twd = models.PositiveIntegerField(_("tax (NT$)"))
+    total_twd = models.PositiveIntegerField(_("total (NT$)"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    gateway = models.CharField(_("gateway"), max_length=10, choices=Gateway.choices, blank=True)
+    gateway_reference = models.CharField(_("gateway reference"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=ChargeStatus.choices, default=ChargeStatus.PENDING)
+    failure_reason = models.CharField(_("failure reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False, db_index=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(net_twd=F("fee_twd") + F("extra_messages_twd") - F("deduction_twd")),
+                name="charge_net_is_fee_plus_extra_less_deduction",
+            ),
+            models.CheckConstraint(condition=Q(total_twd=F("net_twd") + F("tax_twd")), name="charge_total_is_net_tax"),
+            models.CheckConstraint(condition=Q(deduction_twd__lte=F("fee_twd")), name="charge_deduction_within_fee"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.account.basic_id} NT${self.total_twd:,} {self.get_status_display()}"
+
+    @property
+    def refunded_twd(self) -> int:
+        return sum(refund.amount_twd for refund in self.refunds.all())
+
+
+class Refund(models.Model):
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("charge"))
+    amount_twd = models.PositiveIntegerField(_("amount (NT$)"))
+    reason = models.CharField(_("reason"), max_length=255)
+    gateway_reference = models.CharField(_("gateway reference"), max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount_twd__gt=0), name="refund_amount_positive")]
+
+    def __str__(self):
+        return f"Refund NT${self.amount_twd:,} of charge #{self.charge_id}"

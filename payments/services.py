@@ -1,0 +1,191 @@
+"""Payment methods and the life of a charge. Gateway calls come from billing, outside transactions."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.audit import audit_record, ensure_transition, snapshot
+from billing.errors import ServiceError
+from billing.models import OfficialAccount, Plan
+from billing.pricing import Quote
+from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod, Refund
+
+METHOD_FIELDS = ("status", "is_main")
+CHARGE_FIELDS = ("status", "gateway_reference", "failure_reason")
+
+
+def _lock_account(account_id: int) -> None:
+    OfficialAccount.objects.select_for_update().filter(pk=account_id).first()
+
+
+def payment_method_add(*, account: OfficialAccount, kind: str, gateway: str, gateway_token: str, actor,
+                       brand: str = "", last_four: str = "", expiry_month: int | None = None,
+                       expiry_year: int | None = None, masked_card: str = "") -> PaymentMethod:  # fmt: skip
+    """Keep a tokenised method. The account's first usable method becomes its main one."""
+    with transaction.atomic():
+        _lock_account(account.pk)
+        has_main = PaymentMethod.objects.filter(account=account, is_main=True).exists()
+        method = PaymentMethod.objects.create(
+            account=account, kind=kind, gateway=gateway, gateway_token=gateway_token, brand=brand,
+            last_four=last_four, expiry_month=expiry_month, expiry_year=expiry_year, masked_card=masked_card,
+            is_main=not has_main,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="payment_method.add", obj=method, account=account,
+            after=snapshot(method, "kind", "gateway", "brand", "last_four", *METHOD_FIELDS),
+        )  # fmt: skip
+    return method
+
+
+def payment_method_make_main(*, method: PaymentMethod, actor) -> PaymentMethod:
+    """Make `method` the account's main method; the old main stays as a spare."""
+    with transaction.atomic():
+        _lock_account(method.account_id)
+        method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+        if method.status != MethodStatus.ACTIVE:
+            raise ServiceError(_("Only an active payment method can be the main one."), code="not_active")
+        if method.is_main:
+            return method
+        previous = PaymentMethod.objects.filter(account_id=method.account_id, is_main=True).first()
+        if previous is not None:
+            previous.is_main = False
+            previous.save(update_fields=["is_main"])
+        method.is_main = True
+        method.save(update_fields=["is_main"])
+        audit_record(
+            actor=actor, action="payment_method.make_main", obj=method, account=method.account,
+            before={"main": previous.pk if previous else None}, after={"main": method.pk},
+        )  # fmt: skip
+    return method
+
+
+def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
+    """Revoke a method. The main one of a paid plan stays until another is made main (SPEC §5)."""
+    with transaction.atomic():
+        _lock_account(method.account_id)
+        method = PaymentMethod.objects.select_for_update().select_related("account").get(pk=method.pk)
+        if method.status == MethodStatus.REVOKED:
+            return method
+        subscription = getattr(method.account, "subscription", None)
+        on_paid_plan = subscription is not None and subscription.plan.code != "light"
+        if method.is_main and on_paid_plan:
+            raise ServiceError(
+                _("This is the main payment method of a paid plan. Make another method main before removing it."),
+                code="main_on_paid_plan",
+            )
+        before = snapshot(method, *METHOD_FIELDS)
+        ensure_transition(method, MethodStatus.REVOKED)
+        method.status = MethodStatus.REVOKED
+        method.is_main = False
+        method.save(update_fields=["status", "is_main"])
+        audit_record(
+            actor=actor, action="payment_method.remove", obj=method, account=method.account,
+            before=before, after=snapshot(method, *METHOD_FIELDS),
+        )  # fmt: skip
+    return method
+
+
+def payment_method_mark_expired(*, method: PaymentMethod, actor=None) -> PaymentMethod:
+    """The gateway says the card or regKey is gone: keep it out of renewals until replaced."""
+    with transaction.atomic():
+        _lock_account(method.account_id)
+        method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+        if method.status != MethodStatus.ACTIVE:
+            return method
+        before = snapshot(method, *METHOD_FIELDS)
+        ensure_transition(method, MethodStatus.EXPIRED)
+        method.status = MethodStatus.EXPIRED
+        method.is_main = False
+        method.save(update_fields=["status", "is_main"])
+        audit_record(
+            actor=actor, action="payment_method.expire", obj=method, account=method.account, before=before,
+            after=snapshot(method, *METHOD_FIELDS),
+        )  # fmt: skip
+    return method
+
+
+def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, payment_method: PaymentMethod | None,
+                  idempotency_key: str, actor) -> tuple[Charge, bool]:  # fmt: skip
+    """Record a pending charge for a quote. The same key twice returns the first charge, not a second."""
+    existing = Charge.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            charge = Charge.objects.create(
+                account=account, purpose=quote.purpose, plan=plan, period_start=quote.period_start,
+                payment_method=payment_method, lines=list(quote.lines), fee_twd=quote.fee_twd,
+                deduction_twd=quote.deduction_twd, forfeited_twd=quote.forfeited_twd,
+                extra_messages_twd=quote.extra_messages_twd, net_twd=quote.net_twd, tax_twd=quote.tax_twd,
+                total_twd=quote.total_twd, idempotency_key=idempotency_key,
+                gateway=payment_method.gateway if payment_method else "",
+            )  # fmt: skip
+            audit_record(
+                actor=actor, action="charge.create", obj=charge, account=account,
+                after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS),
+            )  # fmt: skip
+    except IntegrityError:
+        return Charge.objects.get(idempotency_key=idempotency_key), False
+    return charge, True
+
+
+def _charge_transition(charge: Charge, new_status: str, *, actor, action: str, **changes) -> Charge:
+    charge = Charge.objects.select_for_update().get(pk=charge.pk)
+    before = snapshot(charge, *CHARGE_FIELDS)
+    ensure_transition(charge, new_status)
+    charge.status = new_status
+    for name, value in changes.items():
+        setattr(charge, name, value)
+    charge.save(update_fields=["status", *changes])
+    audit_record(
+        actor=actor, action=action, obj=charge, account=charge.account, before=before,
+        after=snapshot(charge, *CHARGE_FIELDS),
+    )  # fmt: skip
+    return charge
+
+
+def charge_mark_succeeded(*, charge: Charge, gateway_reference: str, actor) -> Charge:
+    """Settle a pending charge as paid. Callers add the redemption and plan change in the same transaction."""
+    with transaction.atomic():
+        return _charge_transition(
+            charge, ChargeStatus.SUCCEEDED, actor=actor, action="charge.succeed",
+            gateway_reference=gateway_reference, settled_at=timezone.now(),
+        )  # fmt: skip
+
+
+def charge_mark_failed(*, charge: Charge, reason: str, actor) -> Charge:
+    with transaction.atomic():
+        return _charge_transition(
+            charge, ChargeStatus.FAILED, actor=actor, action="charge.fail",
+            failure_reason=reason[:255], settled_at=timezone.now(),
+        )  # fmt: skip
+
+
+def charge_refund(*, charge: Charge, amount_twd: int | None, reason: str, actor,
+                  gateway_reference: str = "") -> Refund:  # fmt: skip
+    """Record money given back (the gateway call is the caller's). Fully refunded → status refunded."""
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(pk=charge.pk)
+        if charge.status != ChargeStatus.SUCCEEDED:
+            raise ServiceError(_("Only a succeeded charge can be refunded."), code="not_refundable")
+        refunded = charge.refunds.aggregate(total=Sum("amount_twd"))["total"] or 0
+        remaining = charge.total_twd - refunded
+        amount_twd = remaining if amount_twd is None else amount_twd
+        if not 0 < amount_twd <= remaining:
+            raise ServiceError(
+                _("A refund must be between NT$1 and the NT$%(remaining)s not yet refunded.")
+                % {"remaining": f"{remaining:,}"},
+                code="refund_amount",
+            )
+        refund = Refund.objects.create(
+            charge=charge, amount_twd=amount_twd, reason=reason, actor=actor if actor and actor.pk else None,
+            gateway_reference=gateway_reference,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="charge.refund", obj=charge, account=charge.account,
+            before={"refunded_twd": refunded}, after={"refunded_twd": refunded + amount_twd, "refund": refund.pk},
+        )  # fmt: skip
+        if refunded + amount_twd == charge.total_twd:
+            _charge_transition(charge, ChargeStatus.REFUNDED, actor=actor, action="charge.refunded")
+    return refund

@@ -1,0 +1,164 @@
+"""Campaigns, their single-use codes, and redemptions."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import Region
+from payments.models import MethodKind
+
+
+class ChargeKind(models.TextChoices):
+    """The charges a campaign may reduce (SPEC §3)."""
+
+    UPGRADE_TO_MEDIUM = "upgrade_to_medium", _("Upgrade to Medium")
+    UPGRADE_TO_HIGH = "upgrade_to_high", _("Upgrade to High")
+    RENEWAL_MEDIUM = "renewal_medium", _("Medium renewal")
+    RENEWAL_HIGH = "renewal_high", _("High renewal")
+
+
+def default_regions():
+    return [Region.TAIWAN.value]
+
+
+def default_method_kinds():
+    return [MethodKind.CARD.value, MethodKind.LINEPAY.value]
+
+
+def default_charge_kinds():
+    return [kind.value for kind in ChargeKind]
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    face_value_twd = models.PositiveIntegerField(_("face value (NT$)"), default=1200)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"), help_text=_("Inclusive: a code works up to this second."))
+    regions = models.JSONField(_("eligible regions"), default=default_regions)
+    payment_method_kinds = models.JSONField(_("eligible payment methods"), default=default_method_kinds)
+    charge_kinds = models.JSONField(_("eligible charges"), default=default_charge_kinds)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_until__gt=models.F("valid_from")), name="campaign_window"),
+            models.CheckConstraint(condition=Q(face_value_twd__gt=0), name="campaign_face_value_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CodeBatch(models.Model):
+    """One run of code generation, so a batch can be exported or traced later."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="batches", verbose_name=_("campaign"))
+    requested = models.PositiveIntegerField(_("codes requested"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("code batch")
+        verbose_name_plural = _("code batches")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.campaign} #{self.pk} ({self.requested:,})"
+
+
+class CodeStatus(models.TextChoices):
+    AVAILABLE = "available", _("Available")
+    REGISTERED = "registered", _("Registered for renewal")
+    REDEEMED = "redeemed", _("Redeemed")
+    VOID = "void", _("Void")
+
+
+class PromoCode(models.Model):
+    TRANSITIONS = {
+        CodeStatus.AVAILABLE: {CodeStatus.REGISTERED, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.REGISTERED: {CodeStatus.AVAILABLE, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.REDEEMED: set(),
+        CodeStatus.VOID: set(),
+    }
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="codes", verbose_name=_("campaign"))
+    batch = models.ForeignKey(
+        CodeBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="codes", verbose_name=_("batch")
+    )
+    code = models.CharField(_("code"), max_length=32, unique=True, help_text=_("Stored normalised: no dashes."))
+    status = models.CharField(_("status"), max_length=10, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE)
+    registered_account = models.ForeignKey(
+        "billing.OfficialAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registered_codes",
+        verbose_name=_("registered to"),
+    )
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("promo code")
+        verbose_name_plural = _("promo codes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=CodeStatus.REGISTERED, registered_account__isnull=False)
+                | (~Q(status=CodeStatus.REGISTERED) & Q(registered_account__isnull=True)),
+                name="code_registered_has_account",
+            ),
+            models.UniqueConstraint(
+                fields=["registered_account"],
+                condition=Q(status=CodeStatus.REGISTERED),
+                name="one_registered_code_per_account",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="code_campaign_status_idx")]
+
+    def __str__(self):
+        return self.display_code
+
+    @property
+    def display_code(self) -> str:
+        from promos.codes import format_code
+
+        return format_code(self.code)
+
+
+class Redemption(models.Model):
+    """A code used on a charge: what it took off and what was lost (SPEC §3: 餘額立即失效)."""
+
+    code = models.OneToOneField(
+        PromoCode, on_delete=models.PROTECT, related_name="redemption", verbose_name=_("promo code")
+    )
+    account = models.ForeignKey(
+        "billing.OfficialAccount",
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("official account"),
+    )
+    charge = models.OneToOneField(
+        "payments.Charge", on_delete=models.PROTECT, related_name="redemption", verbose_name=_("charge")
+    )
+    applied_twd = models.PositiveIntegerField(_("deducted (NT$)"))
+    forfeited_twd = models.PositiveIntegerField(_("forfeited (NT$)"))
+    redeemed_at = models.DateTimeField(_("redeemed at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+        ordering = ["-redeemed_at"]
+
+    def __str__(self):
+        return f"{self.code.display_code}: NT${self.applied_twd:,} (−NT${self.forfeited_twd:,})"
