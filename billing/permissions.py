@@ -14,14 +14,17 @@ from django.utils.translation import gettext as _
 from billing.models import Membership, OfficialAccount, Role
 
 
-def account_membership(*, user, account_id) -> Membership:
-    """The user's membership of the account, with the account loaded; 404 when there is none."""
+def account_membership(*, user, account_id, admin: bool = False) -> Membership:
+    """The user's membership of the account, account loaded: 404 for a stranger, 403 for a non-admin if `admin`."""
     if not user.is_authenticated:
         raise Http404
     try:
-        return Membership.objects.select_related("account").get(user=user, account_id=account_id)
+        membership = Membership.objects.select_related("account").get(user=user, account_id=int(account_id))
     except (Membership.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+    if admin and membership.role != Role.ADMIN:
+        raise PermissionDenied(_("Only the account's admins may do this."))
+    return membership
 
 
 def account_for_member(*, user, account_id) -> OfficialAccount:
@@ -29,26 +32,16 @@ def account_for_member(*, user, account_id) -> OfficialAccount:
 
 
 def account_for_admin(*, user, account_id) -> OfficialAccount:
-    membership = account_membership(user=user, account_id=account_id)
-    if membership.role != Role.ADMIN:
-        raise PermissionDenied(_("Only the account's admins may do this."))
-    return membership.account
+    return account_membership(user=user, account_id=account_id, admin=True).account
 
 
-def is_account_admin(*, user, account: OfficialAccount) -> bool:
-    return user.is_authenticated and Membership.objects.filter(user=user, account=account, role=Role.ADMIN).exists()
-
-
-def _account_view(check):
+def _account_view(*, admin: bool):
     def decorator(view):
         @login_required
         @wraps(view)
         def wrapper(request, account_id, *args, **kwargs):
-            membership = account_membership(user=request.user, account_id=account_id)
-            if check == Role.ADMIN and membership.role != Role.ADMIN:
-                raise PermissionDenied(_("Only the account's admins may do this."))
-            request.membership = membership
-            return view(request, membership.account, *args, **kwargs)
+            request.membership = account_membership(user=request.user, account_id=account_id, admin=admin)
+            return view(request, request.membership.account, *args, **kwargs)
 
         return wrapper
 
@@ -56,5 +49,5 @@ def _account_view(check):
 
 
 # View decorators: the view receives the account in place of the URL's account_id.
-account_member_required = _account_view(Role.OPERATOR)
-account_admin_required = _account_view(Role.ADMIN)
+account_member_required = _account_view(admin=False)
+account_admin_required = _account_view(admin=True)

@@ -1,9 +1,9 @@
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 
-from billing.permissions import account_for_admin, account_for_member
+from billing.permissions import account_admin_required, account_for_admin, account_for_member
 from tests.factories import AccountFactory, MembershipFactory, SubscriptionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +54,23 @@ def test_pages_need_a_login(client):
     response = client.get(reverse("billing:account_list"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_admin_only_views_take_the_account_and_refuse_operators_with_403(rf):
+    # given a view behind the decorator
+    @account_admin_required
+    def spend(request, account):
+        return HttpResponse(account.basic_id)
+
+    admin = MembershipFactory()
+    operator = MembershipFactory(account=admin.account, operator=True)
+    # when / then
+    request = rf.post("/")
+    request.user = admin.user
+    assert spend(request, account_id=admin.account.pk).content.decode() == admin.account.basic_id
+    request.user = operator.user
+    with pytest.raises(PermissionDenied):
+        spend(request, account_id=admin.account.pk)
+    request.user = UserFactory()
+    with pytest.raises(Http404):
+        spend(request, account_id=admin.account.pk)
