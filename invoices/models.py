@@ -33,6 +33,27 @@ REQUIRED_FIELDS = {
     ProfileKind.COMPANY: ("company_title", "ubn", "email", "address"),
 }
 OPTIONAL_FIELDS = ("name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address")
+PROFILE_FIELDS = ("kind", *OPTIONAL_FIELDS)
+
+# One message per missing field, so the user knows which box to fill; the carrier depends on the kind.
+REQUIRED_MESSAGES = {
+    "name": _("Enter the buyer's name."),
+    "email": _("Enter the e-mail address the invoice is sent to."),
+    "donation_code": _("Enter the donation code (愛心碼)."),
+    "company_title": _("Enter the company title (公司抬頭)."),
+    "ubn": _("Enter the company's 統一編號."),
+    "address": _("Enter the company's address."),
+}
+CARRIER_REQUIRED_MESSAGES = {
+    ProfileKind.MOBILE_BARCODE: _("Enter the mobile barcode (手機條碼)."),
+    ProfileKind.CITIZEN_CERTIFICATE: _("Enter the citizen digital certificate number (自然人憑證)."),
+}
+FORMAT_CHECKS = {
+    ProfileKind.MOBILE_BARCODE: ("carrier_number", validate_mobile_barcode),
+    ProfileKind.CITIZEN_CERTIFICATE: ("carrier_number", validate_citizen_certificate),
+    ProfileKind.DONATION: ("donation_code", validate_donation_code),
+    ProfileKind.COMPANY: ("ubn", validate_ubn),
+}
 
 
 class EInvoiceProfile(models.Model):
@@ -59,34 +80,39 @@ class EInvoiceProfile(models.Model):
     def __str__(self):
         return f"{self.account.basic_id}: {self.get_kind_display()}"
 
+    def clean_fields(self, exclude=None):
+        # A missing kind-required field is reported once, by clean(), with its own message.
+        super().clean_fields(exclude={*(exclude or ()), *self._missing_fields()})
+
     def clean(self):
-        errors = {}
-        for field in REQUIRED_FIELDS.get(self.kind, ()):
-            if not (getattr(self, field) or "").strip():
-                errors[field] = ValidationError(_("This field is required for this invoice type."), code="required")
-        checks = {
-            ProfileKind.MOBILE_BARCODE: ("carrier_number", validate_mobile_barcode),
-            ProfileKind.CITIZEN_CERTIFICATE: ("carrier_number", validate_citizen_certificate),
-            ProfileKind.DONATION: ("donation_code", validate_donation_code),
-            ProfileKind.COMPANY: ("ubn", validate_ubn),
-        }
-        if self.kind in checks:
-            field, check = checks[self.kind]
-            value = getattr(self, field)
-            if value and field not in errors:
-                try:
-                    check(value)
-                except ValidationError as error:
-                    errors[field] = error
+        if self.kind not in REQUIRED_FIELDS:
+            return  # clean_fields() already refused the kind; keep the other fields as typed
+        errors = {field: self._required_error(field) for field in self._missing_fields()}
+        field, check = FORMAT_CHECKS.get(self.kind, (None, None))
+        if field and field not in errors:
+            try:
+                check(getattr(self, field))
+            except ValidationError as error:
+                errors[field] = error
         if errors:
             raise ValidationError(errors)
         for field in OPTIONAL_FIELDS:
-            if field not in REQUIRED_FIELDS.get(self.kind, ()):
+            if field not in REQUIRED_FIELDS[self.kind]:
                 setattr(self, field, "")
+
+    def _missing_fields(self) -> list[str]:
+        return [field for field in REQUIRED_FIELDS.get(self.kind, ()) if not (getattr(self, field) or "").strip()]
+
+    def _required_error(self, field: str) -> ValidationError:
+        message = CARRIER_REQUIRED_MESSAGES.get(self.kind) if field == "carrier_number" else REQUIRED_MESSAGES[field]
+        return ValidationError(message, code=f"{field}_required")
 
     @property
     def is_b2b(self) -> bool:
         return self.kind == ProfileKind.COMPANY
+
+
+MAX_INVOICE_NUMBER = 99999999
 
 
 class InvoiceNumberRange(models.Model):
@@ -125,22 +151,38 @@ class InvoiceNumberRange(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self):
+        errors = {
+            field: ValidationError(_("Invoice numbers have 8 digits."), code="number_too_long")
+            for field in ("first_number", "last_number")
+            if (getattr(self, field) or 0) > MAX_INVOICE_NUMBER
+        }
+        if errors:
+            raise ValidationError(errors)
         if self.first_number is None or self.last_number is None:
             return
-        if self.last_number > 99999999:
-            raise ValidationError({"last_number": _("Invoice numbers have 8 digits.")})
         if self.first_number > self.last_number:
-            raise ValidationError({"last_number": _("The last number must not be below the first.")})
-        overlapping = InvoiceNumberRange.objects.filter(
+            raise ValidationError(
+                {
+                    "last_number": ValidationError(
+                        _("The last number must not be below the first."), code="range_reversed"
+                    )
+                }
+            )
+        overlapping = self.overlapping_ranges().first()
+        if overlapping:
+            raise ValidationError(
+                _("This range overlaps %(other)s of the same period."),
+                code="range_overlap",
+                params={"other": overlapping},
+            )
+
+    def overlapping_ranges(self):
+        return InvoiceNumberRange.objects.filter(
             period=self.period,
             prefix=self.prefix,
             first_number__lte=self.last_number,
             last_number__gte=self.first_number,
         ).exclude(pk=self.pk)
-        if overlapping.exists():
-            raise ValidationError(
-                _("This range overlaps %(other)s of the same period.") % {"other": overlapping.first()}
-            )
 
     @property
     def remaining(self) -> int:

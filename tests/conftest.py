@@ -8,6 +8,7 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.pos
 
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests skip, with the reason, on SQLite; with REQUIRE_POSTGRES=1 they must run."""
+    keep_migrated_data(items)
     postgres_items = [item for item in items if item.get_closest_marker("postgres")]
     if ON_POSTGRES or not postgres_items:
         return
@@ -29,3 +30,17 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"REQUIRE_POSTGRES=1: {len(skipped)} PostgreSQL test(s) were skipped", red=True)
         session.exitstatus = 1
+
+
+def keep_migrated_data(items):
+    """Give every transactional test a serialized rollback, so the plans the migrations loaded survive it.
+
+    A transactional test flushes every table. It has to hold for all of them: one that flushes without it
+    re-creates content types that the next serialized test would then load a second time.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
+            )

@@ -1,14 +1,12 @@
 """Twenty threads at once on one code or one account: exactly one wins, nothing is half done.
 
 Real row locks need PostgreSQL; SQLite serialises whole-database writes and would prove nothing.
-serialized_rollback keeps the plans the data migration loaded, which a transactional test would flush.
 """
 
-import threading
 from datetime import date, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from billing.errors import ServiceError
 from billing.models import AuditRecord
@@ -18,33 +16,12 @@ from payments.models import Charge, PaymentMethod
 from payments.services import charge_create, payment_method_make_main
 from promos.models import CodeStatus, PromoCode, Redemption
 from promos.services import promo_code_redeem, promo_code_register
+from tests.concurrency import run_at_once
 from tests.factories import PaymentMethodFactory, PromoCodeFactory, SubscriptionFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 20
 NOW = datetime(2026, 6, 10, 12, tzinfo=BILLING_TZ)
-
-
-def run_at_once(work, count=THREADS):
-    """Run work(i) in `count` threads released together; return each one's result or exception."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def runner(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - each thread's outcome is the test's data
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def paying_account(plan="medium"):
@@ -70,7 +47,7 @@ def test_twenty_charges_racing_for_one_code_redeem_it_once():
             return charge.pk
 
     # when
-    results = run_at_once(purchase)
+    results = run_at_once(purchase, THREADS)
     # then: one winner; every loser's charge rolled back with its failed redemption
     winners = [r for r in results if isinstance(r, int)]
     assert len(winners) == 1
@@ -87,7 +64,9 @@ def test_twenty_accounts_registering_one_code_leave_it_with_one():
     accounts = [paying_account() for _ in range(THREADS)]
     code = PromoCodeFactory()
 
-    results = run_at_once(lambda i: promo_code_register(account=accounts[i], text=code.code, actor=None, at=NOW))
+    results = run_at_once(
+        lambda i: promo_code_register(account=accounts[i], text=code.code, actor=None, at=NOW), THREADS
+    )
 
     winners = [i for i, r in enumerate(results) if isinstance(r, PromoCode)]
     assert len(winners) == 1
@@ -101,7 +80,9 @@ def test_one_account_registering_twenty_codes_at_once_keeps_one():
     account = paying_account()
     codes = [PromoCodeFactory() for _ in range(THREADS)]
 
-    results = run_at_once(lambda i: promo_code_register(account=account, text=codes[i].code, actor=None, at=NOW))
+    results = run_at_once(
+        lambda i: promo_code_register(account=account, text=codes[i].code, actor=None, at=NOW), THREADS
+    )
 
     assert sum(isinstance(r, PromoCode) for r in results) == 1
     assert PromoCode.objects.filter(registered_account=account, status=CodeStatus.REGISTERED).count() == 1
@@ -113,7 +94,7 @@ def test_twenty_make_main_calls_on_one_account_leave_exactly_one_main():
     account = paying_account()
     spares = [PaymentMethodFactory(account=account, spare=True) for _ in range(THREADS)]
 
-    results = run_at_once(lambda i: payment_method_make_main(method=spares[i], actor=None))
+    results = run_at_once(lambda i: payment_method_make_main(method=spares[i], actor=None), THREADS)
 
     assert all(isinstance(r, PaymentMethod) for r in results)
     mains = list(PaymentMethod.objects.filter(account=account, is_main=True).values_list("pk", flat=True))
@@ -133,11 +114,11 @@ def test_twenty_submits_of_one_idempotency_key_make_one_charge():
     quote = price_renewal(plan=PlanTerms("medium", 2, 800, 3000), month=month, at=period_start_at(month),
                           buyer=buyer, rules=Rules())  # fmt: skip
 
-    results = run_at_once(
-        lambda i: charge_create(
-            account=account, quote=quote, plan=None, payment_method=None, idempotency_key="checkout:abc", actor=None
-        )  # fmt: skip
-    )
+    def submit(i):
+        return charge_create(account=account, quote=quote, plan=None, payment_method=None,
+                             idempotency_key="checkout:abc", actor=None)  # fmt: skip
+
+    results = run_at_once(submit, THREADS)
 
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(created for _, created in results) == 1
