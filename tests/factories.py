@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 import factory
 from django.contrib.auth import get_user_model
@@ -107,3 +107,146 @@ class PromoCodeFactory(factory.django.DjangoModelFactory):
 
     campaign = factory.SubFactory(CampaignFactory)
     code = factory.LazyFunction(random_code)
+
+
+# ---- added for the admin tests (tests/test_admin.py) -----------------------------------------
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    """A plan beyond the three seeded ones, for lists that need many rows."""
+
+    class Meta:
+        model = "billing.Plan"
+
+    code = factory.Sequence(lambda n: f"x{n}")
+    name_zh_hant = factory.Sequence(lambda n: f"方案 {n}")
+    name_en = factory.Sequence(lambda n: f"Plan {n}")
+    rank = factory.Sequence(lambda n: 100 + n)
+    free_message_quota = 1000
+
+
+class PlanPriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.PlanPrice"
+
+    plan = factory.LazyFunction(lambda: plan("medium"))
+    effective_from = factory.Sequence(lambda n: date(2030 + n // 12, n % 12 + 1, 1))
+    monthly_fee_twd = 900
+
+
+class PlanChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.PlanChange"
+
+    subscription = factory.SubFactory(SubscriptionFactory)
+    kind = "started"
+    to_plan = factory.LazyFunction(lambda: plan("light"))
+    effective_on = date(2026, 1, 1)
+
+
+class MonthlyUsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.MonthlyUsage"
+
+    account = factory.SubFactory(AccountFactory)
+    month = date(2026, 1, 1)
+    billed_messages = 1000
+
+
+class AuditRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.AuditRecord"
+
+    account = factory.SubFactory(AccountFactory)
+    object_type = "billing.subscription"
+    object_id = factory.Sequence(str)
+    object_repr = factory.Sequence(lambda n: f"@{n:03d}shop: light 2026-01")
+    action = "subscription.start"
+    after = factory.LazyFunction(lambda: {"plan": 1, "status": "active"})
+
+
+class ChargeFactory(factory.django.DjangoModelFactory):
+    """A succeeded light→medium upgrade: NT$800 + 5% tax."""
+
+    class Meta:
+        model = "payments.Charge"
+
+    account = factory.SubFactory(AccountFactory)
+    purpose = "upgrade"
+    plan = factory.LazyFunction(lambda: plan("medium"))
+    period_start = date(2026, 1, 1)
+    lines = factory.LazyFunction(
+        lambda: [
+            {"kind": "fee", "plan": "medium", "amount_twd": 800},
+            {"kind": "tax", "rate": "0.05", "amount_twd": 40},
+        ]
+    )
+    fee_twd = 800
+    net_twd = 800
+    tax_twd = 40
+    total_twd = 840
+    idempotency_key = factory.Sequence(lambda n: f"upgrade-{n:06d}")
+    gateway = Gateway.SANDBOX
+    status = "succeeded"
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "payments.Refund"
+
+    charge = factory.SubFactory(ChargeFactory)
+    amount_twd = 840
+    reason = "客訴退款"
+
+
+class CodeBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "promos.CodeBatch"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    requested = 10
+
+
+class RedemptionFactory(factory.django.DjangoModelFactory):
+    """A NT$1,200 code used on a medium upgrade: 800 deducted, 400 forfeited."""
+
+    class Meta:
+        model = "promos.Redemption"
+
+    code = factory.SubFactory(PromoCodeFactory, status="redeemed")
+    account = factory.SubFactory(AccountFactory)
+    charge = factory.SubFactory(
+        ChargeFactory, account=factory.SelfAttribute("..account"), deduction_twd=800, net_twd=0, tax_twd=0, total_twd=0
+    )
+    applied_twd = 800
+    forfeited_twd = 400
+
+
+class InvoiceNumberRangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.InvoiceNumberRange"
+
+    period = "11502"
+    prefix = "AB"
+    first_number = factory.Sequence(lambda n: n * 1000)
+    last_number = factory.LazyAttribute(lambda r: r.first_number + 999)
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An issued B2C invoice of ChargeFactory's NT$840."""
+
+    class Meta:
+        model = "invoices.Invoice"
+
+    charge = factory.SubFactory(ChargeFactory)
+    status = "issued"
+    period = "11502"
+    number = factory.Sequence(lambda n: f"AB{n:08d}")
+    random_code = "1234"
+    buyer = factory.LazyFunction(lambda: {"kind": "member", "name": "王小明", "email": "owner@example.tw"})
+    seller = factory.LazyFunction(lambda: {"ubn": "12345675", "name": "LINE 帳單後台"})
+    lines = factory.LazyFunction(lambda: [{"description": "中用量 2026-01", "amount_twd": 840}])
+    sales_twd = 800
+    tax_twd = 40
+    total_twd = 840
+    issued_at = factory.LazyFunction(lambda: datetime(2026, 1, 5, 10, 0, tzinfo=BILLING_TZ))

@@ -1,0 +1,417 @@
+"""The staff admin for accounts, plans and prices, subscriptions, usage and the audit trail.
+
+Also the small pieces the other apps' admins share: `money`, `money_column`, `json_column`,
+`ServiceWrittenAdmin` and `ReadOnlyInline`.
+"""
+
+import json
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from billing.audit import audit_record, snapshot
+from billing.errors import ServiceError
+from billing.models import (
+    AuditRecord,
+    ExtraMessageTier,
+    Membership,
+    MonthlyUsage,
+    OfficialAccount,
+    Plan,
+    PlanChange,
+    PlanCode,
+    PlanPrice,
+    Subscription,
+)
+from billing.periods import local_date, month_start, next_month_start
+from billing.selectors import plan_fee_twd
+from billing.services import account_create, subscription_cancel_downgrade
+
+# ---- shared by the admins of every app ------------------------------------------------------
+
+
+def money(amount_twd: int | None) -> str:
+    """Whole NT$ as staff read them: NT$1,200 (and -NT$400 for a deduction line)."""
+    if amount_twd is None:
+        return "-"
+    sign = "-" if amount_twd < 0 else ""
+    return f"{sign}NT${abs(amount_twd):,}"
+
+
+def money_column(model, field_name: str):
+    """A changelist column or read-only field showing `field_name` as money, labelled as the model does."""
+
+    @admin.display(description=model._meta.get_field(field_name).verbose_name, ordering=field_name)
+    def column(modeladmin, obj):
+        return money(getattr(obj, field_name))
+
+    return column
+
+
+def json_column(model, field_name: str):
+    """A read-only field showing a JSON snapshot indented, non-ASCII (Chinese names) kept as written."""
+
+    @admin.display(description=model._meta.get_field(field_name).verbose_name)
+    def column(modeladmin, obj):
+        value = getattr(obj, field_name)
+        return format_html("<pre>{}</pre>", json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True))
+
+    return column
+
+
+def report_service_error(modeladmin, request, error: ServiceError, subject=None) -> None:
+    text = f"{subject}: {error.message}" if subject is not None else str(error.message)
+    modeladmin.message_user(request, text, level=messages.ERROR)
+
+
+def become(obj, saved) -> None:
+    """Make the admin's unsaved `obj` the row a service saved, for the inlines, log entry and redirect after it."""
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding, obj._state.db = False, saved._state.db
+
+
+def current_month_start():
+    return month_start(local_date(timezone.now()))
+
+
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows only services write: staff may look at them, never add, change or delete them by hand.
+
+    Actions that call a service are allowed with `permissions=["service"]`: they need the
+    model's change permission, while the change form itself stays read-only.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_service_permission(self, request):
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# ---- official accounts ----------------------------------------------------------------------
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role")
+    raw_id_fields = ("user",)
+
+
+class AccountAddForm(forms.ModelForm):
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.all(),
+        label=_("plan"),
+        help_text=_("The plan the account starts on this month."),
+    )
+
+    class Meta:
+        model = OfficialAccount
+        fields = ("name", "basic_id", "region")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].initial = Plan.objects.filter(code=PlanCode.LIGHT).first()
+
+
+@admin.register(OfficialAccount)
+class OfficialAccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "basic_id", "region", "plan", "status", "created_at")
+    list_select_related = ("subscription__plan",)
+    list_filter = ("region", "subscription__plan", "subscription__status")
+    search_fields = ("basic_id", "name")
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at",)
+    inlines = [MembershipInline]
+
+    @admin.display(description=_("plan"), ordering="subscription__plan__rank")
+    def plan(self, account):
+        subscription = getattr(account, "subscription", None)
+        return subscription.plan if subscription else None
+
+    @admin.display(description=_("status"), ordering="subscription__status")
+    def status(self, account):
+        subscription = getattr(account, "subscription", None)
+        return subscription.get_status_display() if subscription else None
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = AccountAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        """A new account gets its subscription, first plan change and audit record from the service."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        account = account_create(
+            name=obj.name, basic_id=obj.basic_id, region=obj.region, plan=form.cleaned_data["plan"], actor=request.user
+        )
+        become(obj, account)  # the membership inlines are saved against `obj` next
+
+
+# ---- plans and prices -----------------------------------------------------------------------
+
+
+PRICE_FIELDS = ("plan", "effective_from", "monthly_fee_twd")
+
+
+# billing.services has no price service yet: until it does, these two keep the audit trail (SPEC §8).
+def plan_price_add(*, price: PlanPrice, actor) -> None:
+    with transaction.atomic():
+        price.save()
+        audit_record(actor=actor, action="plan_price.add", obj=price, after=snapshot(price, *PRICE_FIELDS))
+
+
+def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="plan_price.withdraw", obj=price, before=snapshot(price, *PRICE_FIELDS))
+        price.delete()
+
+
+class PlanPriceForm(forms.ModelForm):
+    """A new monthly fee, from the first day of a month after the current one (SPEC §2)."""
+
+    class Meta:
+        model = PlanPrice
+        fields = ("plan", "effective_from", "monthly_fee_twd")
+
+    def clean_effective_from(self):
+        day = self.cleaned_data["effective_from"]
+        earliest = next_month_start(current_month_start())
+        if day.day != 1 or day < earliest:
+            raise ValidationError(
+                _(
+                    "A new price must start on the first day of a month after the current one, "
+                    "%(earliest)s at the earliest: a price change applies from the next billing period."
+                ),
+                code="not_next_period",
+                params={"earliest": date_format(earliest, "Y-m-d")},
+            )
+        return day
+
+
+class PlanPriceHistoryInline(ReadOnlyInline):
+    model = PlanPrice
+    fields = ("effective_from", "fee", "created_at")
+    readonly_fields = fields
+    fee = money_column(PlanPrice, "monthly_fee_twd")
+    show_change_link = False
+
+
+class PlanPriceAddInline(admin.TabularInline):
+    """Only new rows: a price already given is history, and its period may have been billed."""
+
+    model = PlanPrice
+    form = PlanPriceForm
+    fields = ("effective_from", "monthly_fee_twd")
+    extra = 0
+    can_delete = False
+    verbose_name = _("new price")
+    verbose_name_plural = _("new prices")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+
+class ExtraMessageTierInline(admin.TabularInline):
+    model = ExtraMessageTier
+    fields = ("from_message", "unit_price_twd")
+    extra = 0
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_zh_hant", "name_en", "rank", "free_message_quota", "extra_messages_allowed",
+                    "current_fee", "next_price")  # fmt: skip
+    readonly_fields = ("code", "rank")
+    inlines = [PlanPriceHistoryInline, PlanPriceAddInline, ExtraMessageTierInline]
+
+    def get_queryset(self, request):
+        prices = Prefetch("prices", queryset=PlanPrice.objects.order_by("-effective_from"))
+        return super().get_queryset(request).prefetch_related(prices)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not PlanPrice:
+            return super().save_formset(request, form, formset, change)
+        for price in formset.save(commit=False):
+            plan_price_add(price=price, actor=request.user)
+
+    # Plans are the three of SPEC §2, referenced by every subscription and charge.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("monthly fee this month"))
+    def current_fee(self, plan):
+        try:
+            return money(plan_fee_twd(plan, current_month_start()))
+        except LookupError:
+            return None
+
+    @admin.display(description=_("next price"))
+    def next_price(self, plan):
+        upcoming = [price for price in plan.prices.all() if price.effective_from > current_month_start()]
+        if not upcoming:
+            return None
+        price = min(upcoming, key=lambda p: p.effective_from)
+        return gettext("%(fee)s from %(month)s") % {"fee": money(price.monthly_fee_twd), "month": price.effective_from}
+
+
+@admin.register(PlanPrice)
+class PlanPriceAdmin(admin.ModelAdmin):
+    form = PlanPriceForm
+    list_display = ("plan", "effective_from", "fee", "created_at")
+    list_select_related = ("plan",)
+    list_filter = ("plan",)
+    fee = money_column(PlanPrice, "monthly_fee_twd")
+
+    def has_change_permission(self, request, obj=None):
+        """Existing prices are read-only: to change a fee, add a price for a later month."""
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        """Only a price that has not started yet may be withdrawn."""
+        if obj is not None and obj.effective_from <= current_month_start():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        plan_price_add(price=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        plan_price_withdraw(price=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for price in queryset:
+            plan_price_withdraw(price=price, actor=request.user)
+
+
+# ---- subscriptions and their history --------------------------------------------------------
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ServiceWrittenAdmin):
+    list_display = ("account", "plan", "period_start", "scheduled_plan", "status", "extra_message_cap", "updated_at")
+    list_select_related = ("account", "plan", "scheduled_plan")
+    list_filter = ("status", "plan", "scheduled_plan")
+    search_fields = ("account__basic_id", "account__name")
+    actions = ["cancel_downgrade"]
+
+    @admin.action(description=_("Cancel scheduled downgrade"), permissions=["service"])
+    def cancel_downgrade(self, request, queryset):
+        cancelled = 0
+        for subscription in queryset.select_related("account"):
+            try:
+                subscription_cancel_downgrade(subscription=subscription, actor=request.user)
+            except ServiceError as error:
+                report_service_error(self, request, error, subject=subscription.account.basic_id)
+            else:
+                cancelled += 1
+        if cancelled:
+            text = ngettext(
+                "%(count)d scheduled downgrade cancelled.", "%(count)d scheduled downgrades cancelled.", cancelled
+            )
+            self.message_user(request, text % {"count": cancelled}, level=messages.SUCCESS)
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(ServiceWrittenAdmin):
+    list_display = ("created_at", "account", "kind", "from_plan", "to_plan", "effective_on", "charge_number", "actor")
+    list_select_related = ("subscription__account", "from_plan", "to_plan", "actor")
+    list_filter = ("kind", "to_plan")
+    search_fields = ("subscription__account__basic_id", "subscription__account__name")
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("official account"), ordering="subscription__account__name")
+    def account(self, change):
+        return change.subscription.account
+
+    @admin.display(description=_("charge"), ordering="charge_id")
+    def charge_number(self, change):
+        return f"#{change.charge_id}" if change.charge_id else None
+
+
+# ---- usage ----------------------------------------------------------------------------------
+
+
+@admin.register(MonthlyUsage)
+class MonthlyUsageAdmin(admin.ModelAdmin):
+    """Staff record usage here where no channel token reports it (SPEC §7)."""
+
+    list_display = ("account", "month", "billed_messages", "updated_at")
+    list_select_related = ("account",)
+    search_fields = ("account__basic_id", "account__name")
+    date_hierarchy = "month"
+    autocomplete_fields = ("account",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("account", "month", "updated_at") if obj else ("updated_at",)
+
+
+# ---- the audit trail ------------------------------------------------------------------------
+
+
+class ObjectTypeFilter(admin.SimpleListFilter):
+    """The billing models by name: a fixed list, so no DISTINCT over millions of audit rows."""
+
+    title = _("object type")
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        models = (
+            m for name in ("billing", "payments", "promos", "invoices") for m in apps.get_app_config(name).get_models()
+        )
+        return [(m._meta.label_lower, m._meta.verbose_name) for m in models]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ServiceWrittenAdmin):
+    list_display = ("created_at", "action", "object_repr", "object_type", "object_id", "account", "actor")
+    list_select_related = ("account", "actor")
+    list_filter = (ObjectTypeFilter,)
+    search_fields = ("=object_id", "action", "account__basic_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ("created_at", "actor", "account", "action", "object_type", "object_id", "object_repr",
+              "before_json", "after_json")  # fmt: skip
+    readonly_fields = ("before_json", "after_json")
+    before_json = json_column(AuditRecord, "before")
+    after_json = json_column(AuditRecord, "after")
