@@ -11,15 +11,12 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, snapshot
 from billing.errors import ServiceError
 from billing.models import (
     AuditRecord,
@@ -33,9 +30,15 @@ from billing.models import (
     PlanPrice,
     Subscription,
 )
-from billing.periods import local_date, month_start, next_month_start
+from billing.periods import local_date, month_start
 from billing.selectors import plan_fee_twd
-from billing.services import account_create, subscription_cancel_downgrade
+from billing.services import (
+    account_create,
+    plan_price_check_future,
+    plan_price_save,
+    plan_price_withdraw,
+    subscription_cancel_downgrade,
+)
 
 # ---- shared by the admins of every app ------------------------------------------------------
 
@@ -185,22 +188,6 @@ class OfficialAccountAdmin(admin.ModelAdmin):
 # ---- plans and prices -----------------------------------------------------------------------
 
 
-PRICE_FIELDS = ("plan", "effective_from", "monthly_fee_twd")
-
-
-# billing.services has no price service yet: until it does, these two keep the audit trail (SPEC §8).
-def plan_price_add(*, price: PlanPrice, actor) -> None:
-    with transaction.atomic():
-        price.save()
-        audit_record(actor=actor, action="plan_price.add", obj=price, after=snapshot(price, *PRICE_FIELDS))
-
-
-def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
-    with transaction.atomic():
-        audit_record(actor=actor, action="plan_price.withdraw", obj=price, before=snapshot(price, *PRICE_FIELDS))
-        price.delete()
-
-
 class PlanPriceForm(forms.ModelForm):
     """A new monthly fee, from the first day of a month after the current one (SPEC §2)."""
 
@@ -210,16 +197,10 @@ class PlanPriceForm(forms.ModelForm):
 
     def clean_effective_from(self):
         day = self.cleaned_data["effective_from"]
-        earliest = next_month_start(current_month_start())
-        if day.day != 1 or day < earliest:
-            raise ValidationError(
-                _(
-                    "A new price must start on the first day of a month after the current one, "
-                    "%(earliest)s at the earliest: a price change applies from the next billing period."
-                ),
-                code="not_next_period",
-                params={"earliest": date_format(earliest, "Y-m-d")},
-            )
+        try:
+            plan_price_check_future(day)
+        except ServiceError as error:
+            raise ValidationError(error.message, code=error.code) from None
         return day
 
 
@@ -247,9 +228,16 @@ class PlanPriceAddInline(admin.TabularInline):
 
 
 class ExtraMessageTierInline(admin.TabularInline):
+    """A price's tiers; editable only while the price has not started (then the price is history)."""
+
     model = ExtraMessageTier
     fields = ("from_message", "unit_price_twd")
     extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or obj.effective_from > current_month_start()
+
+    has_add_permission = has_delete_permission = has_change_permission
 
 
 @admin.register(Plan)
@@ -257,7 +245,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = ("code", "name_zh_hant", "name_en", "rank", "free_message_quota", "extra_messages_allowed",
                     "current_fee", "next_price")  # fmt: skip
     readonly_fields = ("code", "rank")
-    inlines = [PlanPriceHistoryInline, PlanPriceAddInline, ExtraMessageTierInline]
+    inlines = [PlanPriceHistoryInline, PlanPriceAddInline]
 
     def get_queryset(self, request):
         prices = Prefetch("prices", queryset=PlanPrice.objects.order_by("-effective_from"))
@@ -267,7 +255,7 @@ class PlanAdmin(admin.ModelAdmin):
         if formset.model is not PlanPrice:
             return super().save_formset(request, form, formset, change)
         for price in formset.save(commit=False):
-            plan_price_add(price=price, actor=request.user)
+            plan_price_save(price=price, tiers=None, actor=request.user)
 
     # Plans are the three of SPEC §2, referenced by every subscription and charge.
     def has_add_permission(self, request):
@@ -294,24 +282,37 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(PlanPrice)
 class PlanPriceAdmin(admin.ModelAdmin):
+    """A price is a fee with its tiers from a month on. Prices in force are history; future ones may change."""
+
     form = PlanPriceForm
     list_display = ("plan", "effective_from", "fee", "created_at")
     list_select_related = ("plan",)
     list_filter = ("plan",)
+    inlines = [ExtraMessageTierInline]
     fee = money_column(PlanPrice, "monthly_fee_twd")
 
     def has_change_permission(self, request, obj=None):
-        """Existing prices are read-only: to change a fee, add a price for a later month."""
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        """Only a price that has not started yet may be withdrawn."""
         if obj is not None and obj.effective_from <= current_month_start():
             return False
-        return super().has_delete_permission(request, obj)
+        return super().has_change_permission(request, obj)
+
+    has_delete_permission = has_change_permission
 
     def save_model(self, request, obj, form, change):
-        plan_price_add(price=obj, actor=request.user)
+        """Saved with its tiers in save_related, by one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        tiers = [
+            (row["from_message"], row["unit_price_twd"])
+            for formset in formsets
+            for row in formset.cleaned_data
+            if row and not row.get("DELETE")
+        ]
+        plan_price_save(price=form.instance, tiers=tiers or None, actor=request.user)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The tiers were saved by the service, not by the formsets; the audit record holds them.
+        return super().construct_change_message(request, form, None, add)
 
     def delete_model(self, request, obj):
         plan_price_withdraw(price=obj, actor=request.user)

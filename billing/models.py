@@ -9,8 +9,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.periods import month_start
-
 
 class Region(models.TextChoices):
     TAIWAN = "TW", _("Taiwan")
@@ -19,7 +17,7 @@ class Region(models.TextChoices):
 
 
 basic_id_validator = RegexValidator(
-    r"^@[0-9a-z][0-9a-z._-]{2,19}$",
+    r"\A@[0-9a-z][0-9a-z._-]{2,19}\Z",
     _("A basic ID starts with @ followed by 3 to 20 lower-case letters, digits, dots, dashes or underscores."),
 )
 
@@ -97,21 +95,17 @@ class Plan(models.Model):
         return self.name_en if (get_language() or "").startswith("en") else self.name_zh_hant
 
 
-class PlanPriceQuerySet(models.QuerySet):
-    def in_force(self, month: date):
-        """The prices that apply to the billing period starting at `month` (latest first)."""
-        return self.filter(effective_from__lte=month_start(month)).order_by("-effective_from")
-
-
 class PlanPrice(models.Model):
-    """A plan's monthly fee before tax from a billing period on (SPEC §2: changes apply next period)."""
+    """A plan's prices from a billing period on: the monthly fee before tax and the extra-message tiers.
+
+    SPEC §2: a price change applies from the next billing period, so a change is a new row for a
+    later month, never an edit of one in force.
+    """
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="prices", verbose_name=_("plan"))
     effective_from = models.DateField(_("effective from"), help_text=_("The first day of a month."))
     monthly_fee_twd = models.PositiveIntegerField(_("monthly fee (NT$, before tax)"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-
-    objects = PlanPriceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("plan price")
@@ -122,27 +116,27 @@ class PlanPrice(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.plan.code} NT${self.monthly_fee_twd:,} from {self.effective_from:%Y-%m}"
+        return f"NT${self.monthly_fee_twd:,} from {self.effective_from:%Y-%m}"
 
 
 class ExtraMessageTier(models.Model):
-    """From the n-th message of a month on, each extra message costs unit_price_twd (before tax)."""
+    """Under a price: from the n-th message of a month on, each extra message costs unit_price_twd (before tax)."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("plan"))
+    price = models.ForeignKey(PlanPrice, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("price"))
     from_message = models.PositiveIntegerField(_("from the n-th message"))
     unit_price_twd = models.DecimalField(_("unit price (NT$)"), max_digits=6, decimal_places=3)
 
     class Meta:
         verbose_name = _("extra-message tier")
         verbose_name_plural = _("extra-message tiers")
-        ordering = ["plan__rank", "from_message"]
+        ordering = ["price", "from_message"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "from_message"], name="tier_unique_start"),
+            models.UniqueConstraint(fields=["price", "from_message"], name="tier_unique_start"),
             models.CheckConstraint(condition=Q(unit_price_twd__gte=0), name="tier_price_not_negative"),
         ]
 
     def __str__(self):
-        return f"{self.plan.code} #{self.from_message:,}+ NT${self.unit_price_twd}"
+        return f"#{self.from_message:,}+ NT${self.unit_price_twd}"
 
 
 class SubscriptionStatus(models.TextChoices):

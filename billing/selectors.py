@@ -19,27 +19,32 @@ def plans_with_terms():
     """Plans with their prices and tiers prefetched, for `plan_terms` without further queries."""
     return Plan.objects.prefetch_related(
         Prefetch("prices", queryset=PlanPrice.objects.order_by("-effective_from")),
-        Prefetch("tiers", queryset=ExtraMessageTier.objects.order_by("from_message")),
+        Prefetch("prices__tiers", queryset=ExtraMessageTier.objects.order_by("from_message")),
     )
 
 
-def plan_fee_twd(plan: Plan, month: date) -> int:
-    """The monthly fee in force for the period starting `month` (prefetch `prices` to save queries)."""
+def price_in_force(plan: Plan, month: date) -> PlanPrice:
+    """The price (fee and tiers) for the period starting `month`; prefetch `prices` to save queries."""
     start = month_start(month)
     for price in sorted(plan.prices.all(), key=lambda p: p.effective_from, reverse=True):
         if price.effective_from <= start:
-            return price.monthly_fee_twd
+            return price
     raise LookupError(f"plan {plan.code} has no price for {start:%Y-%m}")
 
 
+def plan_fee_twd(plan: Plan, month: date) -> int:
+    return price_in_force(plan, month).monthly_fee_twd
+
+
 def plan_terms(plan: Plan, month: date) -> PlanTerms:
+    price = price_in_force(plan, month)
     return PlanTerms(
         code=plan.code,
         rank=plan.rank,
-        fee_twd=plan_fee_twd(plan, month),
+        fee_twd=price.monthly_fee_twd,
         free_message_quota=plan.free_message_quota,
         extra_messages_allowed=plan.extra_messages_allowed,
-        tiers=tuple(Tier(t.from_message, t.unit_price_twd) for t in plan.tiers.all()),
+        tiers=tuple(Tier(t.from_message, t.unit_price_twd) for t in price.tiers.all()),
     )
 
 

@@ -1,6 +1,8 @@
 """Writes to accounts and subscriptions. Checkout (a later issue) orchestrates these with payments and promos."""
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,11 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from billing.audit import audit_record, snapshot
 from billing.errors import ServiceError
 from billing.models import (
+    ExtraMessageTier,
     Membership,
     OfficialAccount,
     Plan,
     PlanChange,
     PlanChangeKind,
+    PlanPrice,
     Role,
     Subscription,
 )
@@ -82,3 +86,67 @@ def subscription_cancel_downgrade(*, subscription: Subscription, actor) -> Subsc
             before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
         )  # fmt: skip
     return subscription
+
+
+PRICE_FIELDS = ("plan", "effective_from", "monthly_fee_twd")
+
+
+def _price_picture(price: PlanPrice) -> dict:
+    tiers = [[tier.from_message, str(tier.unit_price_twd)] for tier in price.tiers.order_by("from_message")]
+    return {**snapshot(price, *PRICE_FIELDS), "tiers": tiers}
+
+
+def plan_price_check_future(effective_from: date, *, at: datetime | None = None) -> None:
+    """A price may start only on the first day of a month after the current one (SPEC §2)."""
+    earliest = next_month_start(local_date(at or timezone.now()))
+    if effective_from.day != 1 or effective_from < earliest:
+        raise ServiceError(
+            _(
+                "A new price must start on the first day of a month after the current one, "
+                "%(earliest)s at the earliest: a price change applies from the next billing period."
+            )
+            % {"earliest": earliest.isoformat()},
+            code="not_next_period",
+        )
+
+
+def plan_price_save(*, price: PlanPrice, tiers: Iterable[tuple[int, Decimal]] | None, actor) -> PlanPrice:
+    """Add a price for a future month, or change one that has not started.
+
+    `tiers=None` keeps a changed price's tiers, and gives a new price the tiers of the price before it.
+    """
+    plan_price_check_future(price.effective_from)
+    with transaction.atomic():
+        before = None
+        if price.pk is not None:
+            stored = PlanPrice.objects.select_for_update().get(pk=price.pk)
+            plan_price_check_future(stored.effective_from)
+            before = _price_picture(stored)
+        elif tiers is None:
+            tiers = _tiers_before(price)
+        price.save()
+        if tiers is not None:
+            price.tiers.all().delete()
+            ExtraMessageTier.objects.bulk_create(
+                ExtraMessageTier(price=price, from_message=start, unit_price_twd=unit) for start, unit in tiers
+            )
+        audit_record(
+            actor=actor, action="plan_price.change" if before else "plan_price.add", obj=price, before=before,
+            after=_price_picture(price),
+        )  # fmt: skip
+    return price
+
+
+def _tiers_before(price: PlanPrice) -> list[tuple[int, Decimal]]:
+    earlier = PlanPrice.objects.filter(plan=price.plan, effective_from__lt=price.effective_from)
+    previous = earlier.order_by("-effective_from").first()
+    return [(tier.from_message, tier.unit_price_twd) for tier in previous.tiers.all()] if previous else []
+
+
+def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
+    """Take back a price that has not started; one in force is history and stays."""
+    with transaction.atomic():
+        price = PlanPrice.objects.select_for_update().get(pk=price.pk)
+        plan_price_check_future(price.effective_from)
+        audit_record(actor=actor, action="plan_price.withdraw", obj=price, before=_price_picture(price))
+        price.delete()

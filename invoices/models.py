@@ -122,7 +122,7 @@ class InvoiceNumberRange(models.Model):
         _("period"), max_length=5, validators=[validate_invoice_period], help_text=_("e.g. 11502 for Jan–Feb 2026")
     )
     prefix = models.CharField(
-        _("track letters (字軌)"), max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", _("Two capital letters."))]
+        _("track letters (字軌)"), max_length=2, validators=[RegexValidator(r"\A[A-Z]{2}\Z", _("Two capital letters."))]
     )
     first_number = models.PositiveIntegerField(_("first number"))
     last_number = models.PositiveIntegerField(_("last number"))

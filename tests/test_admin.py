@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.admin import current_month_start
 from billing.audit import audit_record
 from billing.models import (
     AuditRecord,
@@ -271,9 +272,9 @@ def test_a_campaign_keeps_its_face_value_when_a_post_changes_it(admin_client):
     assert campaign.charge_kinds == ["renewal_medium", "renewal_high"]
 
 
-def test_an_existing_plan_price_cannot_be_changed_by_a_post(admin_client):
+def test_a_price_in_force_cannot_be_changed_by_a_post(admin_client):
     # given
-    price = PlanPriceFactory(monthly_fee_twd=900)
+    price = PlanPrice.objects.get(plan__code="medium", effective_from="2023-09-01")
 
     # when
     response = admin_client.post(
@@ -284,7 +285,43 @@ def test_an_existing_plan_price_cannot_be_changed_by_a_post(admin_client):
     # then
     price.refresh_from_db()
     assert response.status_code == 403
-    assert price.monthly_fee_twd == 900
+    assert price.monthly_fee_twd == 800
+
+
+def tier_rows(*rows, initial=0):
+    data = {"tiers-TOTAL_FORMS": str(len(rows)), "tiers-INITIAL_FORMS": str(initial), "tiers-MIN_NUM_FORMS": "0",
+            "tiers-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    for index, (start, unit) in enumerate(rows):
+        data |= {f"tiers-{index}-from_message": str(start), f"tiers-{index}-unit_price_twd": unit}
+    return data
+
+
+def test_a_new_high_price_gets_its_tiers_or_the_ones_before_it(admin_client):
+    # given the next month
+    start = next_month_start(current_month_start())
+    high = Plan.objects.get(code="high")
+
+    # when one price is added with its own tiers and one, a month later, without
+    with_tiers = admin_client.post(
+        admin_url(PlanPrice, "add"),
+        {"plan": high.pk, "effective_from": start.isoformat(), "monthly_fee_twd": 1500}
+        | tier_rows((6001, "0.180"), (50001, "0.050")),
+    )
+    later = next_month_start(start)
+    without = admin_client.post(
+        admin_url(PlanPrice, "add"),
+        {"plan": high.pk, "effective_from": later.isoformat(), "monthly_fee_twd": 1600} | tier_rows(),
+    )
+
+    # then
+    assert (with_tiers.status_code, without.status_code) == (302, 302)
+    prices = {p.effective_from: p for p in PlanPrice.objects.filter(plan=high)}
+    assert [(t.from_message, str(t.unit_price_twd)) for t in prices[start].tiers.order_by("from_message")] == [
+        (6001, "0.180"), (50001, "0.050")]  # fmt: skip
+    assert [(t.from_message, str(t.unit_price_twd)) for t in prices[later].tiers.order_by("from_message")] == [
+        (6001, "0.180"), (50001, "0.050")]  # fmt: skip
+    record = AuditRecord.objects.filter(action="plan_price.add").order_by("id").first()
+    assert record.after["tiers"] == [[6001, "0.180"], [50001, "0.050"]]
 
 
 def test_a_price_in_force_cannot_be_deleted_but_a_future_one_can(admin_client):
@@ -324,7 +361,8 @@ def test_the_gateway_token_is_not_in_the_changelist_and_masked_on_the_change_pag
 
 
 def price_form_data(effective_from):
-    return {"plan": plan("medium").pk, "effective_from": effective_from.isoformat(), "monthly_fee_twd": 900}
+    fields = {"plan": plan("medium").pk, "effective_from": effective_from.isoformat(), "monthly_fee_twd": 900}
+    return fields | tier_rows()
 
 
 def test_a_new_price_for_the_current_month_is_refused(admin_client):
@@ -371,7 +409,7 @@ def test_a_new_price_from_next_month_is_accepted(admin_client, admin_user):
     record = AuditRecord.objects.get()
     assert (record.action, record.object_id, record.actor, record.after) == (
         "plan_price.add", str(price.pk), admin_user,
-        {"plan": price.plan_id, "effective_from": next_month.isoformat(), "monthly_fee_twd": 900},
+        {"plan": price.plan_id, "effective_from": next_month.isoformat(), "monthly_fee_twd": 900, "tiers": []},
     )  # fmt: skip
 
 

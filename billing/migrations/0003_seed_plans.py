@@ -35,10 +35,14 @@ def seed_plans(apps, schema_editor):
                 "extra_messages_allowed": extra,
             },
         )
-        PlanPrice.objects.get_or_create(plan=plan, effective_from=PRICE_TABLE_FROM, defaults={"monthly_fee_twd": fee})
+        price, _ = PlanPrice.objects.get_or_create(
+            plan=plan, effective_from=PRICE_TABLE_FROM, defaults={"monthly_fee_twd": fee}
+        )
         if code == "high":
-            for start, price in HIGH_TIERS:
-                ExtraMessageTier.objects.get_or_create(plan=plan, from_message=start, defaults={"unit_price_twd": price})
+            for start, unit_price in HIGH_TIERS:
+                ExtraMessageTier.objects.get_or_create(
+                    price=price, from_message=start, defaults={"unit_price_twd": unit_price}
+                )
 
 
 class Migration(migrations.Migration):

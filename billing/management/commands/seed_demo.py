@@ -1,0 +1,154 @@
+"""Demo data for a first look (SPEC §8): logins, accounts in every onboarding state, a campaign with codes.
+
+Idempotent: what exists is left alone, so a second run changes nothing. It creates known passwords,
+so it refuses to run with DEBUG off unless --force is given.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import OfficialAccount, Plan, Region
+from billing.periods import BILLING_TZ, local_date, month_start, period_start_at
+from billing.services import account_create
+from invoices.models import EInvoiceProfile, ProfileKind
+from payments.models import CardBrand, Gateway, MethodKind
+from payments.services import payment_method_add
+from promos.models import Campaign, CodeStatus
+from promos.services import promo_codes_generate
+
+# username, password (demo only, printed on every run), staff
+LOGINS = [
+    ("staff", "demo-staff-2026", True),
+    ("admin", "demo-admin-2026", False),
+    ("operator", "demo-operator-2026", False),
+]
+CAMPAIGN = "Demo NT$1,200 優惠活動代碼"
+EXPIRED_CAMPAIGN = "Demo expired 已過期的優惠活動"
+CAMPAIGN_CODES = 50
+EXPIRED_CODES = 5
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    basic_id: str
+    name: str
+    plan: str
+    setup: str  # "new": nothing; "invoice": e-invoice info only; "card" / "linepay": ready to pay
+    region: str = Region.TAIWAN
+    operator: bool = False
+
+
+# Every onboarding state on the light plan, where upgrades start; paid plans are always ready to pay.
+ACCOUNTS = [
+    DemoAccount("@demo-light-new", "示範小店 輕用量 (未登錄)", "light", "new", operator=True),
+    DemoAccount("@demo-light-inv", "示範小店 輕用量 (已登錄發票)", "light", "invoice"),
+    DemoAccount("@demo-light-card", "示範小店 輕用量 (信用卡)", "light", "card", operator=True),
+    DemoAccount("@demo-light-lp", "示範小店 輕用量 (LINE Pay)", "light", "linepay"),
+    DemoAccount("@demo-medium", "示範小店 中用量", "medium", "card", operator=True),
+    DemoAccount("@demo-medium-lp", "示範小店 中用量 (LINE Pay)", "medium", "linepay"),
+    DemoAccount("@demo-high", "示範小店 高用量", "high", "card"),
+    DemoAccount("@demo-jp", "Demo shop Japan", "medium", "card", region=Region.JAPAN),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo logins, official accounts and promo codes (idempotent; needs DEBUG or --force)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (known passwords!).")
+
+    def handle(self, *args, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo creates users with known passwords: it runs only with DEBUG on, or --force.")
+        with transaction.atomic():
+            users = {username: demo_user(username, password, staff) for username, password, staff in LOGINS}
+            accounts = [demo_account(spec, users) for spec in ACCOUNTS]
+            campaign = demo_campaigns(actor=users["staff"])
+        self.report(accounts, campaign)
+
+    def report(self, accounts, campaign):
+        self.stdout.write("Logins (demo only):")
+        for username, password, _staff in LOGINS:
+            self.stdout.write(f"  {username:<9} {password}")
+        self.stdout.write("Official accounts:")
+        for account in accounts:
+            self.stdout.write(f"  {account.basic_id:<17} {account.region}  {account.subscription.plan.code:<6}  "
+                              f"{onboarding(account):<36} {account.name}")  # fmt: skip
+        self.stdout.write(f"Available codes of campaign {campaign.pk} “{campaign.name}”:")
+        for code in campaign.codes.filter(status=CodeStatus.AVAILABLE).order_by("pk")[:5]:
+            self.stdout.write(f"  {code.display_code}")
+
+
+def demo_user(username: str, password: str, staff: bool):
+    user, created = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={"email": f"{username}@example.tw", "is_staff": staff, "is_superuser": staff},
+    )
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user
+
+
+def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
+    account = OfficialAccount.objects.filter(basic_id=spec.basic_id).first()
+    if account is None:
+        account = account_create(
+            name=spec.name, basic_id=spec.basic_id, region=spec.region, plan=Plan.objects.get(code=spec.plan),
+            actor=users["staff"], admins=[users["admin"]], operators=[users["operator"]] if spec.operator else [],
+        )  # fmt: skip
+    if spec.setup != "new" and not EInvoiceProfile.objects.filter(account=account).exists():
+        EInvoiceProfile.objects.create(
+            account=account, kind=ProfileKind.MEMBER_CARRIER, name="王小明", email=f"{spec.basic_id[1:]}@example.tw"
+        )
+    if spec.setup in {"card", "linepay"} and not account.payment_methods.exists():
+        payment_method_add(account=account, actor=users["admin"], **sandbox_method(spec))
+    return account
+
+
+def sandbox_method(spec: DemoAccount) -> dict:
+    """The sandbox gateway's stand-ins for a tokenised card or a LINE Pay regKey."""
+    slug = spec.basic_id[1:].replace("-", "_")
+    if spec.setup == "linepay":
+        return {"kind": MethodKind.LINEPAY, "gateway": Gateway.SANDBOX, "gateway_token": f"regkey_sandbox_{slug}",
+                "masked_card": "4111-****-****-1111"}  # fmt: skip
+    return {"kind": MethodKind.CARD, "gateway": Gateway.SANDBOX, "gateway_token": f"tok_sandbox_{slug}",
+            "brand": CardBrand.VISA, "last_four": "4242", "expiry_month": 12, "expiry_year": 2030}  # fmt: skip
+
+
+def onboarding(account: OfficialAccount) -> str:
+    method = account.payment_methods.filter(is_main=True).first()
+    if method is not None:
+        return f"ready: {method.label}"
+    return "e-invoice info only" if hasattr(account, "einvoice_profile") else "nothing registered"
+
+
+def demo_campaigns(*, actor) -> Campaign:
+    """A NT$1,200 campaign running from this month to the end of next year, and one that has expired."""
+    this_month = month_start(local_date(timezone.now()))
+    current = demo_campaign(
+        CAMPAIGN, CAMPAIGN_CODES, actor=actor, valid_from=period_start_at(this_month),
+        valid_until=datetime(this_month.year + 1, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ),
+    )  # fmt: skip
+    last_year = this_month.year - 1
+    demo_campaign(
+        EXPIRED_CAMPAIGN, EXPIRED_CODES, actor=actor, valid_from=datetime(last_year, 1, 1, tzinfo=BILLING_TZ),
+        valid_until=datetime(last_year, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ),
+    )  # fmt: skip
+    return current
+
+
+def demo_campaign(name: str, codes: int, *, actor, valid_from: datetime, valid_until: datetime) -> Campaign:
+    campaign, _created = Campaign.objects.get_or_create(
+        name=name, defaults={"valid_from": valid_from, "valid_until": valid_until}
+    )
+    missing = codes - campaign.codes.count()
+    if missing > 0:
+        promo_codes_generate(campaign=campaign, count=missing, actor=actor)
+    return campaign
