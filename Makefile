@@ -51,4 +51,4 @@ messages: install
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 bench-codes: install
-	DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python bench/generate_codes.py
+	$(BIN)/python bench/generate_codes.py

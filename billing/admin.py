@@ -11,12 +11,14 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.audit import audit_record, snapshot, snapshot_all
 from billing.errors import ServiceError
 from billing.models import (
     AuditRecord,
@@ -109,6 +111,55 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Plain staff edits of billing data (a region, a quota, a campaign, usage, members) leave an audit record too."""
+
+    def save_model(self, request, obj, form, change):
+        fields = [name for name in form.changed_data if name in {f.name for f in obj._meta.concrete_fields}]
+        before = snapshot(type(obj).objects.get(pk=obj.pk), *fields) if change else None
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if fields or not change:
+                audit_record(
+                    actor=request.user, action=f"{obj._meta.model_name}.{'change' if change else 'add'}", obj=obj,
+                    before=before, after=snapshot(obj, *fields), account=audited_account(obj),
+                )  # fmt: skip
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj,
+                         before=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def save_formset(self, request, form, formset, change):
+        with transaction.atomic():
+            for inline_form in formset.forms:
+                if inline_form.has_changed() and inline_form.instance.pk:
+                    before = snapshot_all(type(inline_form.instance).objects.get(pk=inline_form.instance.pk))
+                    inline_form.audit_before = before
+            super().save_formset(request, form, formset, change)
+            for obj in formset.new_objects:
+                audit_record(actor=request.user, action=f"{obj._meta.model_name}.add", obj=obj,
+                             after=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+            for obj, _changed in formset.changed_objects:
+                before = next(f.audit_before for f in formset.forms if f.instance.pk == obj.pk)
+                audit_record(actor=request.user, action=f"{obj._meta.model_name}.change", obj=obj, before=before,
+                             after=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+            for obj in formset.deleted_objects:
+                audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj,
+                             before=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+
+
+def audited_account(obj):
+    if isinstance(obj, OfficialAccount):
+        return obj
+    return getattr(obj, "account", None)
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -151,7 +202,7 @@ class AccountAddForm(forms.ModelForm):
 
 
 @admin.register(OfficialAccount)
-class OfficialAccountAdmin(admin.ModelAdmin):
+class OfficialAccountAdmin(AuditedAdmin):
     list_display = ("name", "basic_id", "region", "plan", "status", "created_at")
     list_select_related = ("subscription__plan",)
     list_filter = ("region", "subscription__plan", "subscription__status")
@@ -241,7 +292,7 @@ class ExtraMessageTierInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(AuditedAdmin):
     list_display = ("code", "name_zh_hant", "name_en", "rank", "free_message_quota", "extra_messages_allowed",
                     "current_fee", "next_price")  # fmt: skip
     readonly_fields = ("code", "rank")
@@ -371,7 +422,7 @@ class PlanChangeAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(MonthlyUsage)
-class MonthlyUsageAdmin(admin.ModelAdmin):
+class MonthlyUsageAdmin(AuditedAdmin):
     """Staff record usage here where no channel token reports it (SPEC §7)."""
 
     list_display = ("account", "month", "billed_messages", "updated_at")

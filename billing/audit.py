@@ -21,6 +21,10 @@ def snapshot(obj: models.Model, *fields: str) -> dict:
     return picture
 
 
+def snapshot_all(obj: models.Model) -> dict:
+    return snapshot(obj, *(field.name for field in obj._meta.concrete_fields))
+
+
 def audit_record(*, actor, action: str, obj: models.Model, before=None, after=None, account=None) -> AuditRecord:
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import ServiceWrittenAdmin, become, json_column, money_column
+from billing.admin import AuditedAdmin, ServiceWrittenAdmin, become, json_column, money_column
 from invoices.models import PROFILE_FIELDS, EInvoiceProfile, Invoice, InvoiceNumberRange
 from invoices.services import einvoice_profile_save, invoice_number_range_create
 
@@ -29,7 +29,7 @@ class EInvoiceProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(InvoiceNumberRange)
-class InvoiceNumberRangeAdmin(admin.ModelAdmin):
+class InvoiceNumberRangeAdmin(AuditedAdmin):
     list_display = ("period", "prefix", "first_number", "last_number", "next_number", "remaining", "created_at")
     list_filter = ("period",)
     search_fields = ("=period", "=prefix")

@@ -11,7 +11,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import ServiceWrittenAdmin, money_column, report_service_error
+from billing.admin import AuditedAdmin, ServiceWrittenAdmin, money_column, report_service_error
 from billing.errors import ServiceError
 from billing.models import Region
 from payments.models import MethodKind
@@ -120,7 +120,7 @@ class GenerateCodesForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AuditedAdmin):
     form = CampaignForm
     list_display = ("name", "face_value", "valid_from", "valid_until", "created_at")
     search_fields = ("name",)

@@ -93,11 +93,14 @@ class PromoCode(models.Model):
         CodeStatus.VOID: set(),
     }
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="codes", verbose_name=_("campaign"))
+    # Indexed by (campaign, status) below; a lone campaign index would only slow a million-code insert.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="codes", verbose_name=_("campaign"), db_index=False
+    )
     batch = models.ForeignKey(
         CodeBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="codes", verbose_name=_("batch")
     )
-    code = models.CharField(_("code"), max_length=32, unique=True, help_text=_("Stored normalised: no dashes."))
+    code = models.CharField(_("code"), max_length=32, help_text=_("Stored normalised: no dashes."))
     status = models.CharField(_("status"), max_length=10, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE)
     registered_account = models.ForeignKey(
         "billing.OfficialAccount",
@@ -113,6 +116,8 @@ class PromoCode(models.Model):
         verbose_name = _("promo code")
         verbose_name_plural = _("promo codes")
         constraints = [
+            # A constraint rather than unique=True: codes are looked up exactly, so PostgreSQL needs no LIKE index.
+            models.UniqueConstraint(fields=["code"], name="promo_code_unique"),
             models.CheckConstraint(
                 condition=Q(status=CodeStatus.REGISTERED, registered_account__isnull=False)
                 | (~Q(status=CodeStatus.REGISTERED) & Q(registered_account__isnull=True)),

@@ -143,46 +143,89 @@ def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> 
     return voided
 
 
-GENERATE_CHUNK = 20_000
+# Codes per COPY. Each chunk goes in sorted, so the unique indexes are filled page by page rather than at
+# random; the bigger the chunk, the better (a million codes on PostgreSQL: 50,000 → 25 s, 200,000 → 19 s)
+# while a chunk's strings stay some 50 MB.
+GENERATE_CHUNK = 200_000
+# A chunk is refused only when a code is already taken (about 2^-99 a pair); refused this often, it is
+# something else (a constraint, a deleted campaign) and the error is raised.
+GENERATE_ATTEMPTS = 3
+
+
+def _insert_codes(codes: list[str], *, campaign: Campaign, batch: CodeBatch) -> None:
+    """One chunk of new available codes: COPY on PostgreSQL (several times faster), bulk_create elsewhere."""
+    connection = transaction.get_connection(PromoCode.objects.db)
+    if connection.vendor != "postgresql":
+        # A model instance weighs far more than its code: build them a slice at a time.
+        for start in range(0, len(codes), 10_000):
+            PromoCode.objects.bulk_create(
+                [PromoCode(campaign=campaign, batch=batch, code=code) for code in codes[start : start + 10_000]]
+            )
+        return
+    fields = [PromoCode._meta.get_field(name) for name in ("campaign", "batch", "code", "status")]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(PromoCode._meta.db_table)
+    # COPY's text format: codes are letters and digits only, so nothing needs escaping.
+    prefix, suffix = f"{campaign.pk}\t{batch.pk}\t", f"\t{CodeStatus.AVAILABLE.value}\n"
+    data = "".join(prefix + code + suffix for code in sorted(codes))
+    copy_sql = f"COPY {table} ({columns}) FROM STDIN"
+    # The psycopg cursor's copy() bypasses Django's error wrapping: wrap it, so a taken code is an IntegrityError.
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        copy.write(data)
+
+
+def _add_fresh_codes(*, size: int, campaign: Campaign, batch: CodeBatch) -> None:
+    """Insert `size` new codes under a savepoint; when the unique index refuses one, draw the chunk again."""
+    for attempt in range(1, GENERATE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                _insert_codes(random_codes(size), campaign=campaign, batch=batch)
+            return
+        except IntegrityError:
+            if attempt == GENERATE_ATTEMPTS:
+                raise
 
 
 def promo_codes_generate(*, campaign: Campaign, count: int, actor,
                          progress: Callable[[int], None] | None = None) -> CodeBatch:  # fmt: skip
-    """Add `count` new random codes to the campaign, in chunks, as one batch.
+    """Add `count` new random codes to the campaign as one batch, all or nothing.
 
-    Each chunk is one INSERT; a code that collides with an existing one (odds about 2^-99 per
-    pair) is skipped by the unique index and topped up by the next round, so the batch ends
-    with exactly `count` codes.
+    The codes go in by chunks. The unique index decides whether a code is new: a chunk holding a
+    taken code is rolled back to its savepoint and drawn afresh, so the batch ends with exactly
+    `count` codes.
     """
     if count < 1:
         raise ServiceError(_("Generate at least one code."), code="count")
-    batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
-    made = 0
-    while made < count:
-        size = min(GENERATE_CHUNK, count - made)
-        rows = [PromoCode(campaign=campaign, batch=batch, code=code) for code in random_codes(size)]
-        try:
-            with transaction.atomic():
-                PromoCode.objects.bulk_create(rows, batch_size=size)
+    with transaction.atomic():
+        batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
+        made = 0
+        while made < count:
+            size = min(GENERATE_CHUNK, count - made)
+            _add_fresh_codes(size=size, campaign=campaign, batch=batch)
             made += size
-        except IntegrityError:
-            made = PromoCode.objects.filter(batch=batch).count()
-            continue
-        if progress:
-            progress(size)
-    audit_record(actor=actor, action="promo_code.generate", obj=batch, after={"campaign": campaign.pk, "count": count})
+            if progress:
+                progress(size)
+        audit_record(
+            actor=actor, action="promo_code.generate", obj=batch, after={"campaign": campaign.pk, "count": count}
+        )
     return batch
 
 
 def promo_codes_write_csv(*, codes, stream) -> int:
-    """Write codes as CSV (code as shown to people, campaign, status, valid until); returns rows."""
+    """Write codes as CSV (code as shown to people, campaign, status, valid until in Taipei time); returns rows.
+
+    Rows come from the database in chunks as plain tuples, so a million codes never sit in memory.
+    """
+    campaigns = {
+        campaign.pk: (campaign.name, timezone.localtime(campaign.valid_until).isoformat())
+        for campaign in Campaign.objects.filter(pk__in=codes.values("campaign_id"))
+    }
     writer = csv.writer(stream)
     writer.writerow(["code", "campaign", "status", "valid_until"])
     rows = 0
-    queryset = codes.select_related("campaign").order_by("pk")
-    for code in queryset.iterator(chunk_size=10_000):
-        writer.writerow(
-            [format_code(code.code), code.campaign.name, code.status, code.campaign.valid_until.isoformat()]
-        )
+    values = codes.order_by("pk").values_list("code", "campaign_id", "status")
+    for code, campaign_id, status in values.iterator(chunk_size=20_000):
+        name, valid_until = campaigns[campaign_id]
+        writer.writerow([format_code(code), name, status, valid_until])
         rows += 1
     return rows

@@ -289,8 +289,7 @@ def test_a_price_in_force_cannot_be_changed_by_a_post(admin_client):
 
 
 def tier_rows(*rows, initial=0):
-    data = {"tiers-TOTAL_FORMS": str(len(rows)), "tiers-INITIAL_FORMS": str(initial), "tiers-MIN_NUM_FORMS": "0",
-            "tiers-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    data = formset_management("tiers", total=len(rows), initial=initial)
     for index, (start, unit) in enumerate(rows):
         data |= {f"tiers-{index}-from_message": str(start), f"tiers-{index}-unit_price_twd": unit}
     return data
@@ -658,7 +657,10 @@ def test_an_account_added_by_staff_starts_on_its_plan_with_its_members(admin_cli
     assert (account.name, account.subscription.plan.code) == ("新開小店", "light")
     assert list(account.memberships.values_list("user", "role")) == [(owner.pk, "admin")]
     assert PlanChange.objects.get(subscription=account.subscription).kind == PlanChangeKind.STARTED
-    assert AuditRecord.objects.get(account=account).action == "subscription.start"
+    assert list(AuditRecord.objects.filter(account=account).order_by("id").values_list("action", flat=True)) == [
+        "subscription.start",
+        "membership.add",
+    ]
 
 
 def test_a_number_range_added_by_staff_is_registered_by_the_service(admin_client):
@@ -701,3 +703,39 @@ def test_the_audit_trail_shows_before_and_after(admin_client, admin_user):
     # then
     assert response.status_code == 200
     assert "<pre>{\n  &quot;plan&quot;: &quot;light&quot;\n}</pre>" in response.content.decode()
+
+
+# ---- plain edits of billing data are audited too --------------------------------------------
+
+
+def formset_management(prefix, total=0, initial=0):
+    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
+            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}  # fmt: skip
+
+
+def test_changing_an_accounts_region_and_adding_a_member_leave_audit_records(admin_client, admin_user):
+    # given
+    account = SubscriptionFactory().account
+    member = UserFactory()
+    data = {"name": account.name, "basic_id": account.basic_id, "region": "JP"} | formset_management(
+        "memberships", total=1
+    ) | {"memberships-0-user": str(member.pk), "memberships-0-role": "admin"}  # fmt: skip
+
+    # when
+    response = admin_client.post(admin_url(OfficialAccount, "change", account.pk), data)
+
+    # then
+    assert response.status_code == 302
+    change = AuditRecord.objects.get(action="officialaccount.change")
+    assert (change.actor, change.account, change.before, change.after) == (
+        admin_user, account, {"region": "TW"}, {"region": "JP"})  # fmt: skip
+    added = AuditRecord.objects.get(action="membership.add")
+    assert (added.account, added.after["user"], added.after["role"]) == (account, member.pk, "admin")
+
+
+def test_saving_an_unchanged_account_writes_no_audit_record(admin_client):
+    account = SubscriptionFactory().account
+    data = {"name": account.name, "basic_id": account.basic_id, "region": "TW"} | formset_management("memberships")
+    response = admin_client.post(admin_url(OfficialAccount, "change", account.pk), data)
+    assert response.status_code == 302
+    assert not AuditRecord.objects.exists()

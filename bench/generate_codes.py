@@ -1,0 +1,166 @@
+"""Benchmark: generate a million promo codes for one campaign on PostgreSQL, then export them as CSV.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oa_billing_bench .venv/bin/python bench/generate_codes.py
+
+Goal (SPEC §3: "thousands to a million"): under 30 s and under 300 MB for each phase. Each phase runs in a
+child process so that its peak memory (ru_maxrss of RUSAGE_SELF) is its own, Django included. If the
+database does not exist it is created and dropped afterwards; otherwise the rows made here are deleted.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench"
+COUNT = int(os.environ.get("BENCH_COUNT", "1000000"))
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.setdefault("SECRET_KEY", "bench-only-throwaway-key")
+    # DEBUG keeps every query in memory, which would spoil the memory figure.
+    os.environ["DEBUG"] = "false"
+    import django
+
+    django.setup()
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def server_connection(url: str):
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    connection = psycopg.connect(
+        host=config.get("HOST") or "127.0.0.1", port=config.get("PORT") or 5432, user=config.get("USER"),
+        password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
+    )  # fmt: skip
+    return connection, config["NAME"]
+
+
+def create_database_if_missing(url: str) -> bool:
+    """True when this run created the database (and so drops it at the end)."""
+    connection, name = server_connection(url)
+    with connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return True
+
+
+def drop_database(url: str) -> None:
+    connection, name = server_connection(url)
+    with connection:
+        connection.execute(f'DROP DATABASE "{name}"')
+
+
+def phase_baseline(_: int) -> dict:
+    """Django and psycopg loaded, nothing done: what every phase's peak includes."""
+    return {"seconds": 0.0, "peak_mb": peak_mb()}
+
+
+def phase_generate(campaign_id: int) -> dict:
+    from promos.models import Campaign
+    from promos.services import promo_codes_generate
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    started = time.perf_counter()
+    batch = promo_codes_generate(campaign=campaign, count=COUNT, actor=None)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "peak_mb": peak_mb(), "batch": batch.pk, "codes": batch.codes.count()}
+
+
+def phase_export(batch_id: int) -> dict:
+    from promos.models import PromoCode
+    from promos.services import promo_codes_write_csv
+
+    with tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", suffix=".csv") as stream:
+        started = time.perf_counter()
+        rows = promo_codes_write_csv(codes=PromoCode.objects.filter(batch_id=batch_id), stream=stream)
+        stream.flush()
+        seconds = time.perf_counter() - started
+        size_mb = os.path.getsize(stream.name) / 1024 / 1024
+    return {"seconds": seconds, "peak_mb": peak_mb(), "rows": rows, "file_mb": size_mb}
+
+
+def run_phase(*args: str) -> dict:
+    """Run one phase in a fresh interpreter; it prints its figures as JSON on its last line."""
+    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def create_campaign() -> int:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from promos.models import Campaign
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(name="bench", valid_from=now, valid_until=now + timedelta(days=365))
+    return campaign.pk
+
+
+def delete_rows(campaign_id: int) -> None:
+    from django.db import connection
+
+    from billing.models import AuditRecord
+    from promos.models import CodeBatch
+
+    batches = [str(pk) for pk in CodeBatch.objects.filter(campaign_id=campaign_id).values_list("pk", flat=True)]
+    AuditRecord.objects.filter(object_type="promos.codebatch", object_id__in=batches).delete()
+    with connection.cursor() as cursor:
+        # Raw: the ORM's delete would load a million codes to check the PROTECT relations.
+        cursor.execute("DELETE FROM promos_promocode WHERE campaign_id = %s", [campaign_id])
+        cursor.execute("DELETE FROM promos_codebatch WHERE campaign_id = %s", [campaign_id])
+        cursor.execute("DELETE FROM promos_campaign WHERE id = %s", [campaign_id])
+
+
+def print_result(name: str, result: dict) -> None:
+    extra = ", ".join(f"{key} {value:,.1f}" if isinstance(value, float) else f"{key} {value:,}"
+                      for key, value in result.items() if key not in {"seconds", "peak_mb"})  # fmt: skip
+    verdict = "ok" if result["seconds"] < 30 and result["peak_mb"] < 300 else "MISSES THE GOAL"
+    print(f"{name:<9} {result['seconds']:6.1f} s  {result['peak_mb']:6.1f} MB peak  ({extra})  {verdict}")
+
+
+def main() -> None:
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    created = create_database_if_missing(url)
+    setup_django()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    campaign_id = create_campaign()
+    try:
+        baseline = run_phase("baseline", "0")["peak_mb"]
+        print(f"{COUNT:,} codes on {connection.settings_dict['NAME']}; a process with Django loaded: {baseline:.1f} MB")
+        generated = run_phase("generate", str(campaign_id))
+        print_result("generate", generated)
+        print_result("export", run_phase("export", str(generated["batch"])))
+    finally:
+        if created:
+            connection.close()
+            drop_database(url)
+        else:
+            delete_rows(campaign_id)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3:
+        setup_django()
+        phase = {"baseline": phase_baseline, "generate": phase_generate, "export": phase_export}[sys.argv[1]]
+        print(json.dumps(phase(int(sys.argv[2]))))
+    else:
+        main()

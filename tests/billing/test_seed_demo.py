@@ -1,0 +1,112 @@
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from billing.models import AuditRecord, Membership, OfficialAccount, Role, Subscription
+from invoices.models import EInvoiceProfile
+from payments.models import MethodKind, PaymentMethod
+from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [get_user_model(), OfficialAccount, Membership, Subscription, EInvoiceProfile, PaymentMethod, Campaign,
+          CodeBatch, PromoCode, AuditRecord]  # fmt: skip
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
+    # given
+    settings.DEBUG = True
+    seed()
+    first = row_counts()
+
+    # when
+    output = seed()
+
+    # then
+    assert row_counts() == first
+    assert first == {
+        "User": 3, "OfficialAccount": 8, "Membership": 11, "Subscription": 8, "EInvoiceProfile": 7,
+        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 16,
+    }  # fmt: skip
+    for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
+        assert login in output
+    assert "@demo-light-new   TW  light   nothing registered" in output
+
+
+def test_seed_demo_sets_up_users_accounts_and_codes(settings):
+    # given
+    settings.DEBUG = True
+
+    # when
+    output = seed()
+
+    # then
+    staff = get_user_model().objects.get(username="staff")
+    assert staff.is_staff and staff.is_superuser and staff.check_password("demo-staff-2026")
+    assert get_user_model().objects.get(username="admin").check_password("demo-admin-2026")
+    tw_accounts = set(OfficialAccount.objects.filter(region="TW"))
+    admin_accounts = {m.account for m in Membership.objects.filter(user__username="admin", role=Role.ADMIN)}
+    assert len(tw_accounts) == 7
+    assert tw_accounts <= admin_accounts
+    assert Membership.objects.filter(user__username="operator", role=Role.OPERATOR).count() == 3
+    assert OfficialAccount.objects.get(region="JP").basic_id == "@demo-jp"
+    assert PaymentMethod.objects.filter(is_main=True, kind=MethodKind.LINEPAY).count() == 2
+    assert set(PaymentMethod.objects.values_list("gateway", flat=True)) == {"sandbox"}
+    assert AuditRecord.objects.filter(action="payment_method.add").count() == 6
+    assert AuditRecord.objects.filter(action="subscription.start").count() == 8
+    current = Campaign.objects.get(name="Demo NT$1,200 優惠活動代碼")
+    assert current.face_value_twd == 1200
+    assert current.codes.filter(status=CodeStatus.AVAILABLE).count() == 50
+    shown = [code.display_code for code in current.codes.order_by("pk")[:5]]
+    assert all(code in output for code in shown)
+
+
+def test_seed_demo_tops_up_the_campaign_to_fifty_codes(settings):
+    # given
+    settings.DEBUG = True
+    seed()
+    campaign = Campaign.objects.get(name="Demo NT$1,200 優惠活動代碼")
+    PromoCode.objects.filter(pk__in=list(campaign.codes.order_by("-pk").values_list("pk", flat=True)[:10])).delete()
+
+    # when
+    seed()
+
+    # then
+    assert campaign.codes.count() == 50
+    assert CodeBatch.objects.filter(campaign=campaign).order_by("-pk").first().requested == 10
+
+
+def test_seed_demo_refuses_without_debug(settings):
+    # given
+    settings.DEBUG = False
+
+    # when
+    with pytest.raises(CommandError) as error:
+        seed()
+
+    # then
+    assert str(error.value) == ("seed_demo creates users with known passwords: it runs only with DEBUG on, or --force.")
+    assert set(row_counts().values()) == {0}
+
+
+def test_seed_demo_runs_without_debug_when_forced(settings):
+    # given
+    settings.DEBUG = False
+
+    # when
+    seed("--force")
+
+    # then
+    assert OfficialAccount.objects.count() == 8

@@ -1,0 +1,225 @@
+import csv
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from billing.models import AuditRecord
+from promos import services
+from promos.codes import ALPHABET, format_code, random_codes
+from promos.models import CodeBatch, CodeStatus, PromoCode
+from tests.factories import CampaignFactory, PromoCodeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def generate(*args: str) -> str:
+    out = io.StringIO()
+    call_command("generate_promo_codes", *args, stdout=out)
+    return out.getvalue()
+
+
+def read_csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_generate_makes_exactly_n_unique_codes_of_the_right_shape():
+    # given
+    campaign = CampaignFactory()
+
+    # when
+    output = generate("--campaign", str(campaign.pk), "--count", "250")
+
+    # then
+    codes = list(PromoCode.objects.filter(campaign=campaign).values_list("code", flat=True))
+    assert len(codes) == 250
+    assert len(set(codes)) == 250
+    assert {len(code) for code in codes} == {20}
+    assert set("".join(codes)) <= set(ALPHABET)
+    assert set(PromoCode.objects.values_list("status", flat=True)) == {CodeStatus.AVAILABLE}
+    batch = CodeBatch.objects.get()
+    assert batch.requested == 250
+    assert batch.codes.count() == 250
+    assert f"Made 250 codes for campaign {campaign.name} in batch {batch.pk}" in output
+    assert AuditRecord.objects.get(action="promo_code.generate").after == {"campaign": campaign.pk, "count": 250}
+
+
+def test_generate_writes_the_batch_as_csv_in_groups_of_four(tmp_path):
+    # given
+    campaign = CampaignFactory(name="春季優惠")
+    PromoCodeFactory(campaign=campaign)  # an older code, not part of the new batch
+    path = tmp_path / "codes.csv"
+
+    # when
+    output = generate("--campaign", str(campaign.pk), "--count", "30", "--output", str(path))
+
+    # then
+    rows = read_csv(path.read_text(encoding="utf-8"))
+    batch_codes = set(CodeBatch.objects.get().codes.values_list("code", flat=True))
+    assert len(rows) == 30
+    assert {row["code"] for row in rows} == {format_code(code) for code in batch_codes}
+    assert all(len(row["code"]) == 24 and row["code"].count("-") == 4 for row in rows)
+    assert {row["campaign"] for row in rows} == {"春季優惠"}
+    assert {row["status"] for row in rows} == {"available"}
+    assert {row["valid_until"] for row in rows} == {"2027-12-31T23:59:59+08:00"}
+    assert f"Wrote 30 codes to {path}." in output
+
+
+def test_generate_refuses_an_unknown_campaign_and_creates_nothing(tmp_path):
+    # given
+    path = tmp_path / "codes.csv"
+
+    # when
+    with pytest.raises(CommandError) as error:
+        generate("--campaign", "999", "--count", "10", "--output", str(path))
+
+    # then
+    assert str(error.value) == "There is no campaign with ID 999."
+    assert CodeBatch.objects.count() == 0
+    assert PromoCode.objects.count() == 0
+    assert not path.exists()
+
+
+def test_generate_refuses_a_count_of_zero_and_creates_nothing():
+    # given
+    campaign = CampaignFactory()
+
+    # when
+    with pytest.raises(CommandError) as error:
+        generate("--campaign", str(campaign.pk), "--count", "0")
+
+    # then
+    assert str(error.value) == "Generate at least one code."
+    assert CodeBatch.objects.count() == 0
+    assert PromoCode.objects.count() == 0
+    assert AuditRecord.objects.count() == 0
+
+
+def test_generate_draws_again_when_a_code_is_taken_and_ends_with_exactly_n(monkeypatch):
+    # given
+    campaign = CampaignFactory()
+    taken = PromoCodeFactory(campaign=campaign)
+    calls = []
+
+    def first_draw_collides(count):
+        calls.append(count)
+        codes = random_codes(count)
+        return [taken.code, *codes[1:]] if len(calls) == 1 else codes
+
+    monkeypatch.setattr(services, "random_codes", first_draw_collides)
+
+    # when
+    generate("--campaign", str(campaign.pk), "--count", "40")
+
+    # then
+    assert calls == [40, 40]
+    batch = CodeBatch.objects.get()
+    assert batch.codes.count() == 40
+    assert not batch.codes.filter(code=taken.code).exists()
+    assert PromoCode.objects.filter(campaign=campaign).count() == 41
+
+
+def test_generate_gives_up_when_every_draw_is_refused(monkeypatch):
+    # given
+    campaign = CampaignFactory()
+    taken = PromoCodeFactory(campaign=campaign)
+    monkeypatch.setattr(services, "random_codes", lambda count: [taken.code] * count)
+
+    # when
+    with pytest.raises(services.IntegrityError):
+        generate("--campaign", str(campaign.pk), "--count", "3")
+
+    # then
+    assert CodeBatch.objects.count() == 0
+    assert PromoCode.objects.count() == 1
+
+
+def test_generate_in_several_chunks_makes_exactly_n(monkeypatch):
+    # given
+    campaign = CampaignFactory()
+    monkeypatch.setattr(services, "GENERATE_CHUNK", 7)
+
+    # when
+    generate("--campaign", str(campaign.pk), "--count", "30")
+
+    # then
+    assert PromoCode.objects.filter(campaign=campaign).count() == 30
+
+
+def test_export_filters_by_status_to_stdout():
+    # given
+    campaign = CampaignFactory(name="夏季優惠")
+    available = PromoCodeFactory(campaign=campaign, code="AAAABBBBCCCCDDDDEEEE")
+    PromoCodeFactory(campaign=campaign, status=CodeStatus.VOID)
+    PromoCodeFactory(status=CodeStatus.AVAILABLE)  # another campaign's
+    out, err = io.StringIO(), io.StringIO()
+
+    # when
+    call_command(
+        "export_promo_codes", "--campaign", str(campaign.pk), "--status", "available", "--output", "-",
+        stdout=out, stderr=err,
+    )  # fmt: skip
+
+    # then
+    assert read_csv(out.getvalue()) == [
+        {
+            "code": "AAAA-BBBB-CCCC-DDDD-EEEE",
+            "campaign": "夏季優惠",
+            "status": "available",
+            "valid_until": "2027-12-31T23:59:59+08:00",
+        }
+    ]
+    assert available.display_code == "AAAA-BBBB-CCCC-DDDD-EEEE"
+    assert err.getvalue() == "Wrote 1 codes.\n"
+
+
+def test_export_filters_by_batch_to_a_file(tmp_path):
+    # given
+    campaign = CampaignFactory()
+    PromoCodeFactory(campaign=campaign)
+    generate("--campaign", str(campaign.pk), "--count", "5")
+    batch = CodeBatch.objects.get()
+    path = tmp_path / "batch.csv"
+
+    # when
+    call_command(
+        "export_promo_codes", "--campaign", str(campaign.pk), "--batch", str(batch.pk), "--output", str(path),
+        stdout=io.StringIO(),
+    )  # fmt: skip
+
+    # then
+    exported = {row["code"] for row in read_csv(path.read_text(encoding="utf-8"))}
+    assert exported == {code.display_code for code in batch.codes.all()}
+    assert len(exported) == 5
+
+
+def test_export_refuses_a_batch_of_another_campaign(tmp_path):
+    # given
+    campaign, other = CampaignFactory(), CampaignFactory()
+    generate("--campaign", str(other.pk), "--count", "2")
+    batch = CodeBatch.objects.get()
+
+    # when
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "export_promo_codes", "--campaign", str(campaign.pk), "--batch", str(batch.pk),
+            "--output", str(tmp_path / "x.csv"),
+        )  # fmt: skip
+
+    # then
+    assert str(error.value) == f"Campaign {campaign.pk} has no batch {batch.pk}."
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_generate_refuses_an_unwritable_output_before_making_codes(tmp_path):
+    # given
+    campaign = CampaignFactory()
+    path = tmp_path / "missing" / "codes.csv"
+
+    # when
+    with pytest.raises(CommandError) as error:
+        generate("--campaign", str(campaign.pk), "--count", "5", "--output", str(path))
+
+    # then
+    assert str(error.value) == f"Cannot write {path}: No such file or directory"
+    assert PromoCode.objects.count() == 0
