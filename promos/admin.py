@@ -17,7 +17,12 @@ from billing.models import Region
 from payments.models import MethodKind
 from promos.codes import looks_like_code, normalise_code
 from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
-from promos.services import promo_codes_generate, promo_codes_void, promo_codes_write_csv
+from promos.services import (
+    promo_codes_export_record,
+    promo_codes_generate,
+    promo_codes_void,
+    promo_codes_write_csv,
+)
 
 MAX_CODES_PER_REQUEST = 1_000_000
 EXPORT_CHUNK = 10_000
@@ -179,6 +184,7 @@ class CampaignAdmin(AuditedAdmin):
 
     @admin.action(description=_("Export codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
+        promo_codes_export_record(sources=queryset, actor=request.user, scope="campaign")
         return codes_csv_response(PromoCode.objects.filter(campaign__in=queryset), name="campaigns")
 
 
@@ -192,6 +198,7 @@ class CodeBatchAdmin(ServiceWrittenAdmin):
 
     @admin.action(description=_("Export codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
+        promo_codes_export_record(sources=queryset, actor=request.user, scope="batch")
         return codes_csv_response(PromoCode.objects.filter(batch__in=queryset), name="batches")
 
 
@@ -237,6 +244,8 @@ class PromoCodeAdmin(ServiceWrittenAdmin):
 
     @admin.action(description=_("Export selected codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
+        campaigns = Campaign.objects.filter(pk__in=queryset.values("campaign_id"))
+        promo_codes_export_record(sources=campaigns, actor=request.user, scope=f"{queryset.count()} selected codes")
         return codes_csv_response(queryset, name="selected")
 
 

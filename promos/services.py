@@ -229,3 +229,9 @@ def promo_codes_write_csv(*, codes, stream) -> int:
         writer.writerow([format_code(code), name, status, valid_until])
         rows += 1
     return rows
+
+
+def promo_codes_export_record(*, sources, actor, scope: str) -> None:
+    """Codes are money: who exported which campaign's or batch's codes is kept in the audit trail."""
+    for source in sources:
+        audit_record(actor=actor, action="promo_code.export", obj=source, after={"scope": scope})

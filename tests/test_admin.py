@@ -739,3 +739,12 @@ def test_saving_an_unchanged_account_writes_no_audit_record(admin_client):
     response = admin_client.post(admin_url(OfficialAccount, "change", account.pk), data)
     assert response.status_code == 302
     assert not AuditRecord.objects.exists()
+
+
+def test_exporting_codes_is_audited(admin_client, admin_user):
+    campaign = CampaignFactory()
+    PromoCodeFactory(campaign=campaign)
+    response = post_action(admin_client, Campaign, "export_codes", [campaign])
+    b"".join(response.streaming_content)
+    record = AuditRecord.objects.get(action="promo_code.export")
+    assert (record.actor, record.object_id, record.after) == (admin_user, str(campaign.pk), {"scope": "campaign"})

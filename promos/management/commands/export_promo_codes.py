@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from promos.management.commands.generate_promo_codes import campaign_or_error, open_csv
 from promos.models import CodeBatch, CodeStatus, PromoCode
-from promos.services import promo_codes_write_csv
+from promos.services import promo_codes_export_record, promo_codes_write_csv
 
 
 class Command(BaseCommand):
@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help="A CSV file, or - for stdout.")
 
     def handle(self, *args, campaign, status, batch, output, **options):
-        codes = self.codes(campaign_or_error(campaign), status=status, batch_id=batch)
+        campaign = campaign_or_error(campaign)
+        codes = self.codes(campaign, status=status, batch_id=batch)
+        promo_codes_export_record(sources=[campaign], actor=None, scope=f"command status={status} batch={batch}")
         if output == "-":
             # The CSV is the output; csv ends each row itself, so the wrapper must add no newline.
             rows = promo_codes_write_csv(
