@@ -75,7 +75,7 @@ class CodeRefusal(models.TextChoices):
     """Why a code does not apply, in words an admin can act on."""
 
     UNKNOWN = "unknown", _("There is no such code. Check the code and try again.")
-    VOID = "void", _("This code has been cancelled and can no longer be used.")
+    VOID = "void", _("This code has been voided and can no longer be used.")
     REDEEMED = "redeemed", _("This code has already been used.")
     REGISTERED_ELSEWHERE = "registered_elsewhere", _("This code is registered to another official account.")
     NOT_YET_VALID = "not_yet_valid", _("This code's validity period has not started yet.")

@@ -119,7 +119,7 @@ class Charge(models.Model):
     plan = models.ForeignKey(
         "billing.Plan", on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"), null=True, blank=True
     )
-    period_start = models.DateField(_("period"), help_text=_("The billing month this charge pays for."))
+    period_start = models.DateField(_("billing month"), help_text=_("The billing month this charge pays for."))
     payment_method = models.ForeignKey(
         PaymentMethod,
         on_delete=models.PROTECT,

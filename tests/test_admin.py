@@ -53,6 +53,12 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def admin_url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 

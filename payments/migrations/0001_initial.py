@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('purpose', models.CharField(choices=[('upgrade', 'Upgrade'), ('renewal', 'Renewal')], max_length=10, verbose_name='purpose')),
-                ('period_start', models.DateField(help_text='The billing month this charge pays for.', verbose_name='period')),
+                ('period_start', models.DateField(help_text='The billing month this charge pays for.', verbose_name='billing month')),
                 ('lines', models.JSONField(default=list, verbose_name='amount lines')),
                 ('fee_twd', models.PositiveIntegerField(verbose_name='fee (NT$)')),
                 ('deduction_twd', models.PositiveIntegerField(default=0, verbose_name='code deduction (NT$)')),

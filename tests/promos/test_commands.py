@@ -13,6 +13,12 @@ from tests.factories import CampaignFactory, PromoCodeFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def generate(*args: str) -> str:
     out = io.StringIO()
     call_command("generate_promo_codes", *args, stdout=out)
