@@ -30,7 +30,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	REQUIRE_POSTGRES= $(BIN)/pytest
 	@if $(BIN)/python tests/postgres_available.py "$(TEST_DATABASE_URL)"; then \
 		echo "== the suite again on PostgreSQL ($(TEST_DATABASE_URL))"; \
 		DATABASE_URL="$(TEST_DATABASE_URL)" REQUIRE_POSTGRES=1 $(BIN)/pytest; \
