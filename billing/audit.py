@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db import models
 
 from billing.errors import InvalidTransition
-from billing.models import AuditRecord
+from billing.models import AuditRecord, OfficialAccount
 
 
 def snapshot(obj: models.Model, *fields: str) -> dict:
@@ -46,3 +46,8 @@ def ensure_transition(obj: models.Model, new_status: str) -> None:
         raise InvalidTransition(
             f"{obj._meta.label}#{obj.pk}: {obj.status} → {new_status} is not allowed", code="invalid_transition"
         )
+
+
+def lock_account(account_id: int) -> None:
+    """Serialise every billing change of one account behind its row lock (call inside a transaction)."""
+    OfficialAccount.objects.select_for_update().filter(pk=account_id).first()

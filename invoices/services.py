@@ -7,7 +7,7 @@ import zlib
 
 from django.db import connection, transaction
 
-from billing.audit import audit_record, snapshot
+from billing.audit import audit_record, lock_account, snapshot
 from billing.models import OfficialAccount
 from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange
 
@@ -26,7 +26,7 @@ def einvoice_profile_save(*, account: OfficialAccount, data: dict, actor) -> EIn
         raise TypeError(f"not e-invoice profile fields: {sorted(unknown)}")
     with transaction.atomic():
         # Locking the account serialises the first creation too, when there is no profile row to lock yet.
-        OfficialAccount.objects.select_for_update().get(pk=account.pk)
+        lock_account(account.pk)
         profile = EInvoiceProfile.objects.select_for_update().filter(account=account).first()
         before = snapshot(profile, *PROFILE_FIELDS) if profile else None
         profile = profile or EInvoiceProfile(account=account)

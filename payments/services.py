@@ -5,7 +5,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, ensure_transition, snapshot
+from billing.audit import audit_record, ensure_transition, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.models import OfficialAccount, Plan
 from billing.pricing import Quote
@@ -15,16 +15,12 @@ METHOD_FIELDS = ("status", "is_main")
 CHARGE_FIELDS = ("status", "gateway_reference", "failure_reason")
 
 
-def _lock_account(account_id: int) -> None:
-    OfficialAccount.objects.select_for_update().filter(pk=account_id).first()
-
-
 def payment_method_add(*, account: OfficialAccount, kind: str, gateway: str, gateway_token: str, actor,
                        brand: str = "", last_four: str = "", expiry_month: int | None = None,
                        expiry_year: int | None = None, masked_card: str = "") -> PaymentMethod:  # fmt: skip
     """Keep a tokenised method. The account's first usable method becomes its main one."""
     with transaction.atomic():
-        _lock_account(account.pk)
+        lock_account(account.pk)
         has_main = PaymentMethod.objects.filter(account=account, is_main=True).exists()
         method = PaymentMethod.objects.create(
             account=account, kind=kind, gateway=gateway, gateway_token=gateway_token, brand=brand,
@@ -41,7 +37,7 @@ def payment_method_add(*, account: OfficialAccount, kind: str, gateway: str, gat
 def payment_method_make_main(*, method: PaymentMethod, actor) -> PaymentMethod:
     """Make `method` the account's main method; the old main stays as a spare."""
     with transaction.atomic():
-        _lock_account(method.account_id)
+        lock_account(method.account_id)
         method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
         if method.status != MethodStatus.ACTIVE:
             raise ServiceError(_("Only an active payment method can be the main one."), code="not_active")
@@ -63,7 +59,7 @@ def payment_method_make_main(*, method: PaymentMethod, actor) -> PaymentMethod:
 def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
     """Revoke a method. The main one of a paid plan stays until another is made main (SPEC §5)."""
     with transaction.atomic():
-        _lock_account(method.account_id)
+        lock_account(method.account_id)
         method = PaymentMethod.objects.select_for_update().select_related("account").get(pk=method.pk)
         if method.status == MethodStatus.REVOKED:
             return method
@@ -89,7 +85,7 @@ def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
 def payment_method_mark_expired(*, method: PaymentMethod, actor=None) -> PaymentMethod:
     """The gateway says the card or regKey is gone: keep it out of renewals until replaced."""
     with transaction.atomic():
-        _lock_account(method.account_id)
+        lock_account(method.account_id)
         method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
         if method.status != MethodStatus.ACTIVE:
             return method

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, ensure_transition, snapshot
+from billing.audit import audit_record, ensure_transition, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.models import OfficialAccount
 from billing.periods import local_date, next_month_start, period_start_at
@@ -35,16 +35,11 @@ def _locked_code(text: str) -> PromoCode:
     return code
 
 
-def _lock_account(account: OfficialAccount) -> None:
-    """Serialise every billing change of one account behind its row lock."""
-    OfficialAccount.objects.select_for_update().filter(pk=account.pk).first()
-
-
 def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datetime | None = None) -> PromoCode:
     """Reserve a code for the account's next renewal (情境四), if it could be applied then."""
     at = at or timezone.now()
     with transaction.atomic():
-        _lock_account(account)
+        lock_account(account.pk)
         if PromoCode.objects.filter(registered_account=account).exists():
             raise ServiceError(
                 _("This account already has a code registered. Remove it first."), code="already_registered"
@@ -74,7 +69,7 @@ def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datet
 def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
     """Take back the account's registered code; it becomes available again."""
     with transaction.atomic():
-        _lock_account(account)
+        lock_account(account.pk)
         code = PromoCode.objects.select_for_update().filter(registered_account=account).first()
         if code is None:
             raise ServiceError(_("This account has no registered code."), code="none_registered")
