@@ -291,3 +291,60 @@ class AuditRecord(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+
+def new_checkout_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class CheckoutStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PROCESSING = "processing", _("Payment in progress")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Channel(models.TextChoices):
+    DESKTOP = "desktop", _("Desktop manager")
+    WEBSTORE = "webstore", _("Mobile webstore")
+
+
+class Checkout(models.Model):
+    """One upgrade attempt, persisted, so a reload, a second tab or a trip to LINE Pay resumes it.
+
+    `attempt` moves on after a declined payment: each attempt has its own idempotency key, so a
+    double submit charges once and a retry after a decline can charge again.
+    """
+
+    token = models.CharField(_("token"), max_length=40, unique=True, default=new_checkout_token, editable=False)
+    account = models.ForeignKey(
+        OfficialAccount, on_delete=models.PROTECT, related_name="checkouts", verbose_name=_("official account")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("admin")
+    )
+    target_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("new plan"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.DESKTOP)
+    code = models.CharField(_("promo code"), max_length=32, blank=True, help_text=_("Normalised."))
+    status = models.CharField(_("status"), max_length=10, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    charge = models.ForeignKey(
+        "payments.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("charge")
+    )
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("checkout")
+        verbose_name_plural = _("checkouts")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"#{self.pk} → {self.target_plan_id} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"checkout:{self.token}:{self.attempt}"

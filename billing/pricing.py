@@ -77,6 +77,7 @@ class CodeRefusal(models.TextChoices):
     UNKNOWN = "unknown", _("There is no such code. Check the code and try again.")
     VOID = "void", _("This code has been voided and can no longer be used.")
     REDEEMED = "redeemed", _("This code has already been used.")
+    IN_USE = "in_use", _("This code is being used by a payment in progress. Try again in a few minutes.")
     REGISTERED_ELSEWHERE = "registered_elsewhere", _("This code is registered to another official account.")
     NOT_YET_VALID = "not_yet_valid", _("This code's validity period has not started yet.")
     EXPIRED = "expired", _("This code's validity period has ended.")
@@ -173,6 +174,8 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
         return CodeRefusal.VOID
     if code.status == "redeemed":
         return CodeRefusal.REDEEMED
+    if code.status == "held":
+        return CodeRefusal.IN_USE
     if code.status == "registered" and code.registered_account_id != buyer.account_id:
         return CodeRefusal.REGISTERED_ELSEWHERE
     if at < code.valid_from:

@@ -64,13 +64,3 @@ def billed_messages(account: OfficialAccount, month: date) -> int:
 
 def accounts_of_user(user):
     return Membership.objects.filter(user=user).select_related("account__subscription__plan").order_by("account__name")
-
-
-def account_overview_context(*, account: OfficialAccount) -> dict:
-    subscription = getattr(account, "subscription", None)
-    return {
-        "account": account,
-        "subscription": subscription,
-        "main_payment_method": main_payment_method(account),
-        "has_einvoice_profile": hasattr(account, "einvoice_profile"),
-    }

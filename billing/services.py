@@ -150,3 +150,23 @@ def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
         plan_price_check_future(price.effective_from)
         audit_record(actor=actor, action="plan_price.withdraw", obj=price, before=_price_picture(price))
         price.delete()
+
+
+def subscription_apply_upgrade(*, account: OfficialAccount, plan: Plan, charge, actor) -> Subscription:
+    """The paid upgrade takes effect now, for the rest of this month; it cancels a scheduled downgrade."""
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().select_related("plan").get(account=account)
+        before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
+        previous = subscription.plan
+        subscription.plan = plan
+        subscription.scheduled_plan = None
+        subscription.save(update_fields=["plan", "scheduled_plan", "updated_at"])
+        PlanChange.objects.create(
+            subscription=subscription, kind=PlanChangeKind.UPGRADE, from_plan=previous, to_plan=plan,
+            effective_on=local_date(timezone.now()), charge=charge, actor=actor,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="subscription.upgrade", obj=subscription, account=account, before=before,
+            after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+        )  # fmt: skip
+    return subscription

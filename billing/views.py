@@ -1,8 +1,83 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""An official account's billing pages (設定 > 帳務專區): interfaces only, each calling one service.
 
-from billing.permissions import account_member_required
-from billing.selectors import account_overview_context, accounts_of_user
+Members see every page; only admins see and may post the forms that spend money or change billing
+data (an operator's post is a 403). Another account's pages are a 404.
+"""
+
+from urllib.parse import urlencode
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from billing.errors import ServiceError
+from billing.models import Plan, Role, Subscription
+from billing.permissions import account_admin_required, account_member_required
+from billing.selectors import (
+    accounts_of_user,
+    billed_messages,
+    main_payment_method,
+    plan_terms,
+    plans_with_terms,
+)
+from billing.services import subscription_cancel_downgrade, subscription_schedule_downgrade
+from invoices.forms import EInvoiceProfileForm
+from invoices.services import einvoice_profile_save
+from payments.gateways import GatewayError, gateway
+from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
+from payments.services import (
+    card_add as card_add_service,
+)
+from payments.services import (
+    linepay_registration_cancel,
+    linepay_registration_confirm,
+    linepay_registration_start,
+    payment_method_make_main,
+    payment_method_remove,
+)
+from promos.models import Redemption
+from promos.selectors import registered_code
+from promos.services import promo_code_register, promo_code_unregister
+
+# ---- helpers shared by the account views ----------------------------------------------------
+
+
+def url(request, name: str, *args) -> str:
+    """A URL on the same side (desktop manager or webstore) as the current page."""
+    namespace = request.resolver_match.namespace if request.resolver_match else "billing"
+    return reverse(f"{namespace}:{name}", args=args)
+
+
+def go(request, name: str, *args):
+    return redirect(url(request, name, *args))
+
+
+def next_url(request, default: str) -> str:
+    """Where to return after a step of the checkout (`next`), if it is one of ours."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return default
+
+
+def page(request, account, template: str, **context):
+    context.update(account=account, is_admin=request.membership.role == Role.ADMIN, membership=request.membership)
+    return render(request, template, context)
+
+
+def report(request, error: ServiceError | GatewayError) -> None:
+    messages.error(request, error.message)
+
+
+# ---- choosing an account --------------------------------------------------------------------
 
 
 @login_required
@@ -11,7 +86,262 @@ def account_list(request):
 
 
 @account_member_required
-def account_overview(request, account):
-    context = account_overview_context(account=account)
-    context["membership"] = request.membership
-    return render(request, "billing/account_overview.html", context)
+def account_home(request, account):
+    return go(request, "plans", account.pk)
+
+
+# ---- 推廣方案: plans ---------------------------------------------------------------------------
+
+
+@account_member_required
+def plans(request, account):
+    subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
+    month = subscription.period_start
+    rows = [(plan, plan_terms(plan, month)) for plan in plans_with_terms()]
+    return page(
+        request, account, "billing/plans.html", subscription=subscription, plan_rows=rows,
+        used_messages=billed_messages(account, month), webstore_url=request.build_absolute_uri(
+            reverse("webstore:plans", args=[account.pk])),
+    )  # fmt: skip
+
+
+@account_member_required
+def webstore_qr(request, account):
+    """The QR code on the desktop page that opens the webstore for the same account on a phone."""
+    target = request.build_absolute_uri(reverse("webstore:plans", args=[account.pk]))
+    return HttpResponse(segno.make(target, error="m").svg_inline(scale=4), content_type="image/svg+xml")
+
+
+@require_POST
+@account_admin_required
+def downgrade(request, account, code):
+    plan = get_object_or_404(Plan, code=code)
+    try:
+        subscription_schedule_downgrade(subscription=account.subscription, plan=plan, actor=request.user)
+        messages.success(request, _("The downgrade to %(plan)s takes effect on the 1st of next month.") % {
+            "plan": plan.display_name})  # fmt: skip
+    except ServiceError as error:
+        report(request, error)
+    return go(request, "plans", account.pk)
+
+
+@require_POST
+@account_admin_required
+def downgrade_cancel(request, account):
+    try:
+        subscription_cancel_downgrade(subscription=account.subscription, actor=request.user)
+        messages.success(request, _("The scheduled downgrade was cancelled."))
+    except ServiceError as error:
+        report(request, error)
+    return go(request, "plans", account.pk)
+
+
+# ---- 付款方式: payment methods ------------------------------------------------------------------
+
+
+@account_member_required
+def payment_methods(request, account):
+    methods = PaymentMethod.objects.filter(account=account).exclude(status=MethodStatus.REVOKED)
+    return page(request, account, "billing/payment_methods.html", methods=methods)
+
+
+@account_admin_required
+def payment_method_add(request, account):
+    """Choose a card or LINE Pay (新增付款方式). E-invoice information comes first (SPEC §4)."""
+    back = next_url(request, url(request, "payment_methods", account.pk))
+    if not hasattr(account, "einvoice_profile"):
+        messages.info(request, _("Register your e-invoice information before adding a payment method."))
+        add_again = f"{url(request, 'payment_method_add', account.pk)}?{urlencode({'next': back})}"
+        return redirect(f"{url(request, 'einvoice', account.pk)}?{urlencode({'next': add_again})}")
+    return page(request, account, "billing/payment_method_add.html", next=back, opened_at=timezone.now().isoformat())
+
+
+@account_admin_required
+def card_add(request, account):
+    """Our card form holds only the token the gateway's hosted fields hand it; never a card number."""
+    back = next_url(request, url(request, "payment_methods", account.pk))
+    if request.method == "POST":
+        token = request.POST.get("card_token", "")
+        if not token:
+            messages.error(request, _("Enter the card in the card form first."))
+        else:
+            try:
+                method = card_add_service(account=account, one_time_token=token, actor=request.user)
+                messages.success(request, _("Added %(method)s.") % {"method": method.label})
+                return redirect(back)
+            except (ServiceError, GatewayError) as error:
+                report(request, error)
+    fields_url = reverse(gateway().card_fields_url_name)
+    return page(request, account, "billing/card_add.html", next=back, card_fields_url=fields_url)
+
+
+@require_POST
+@account_admin_required
+def linepay_start(request, account):
+    """Ask LINE Pay for the approval page; the desktop opens it in a pop-up, the webstore goes there."""
+    back = next_url(request, url(request, "payment_methods", account.pk))
+
+    def absolute(name):
+        return lambda order_id: request.build_absolute_uri(url(request, name, account.pk, order_id))
+
+    try:
+        _registration, payment_url = linepay_registration_start(
+            account=account, actor=request.user, confirm_url=absolute("linepay_confirm"),
+            cancel_url=absolute("linepay_cancel"), return_to=back,
+        )  # fmt: skip
+    except (ServiceError, GatewayError) as error:
+        report(request, error)
+        return redirect(back)
+    return redirect(payment_url)
+
+
+@account_admin_required
+def linepay_status(request, account):
+    """Polled by the desktop page while the pop-up is open: has the latest approval come back?"""
+    try:
+        since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    except ValueError:
+        since = timezone.now()
+    registration = LinePayRegistration.objects.filter(
+        account=account, actor=request.user, created_at__gte=since
+    ).first()
+    done = registration is not None and registration.status != LinePayRegistrationStatus.PENDING
+    if done and request.htmx:
+        response = HttpResponse()
+        response["HX-Redirect"] = registration.return_to or url(request, "payment_methods", account.pk)
+        return response
+    return page(request, account, "billing/_linepay_waiting.html", registration=registration)
+
+
+def _registration(account, order_id) -> LinePayRegistration:
+    registration = LinePayRegistration.objects.filter(account=account, order_id=order_id).first()
+    if registration is None:
+        raise Http404
+    return registration
+
+
+@account_admin_required
+def linepay_confirm(request, account, order_id):
+    """LINE Pay sends the admin back here with transactionId and orderId (v3 confirmUrl)."""
+    registration = _registration(account, order_id)
+    if request.GET.get("orderId") != order_id:
+        raise Http404
+    try:
+        method = linepay_registration_confirm(
+            registration=registration, transaction_id=request.GET.get("transactionId", ""), actor=request.user
+        )
+        if method.is_main:
+            messages.success(request, _("LINE Pay is now your main payment method."))
+        else:
+            messages.success(request, _("Added %(method)s.") % {"method": method.label})
+    except (ServiceError, GatewayError) as error:
+        report(request, error)
+    return _back_from_linepay(request, account, registration)
+
+
+@account_admin_required
+def linepay_cancel(request, account, order_id):
+    registration = _registration(account, order_id)
+    linepay_registration_cancel(registration=registration)
+    messages.warning(request, _("LINE Pay was not added: the approval was cancelled or timed out."))
+    registration.return_to = url(request, "payment_methods", account.pk)
+    return _back_from_linepay(request, account, registration)
+
+
+def _back_from_linepay(request, account, registration):
+    if request.resolver_match.namespace == "webstore":
+        return redirect(registration.return_to or url(request, "payment_methods", account.pk))
+    # Desktop: this is the pop-up. It tells its opener, which moves on, and closes itself.
+    return page(request, account, "billing/linepay_popup_done.html", registration=registration)
+
+
+@require_POST
+@account_admin_required
+def method_make_main(request, account, method_id):
+    method = get_object_or_404(PaymentMethod, pk=method_id, account=account)
+    try:
+        payment_method_make_main(method=method, actor=request.user)
+        messages.success(request, _("%(method)s is now the main payment method.") % {"method": method.label})
+    except ServiceError as error:
+        report(request, error)
+    return go(request, "payment_methods", account.pk)
+
+
+@require_POST
+@account_admin_required
+def method_remove(request, account, method_id):
+    method = get_object_or_404(PaymentMethod, pk=method_id, account=account)
+    try:
+        payment_method_remove(method=method, actor=request.user)
+        messages.success(request, _("Removed %(method)s.") % {"method": method.label})
+    except ServiceError as error:
+        report(request, error)
+    return go(request, "payment_methods", account.pk)
+
+
+# ---- 電子發票資訊: e-invoice information --------------------------------------------------------
+
+
+@account_member_required
+def einvoice(request, account):
+    profile = getattr(account, "einvoice_profile", None)
+    back = next_url(request, "")
+    if request.method == "POST":
+        if request.membership.role != Role.ADMIN:
+            return HttpResponse(status=403)
+        form = EInvoiceProfileForm(request.POST, instance=profile)
+        if form.is_valid():
+            try:
+                einvoice_profile_save(account=account, data=form.cleaned_data, actor=request.user)
+                messages.success(request, _("Your e-invoice information was saved."))
+                return redirect(back or url(request, "einvoice", account.pk))
+            except ServiceError as error:
+                report(request, error)
+    else:
+        form = EInvoiceProfileForm(instance=profile)
+    return page(request, account, "billing/einvoice.html", form=form, profile=profile, next=back)
+
+
+# ---- 優惠活動代碼: the code for the next renewal (情境四) ------------------------------------------
+
+
+@account_member_required
+def promo_code(request, account):
+    if request.method == "POST":
+        if request.membership.role != Role.ADMIN:
+            return HttpResponse(status=403)
+        try:
+            code = promo_code_register(account=account, text=request.POST.get("code", ""), actor=request.user)
+            messages.success(request, _("Code %(code)s is registered and will be applied at the next renewal.") % {
+                "code": code.display_code})  # fmt: skip
+        except ServiceError as error:
+            report(request, error)
+        return go(request, "promo_code", account.pk)
+    redemptions = Redemption.objects.filter(account=account).select_related("code", "charge").order_by("-redeemed_at")
+    return page(request, account, "billing/promo_code.html", registered=registered_code(account),
+                redemptions=redemptions)  # fmt: skip
+
+
+@require_POST
+@account_admin_required
+def promo_code_remove(request, account):
+    try:
+        promo_code_unregister(account=account, actor=request.user)
+        messages.success(request, _("The code was removed and can be used again."))
+    except ServiceError as error:
+        report(request, error)
+    return go(request, "promo_code", account.pk)
+
+
+# ---- 付款紀錄: payment records -------------------------------------------------------------------
+
+
+@account_member_required
+def payment_records(request, account):
+    charges = (
+        Charge.objects.filter(account=account)
+        .select_related("plan", "payment_method", "redemption__code")
+        .order_by("-created_at")
+    )
+    return page(request, account, "billing/payment_records.html", charges=charges,
+                main_method=main_payment_method(account))  # fmt: skip

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "bootstrap",
+    "django_htmx",
     "billing",
     "payments",
     "promos",
@@ -50,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -65,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "billing.context_processors.channel",
             ],
         },
     },
@@ -124,6 +128,8 @@ BILLING_RETRY_DAYS = env.list("BILLING_RETRY_DAYS", cast=int, default=[1, 3, 5, 
 
 # --- Payment gateways (SPEC §5) ------------------------------------------------------------
 PAYMENTS_GATEWAY = env.str("PAYMENTS_GATEWAY", default="sandbox")
+# The sandbox answers a charge after this many milliseconds (to measure renewals against latency).
+SANDBOX_CHARGE_DELAY_MS = env.int("SANDBOX_CHARGE_DELAY_MS", default=0)
 LINEPAY_CHANNEL_ID = env.str("LINEPAY_CHANNEL_ID", default="")
 LINEPAY_CHANNEL_SECRET = env.str("LINEPAY_CHANNEL_SECRET", default="")
 LINEPAY_SANDBOX = env.bool("LINEPAY_SANDBOX", default=True)
@@ -141,4 +147,4 @@ if not DEBUG:
     if env.bool("BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
-X_FRAME_OPTIONS = "DENY"
+X_FRAME_OPTIONS = "DENY"  # the sandbox's hosted card fields alone allow same-origin framing

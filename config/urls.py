@@ -7,5 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("billing.urls")),
+    path("webstore/", include("billing.urls", namespace="webstore")),
+    path("sandbox/", include("payments.sandbox_urls")),
+    path("", include("billing.urls", namespace="billing")),
 ]

@@ -55,13 +55,13 @@ class EInvoiceProfileForm(forms.ModelForm):
         for name in OPTIONAL_FIELDS:
             self.fields[name].required = False
         self.helper = FormHelper()
+        self.helper.form_tag = False  # the page owns the <form>, its CSRF token, `next` and the button
         self.helper.layout = Layout(
             Field("kind"),
             *(
                 Div(name, css_class="einvoice-kind-field", data_kinds=" ".join(kinds_using(name)))
                 for name in OPTIONAL_FIELDS
             ),
-            Submit("save", _("Save")),
         )
 
     def _update_errors(self, errors):

@@ -188,3 +188,91 @@ class Refund(models.Model):
 
     def __str__(self):
         return f"Refund NT${self.amount_twd:,} of charge #{self.charge_id}"
+
+
+class LinePayRegistrationStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval in LINE")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class LinePayRegistration(models.Model):
+    """An admin's trip to LINE Pay to approve a preapproved payment, until it comes back with a regKey."""
+
+    account = models.ForeignKey(
+        "billing.OfficialAccount",
+        on_delete=models.PROTECT,
+        related_name="linepay_registrations",
+        verbose_name=_("official account"),
+    )
+    order_id = models.CharField(_("order ID"), max_length=100, unique=True)
+    transaction_id = models.CharField(_("transaction ID"), max_length=19, blank=True, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=LinePayRegistrationStatus.choices, default=LinePayRegistrationStatus.PENDING
+    )
+    payment_method = models.OneToOneField(
+        PaymentMethod, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("method")
+    )
+    return_to = models.CharField(_("return to"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("LINE Pay registration")
+        verbose_name_plural = _("LINE Pay registrations")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.order_id
+
+
+# ---- the built-in sandbox gateway's own state (what a real gateway keeps on its side) ---------
+
+
+class SandboxCard(models.Model):
+    """A card the sandbox tokenised. Only what a gateway tells a merchant: never the number."""
+
+    one_time_token = models.CharField(max_length=64, unique=True)
+    saved_token = models.CharField(max_length=64, unique=True)
+    brand = models.CharField(max_length=12)
+    last_four = models.CharField(max_length=4)
+    expiry_month = models.PositiveSmallIntegerField()
+    expiry_year = models.PositiveSmallIntegerField()
+    behaviour = models.CharField(max_length=20)
+    used = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox card")
+        verbose_name_plural = _("sandbox cards")
+
+    def __str__(self):
+        return f"{self.brand} {self.last_four} ({self.behaviour})"
+
+
+class SandboxLinePayTransaction(models.Model):
+    """A LINE Pay v3 transaction as the sandbox keeps it: requested, approved in 'LINE', confirmed."""
+
+    transaction_id = models.CharField(max_length=19, unique=True)
+    order_id = models.CharField(max_length=100, unique=True)
+    amount = models.PositiveIntegerField()
+    confirm_url = models.CharField(max_length=500)
+    cancel_url = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, default="requested")
+    card = models.CharField(max_length=32, blank=True)
+    reg_key = models.CharField(max_length=15, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox LINE Pay transaction")
+        verbose_name_plural = _("sandbox LINE Pay transactions")
+
+    def __str__(self):
+        return self.transaction_id

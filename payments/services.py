@@ -1,4 +1,7 @@
-"""Payment methods and the life of a charge. Gateway calls come from billing, outside transactions."""
+"""Payment methods and the life of a charge. Gateway calls are made outside transactions."""
+
+import secrets
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -9,7 +12,17 @@ from billing.audit import audit_record, ensure_transition, lock_account, snapsho
 from billing.errors import ServiceError
 from billing.models import OfficialAccount, Plan
 from billing.pricing import Quote
-from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod, Refund
+from payments.gateways import gateway
+from payments.models import (
+    Charge,
+    ChargeStatus,
+    LinePayRegistration,
+    LinePayRegistrationStatus,
+    MethodKind,
+    MethodStatus,
+    PaymentMethod,
+    Refund,
+)
 
 METHOD_FIELDS = ("status", "is_main")
 CHARGE_FIELDS = ("status", "gateway_reference", "failure_reason")
@@ -75,6 +88,10 @@ def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
         method.status = MethodStatus.REVOKED
         method.is_main = False
         method.save(update_fields=["status", "is_main"])
+        if method.kind == MethodKind.LINEPAY:
+            # SPEC §6: removing LINE Pay also expires its regKey at the gateway. It runs on commit, so a
+            # rolled-back removal keeps a working key; a failure there leaves a key nobody will use.
+            transaction.on_commit(partial(gateway().linepay_expire, reg_key=method.gateway_token))
         audit_record(
             actor=actor, action="payment_method.remove", obj=method, account=method.account,
             before=before, after=snapshot(method, *METHOD_FIELDS),
@@ -185,3 +202,62 @@ def charge_refund(*, charge: Charge, amount_twd: int | None, reason: str, actor,
         if refunded + amount_twd == charge.total_twd:
             _charge_transition(charge, ChargeStatus.REFUNDED, actor=actor, action="charge.refunded")
     return refund
+
+
+# ---- adding methods through the gateway -----------------------------------------------------
+
+
+def card_add(*, account: OfficialAccount, one_time_token: str, actor) -> PaymentMethod:
+    """Keep the card the hosted fields tokenised; our side only ever sees the token."""
+    saved = gateway().save_card(one_time_token=one_time_token)
+    return payment_method_add(
+        account=account, kind=MethodKind.CARD, gateway=gateway().name, gateway_token=saved.token, brand=saved.brand,
+        last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year, actor=actor,
+    )  # fmt: skip
+
+
+# LINE Pay needs an amount to approve a preapproved payment: NT$1, authorised only (capture=false).
+LINEPAY_REGISTRATION_AMOUNT_TWD = 1
+
+
+def linepay_registration_start(*, account: OfficialAccount, actor, confirm_url, cancel_url,
+                               return_to: str = "") -> tuple[LinePayRegistration, str]:  # fmt: skip
+    """Ask LINE Pay for an approval page. `confirm_url` and `cancel_url` take the order ID."""
+    registration = LinePayRegistration.objects.create(
+        account=account, order_id=f"reg-{account.pk}-{secrets.token_hex(8)}", actor=actor, return_to=return_to
+    )
+    request = gateway().linepay_request(
+        order_id=registration.order_id, amount_twd=LINEPAY_REGISTRATION_AMOUNT_TWD,
+        product_name=str(_("LINE Official Account payment method")),
+        confirm_url=confirm_url(registration.order_id), cancel_url=cancel_url(registration.order_id),
+    )  # fmt: skip
+    registration.transaction_id = request.transaction_id
+    registration.save(update_fields=["transaction_id"])
+    return registration, request.payment_url
+
+
+def linepay_registration_confirm(*, registration: LinePayRegistration, transaction_id: str, actor) -> PaymentMethod:
+    """LINE Pay sent the admin back approved: confirm, keep the regKey and masked card. Safe to repeat."""
+    if registration.status == LinePayRegistrationStatus.CONFIRMED:
+        return registration.payment_method
+    if registration.status != LinePayRegistrationStatus.PENDING or transaction_id != registration.transaction_id:
+        raise ServiceError(_("This LINE Pay approval is no longer valid. Add LINE Pay again."), code="stale")
+    approval = gateway().linepay_confirm(transaction_id=transaction_id, amount_twd=LINEPAY_REGISTRATION_AMOUNT_TWD)
+    with transaction.atomic():
+        registration = LinePayRegistration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status == LinePayRegistrationStatus.CONFIRMED:
+            return registration.payment_method
+        method = payment_method_add(
+            account=registration.account, kind=MethodKind.LINEPAY, gateway=gateway().name,
+            gateway_token=approval.reg_key, masked_card=approval.masked_card, actor=actor,
+        )  # fmt: skip
+        registration.status = LinePayRegistrationStatus.CONFIRMED
+        registration.payment_method = method
+        registration.save(update_fields=["status", "payment_method"])
+    return method
+
+
+def linepay_registration_cancel(*, registration: LinePayRegistration) -> None:
+    LinePayRegistration.objects.filter(pk=registration.pk, status=LinePayRegistrationStatus.PENDING).update(
+        status=LinePayRegistrationStatus.CANCELLED
+    )

@@ -81,14 +81,22 @@ class CodeBatch(models.Model):
 class CodeStatus(models.TextChoices):
     AVAILABLE = "available", _("Available")
     REGISTERED = "registered", _("Registered for renewal")
+    HELD = "held", _("Held by a payment in progress")
     REDEEMED = "redeemed", _("Redeemed")
     VOID = "void", _("Void")
 
 
 class PromoCode(models.Model):
+    """A single-use code. While a charge is at the gateway the code is held for it, so no one else takes it.
+
+    A held code keeps `registered_account` when it was registered, so that a declined payment gives
+    it back to that account's renewal.
+    """
+
     TRANSITIONS = {
-        CodeStatus.AVAILABLE: {CodeStatus.REGISTERED, CodeStatus.REDEEMED, CodeStatus.VOID},
-        CodeStatus.REGISTERED: {CodeStatus.AVAILABLE, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.AVAILABLE: {CodeStatus.REGISTERED, CodeStatus.HELD, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.REGISTERED: {CodeStatus.AVAILABLE, CodeStatus.HELD, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.HELD: {CodeStatus.AVAILABLE, CodeStatus.REGISTERED, CodeStatus.REDEEMED},
         CodeStatus.REDEEMED: set(),
         CodeStatus.VOID: set(),
     }
@@ -111,6 +119,14 @@ class PromoCode(models.Model):
         verbose_name=_("registered to"),
     )
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    held_for = models.OneToOneField(
+        "payments.Charge",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="held_code",
+        verbose_name=_("held for charge"),
+    )
 
     class Meta:
         verbose_name = _("promo code")
@@ -120,12 +136,21 @@ class PromoCode(models.Model):
             models.UniqueConstraint(fields=["code"], name="promo_code_unique"),
             models.CheckConstraint(
                 condition=Q(status=CodeStatus.REGISTERED, registered_account__isnull=False)
-                | (~Q(status=CodeStatus.REGISTERED) & Q(registered_account__isnull=True)),
+                | Q(status=CodeStatus.HELD)
+                | (
+                    Q(status__in=[CodeStatus.AVAILABLE, CodeStatus.REDEEMED, CodeStatus.VOID])
+                    & Q(registered_account__isnull=True)
+                ),
                 name="code_registered_has_account",
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(status=CodeStatus.HELD, held_for__isnull=False)
+                | (~Q(status=CodeStatus.HELD) & Q(held_for__isnull=True)),
+                name="code_held_has_charge",
             ),
             models.UniqueConstraint(
                 fields=["registered_account"],
-                condition=Q(status=CodeStatus.REGISTERED),
+                condition=Q(status__in=[CodeStatus.REGISTERED, CodeStatus.HELD], registered_account__isnull=False),
                 name="one_registered_code_per_account",
             ),
         ]

@@ -86,12 +86,11 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
     return code
 
 
-def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_twd: int, forfeited_twd: int,
-                      actor) -> Redemption:  # fmt: skip
-    """Use a code on a succeeded charge. Call inside the transaction that records that charge.
+def promo_code_hold(*, text: str, account: OfficialAccount, charge, actor) -> PromoCode:
+    """Reserve a code for a charge about to go to the gateway (call in the transaction that records it).
 
-    The code row is locked, so of two charges racing for one code exactly one gets it; the
-    other gets CodeNotUsable and its transaction (charge included) rolls back.
+    Of two payments racing for one code exactly one holds it; the other gets CodeNotUsable before
+    any money moves. A code registered to this account keeps that registration while held.
     """
     with transaction.atomic():
         code = _locked_code(text)
@@ -99,13 +98,63 @@ def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_tw
             raise CodeNotUsable(CodeRefusal.VOID)
         if code.status == CodeStatus.REDEEMED:
             raise CodeNotUsable(CodeRefusal.REDEEMED)
+        if code.status == CodeStatus.HELD:
+            raise CodeNotUsable(CodeRefusal.IN_USE)
+        if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
+            raise CodeNotUsable(CodeRefusal.REGISTERED_ELSEWHERE)
+        before = snapshot(code, *CODE_FIELDS)
+        ensure_transition(code, CodeStatus.HELD)
+        code.status = CodeStatus.HELD
+        code.held_for = charge
+        code.save(update_fields=["status", "held_for"])
+        audit_record(
+            actor=actor, action="promo_code.hold", obj=code, account=account, before=before,
+            after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk},
+        )  # fmt: skip
+    return code
+
+
+def promo_code_release(*, charge, actor) -> PromoCode | None:
+    """The charge failed: give its held code back, to the renewal it was registered for or to anyone."""
+    with transaction.atomic():
+        code = PromoCode.objects.select_for_update().filter(held_for=charge).first()
+        if code is None:
+            return None
+        before = snapshot(code, *CODE_FIELDS)
+        code.status = CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE
+        code.held_for = None
+        code.save(update_fields=["status", "held_for"])
+        audit_record(
+            actor=actor, action="promo_code.release", obj=code, account=charge.account, before=before,
+            after=snapshot(code, *CODE_FIELDS),
+        )  # fmt: skip
+    return code
+
+
+def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_twd: int, forfeited_twd: int,
+                      actor) -> Redemption:  # fmt: skip
+    """Use a code on a succeeded charge. Call inside the transaction that records that charge.
+
+    The code row is locked, so of two charges racing for one code exactly one gets it; the
+    other gets CodeNotUsable and its transaction (charge included) rolls back. A code held for
+    this very charge is what a checkout redeems once the gateway said yes.
+    """
+    with transaction.atomic():
+        code = _locked_code(text)
+        if code.status == CodeStatus.VOID:
+            raise CodeNotUsable(CodeRefusal.VOID)
+        if code.status == CodeStatus.REDEEMED:
+            raise CodeNotUsable(CodeRefusal.REDEEMED)
+        if code.status == CodeStatus.HELD and code.held_for_id != charge.pk:
+            raise CodeNotUsable(CodeRefusal.IN_USE)
         if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
             raise CodeNotUsable(CodeRefusal.REGISTERED_ELSEWHERE)
         before = snapshot(code, *CODE_FIELDS)
         ensure_transition(code, CodeStatus.REDEEMED)
         code.status = CodeStatus.REDEEMED
         code.registered_account = None
-        code.save(update_fields=["status", "registered_account"])
+        code.held_for = None
+        code.save(update_fields=["status", "registered_account", "held_for"])
         redemption = Redemption.objects.create(
             code=code, account=account, charge=charge, applied_twd=applied_twd, forfeited_twd=forfeited_twd
         )

@@ -43,7 +43,7 @@ def test_the_account_list_shows_only_the_users_accounts(client):
 def test_the_overview_is_a_404_for_a_stranger_and_200_for_a_member(client):
     membership = MembershipFactory(operator=True)
     SubscriptionFactory(account=membership.account)
-    url = reverse("billing:account_overview", args=[membership.account.pk])
+    url = reverse("billing:plans", args=[membership.account.pk])
     client.force_login(UserFactory())
     assert client.get(url).status_code == 404
     client.force_login(membership.user)

@@ -1,0 +1,206 @@
+"""The upgrade checkout (SPEC §6): one persisted attempt, priced by billing.pricing, paid once.
+
+Steps, each with its precondition: e-invoice information → a main payment method → the summary
+(where a code may be entered and the terms accepted) → the receipt. `checkout_step` names the
+first step whose precondition is unmet, and every view sends the admin there.
+
+Paying never holds a transaction across the gateway: the charge is recorded pending (and its
+code held) in one short transaction, the gateway is called, and the outcome is settled in a
+second. A double submit finds the pending charge of the same attempt and charges nothing more.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.audit import audit_record, lock_account, snapshot
+from billing.errors import ServiceError
+from billing.models import Checkout, CheckoutStatus, OfficialAccount, Plan, Subscription, SubscriptionStatus
+from billing.periods import local_date
+from billing.pricing import Quote, price_upgrade
+from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
+from billing.services import subscription_apply_upgrade
+from payments.gateways import Outcome, gateway
+from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
+from promos.codes import normalise_code
+from promos.selectors import code_terms, find_code
+from promos.services import CodeNotUsable, promo_code_hold, promo_code_redeem, promo_code_release
+
+EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
+    "einvoice",
+    "payment_method",
+    "summary",
+    "processing",
+    "receipt",
+)
+
+
+class QuoteChanged(ServiceError):
+    """What would be charged is no longer what the admin saw: nothing was charged."""
+
+    def __init__(self, quote: Quote):
+        super().__init__(
+            _("The price changed since you saw the summary, so nothing was charged. Check the new summary."),
+            code="quote_changed",
+        )
+        self.quote = quote
+
+
+def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) -> Checkout:
+    """Start (or resume the open) upgrade of this account to `plan` by this admin."""
+    subscription = Subscription.objects.select_related("plan").get(account=account)
+    if subscription.status == SubscriptionStatus.PAST_DUE:
+        raise ServiceError(
+            _("A renewal payment failed. Fix the payment method and retry the failed charge before upgrading."),
+            code="past_due",
+        )
+    if plan.rank <= subscription.plan.rank:
+        raise ServiceError(
+            _("Only a bigger plan can be bought; a smaller one is scheduled as a downgrade."), code="not_an_upgrade"
+        )
+    existing = Checkout.objects.filter(
+        account=account, user=user, target_plan=plan, status__in=[CheckoutStatus.OPEN, CheckoutStatus.PROCESSING]
+    ).first()
+    if existing is not None:
+        return existing
+    return Checkout.objects.create(account=account, user=user, target_plan=plan, channel=channel)
+
+
+def checkout_step(checkout: Checkout) -> str:
+    if checkout.status == CheckoutStatus.PAID:
+        return RECEIPT
+    if checkout.status == CheckoutStatus.PROCESSING:
+        return PROCESSING
+    if not hasattr(checkout.account, "einvoice_profile"):
+        return EINVOICE
+    if main_payment_method(checkout.account) is None:
+        return PAYMENT_METHOD
+    return SUMMARY
+
+
+def checkout_quote(checkout: Checkout, *, at: datetime | None = None, code_text: str | None = None) -> Quote:
+    """Price the checkout as it stands (or with another code): the one price the summary, the purchase and
+    the receipt agree on."""
+    at = at or timezone.now()
+    month = local_date(at)
+    plans = {plan.pk: plan for plan in plans_with_terms()}
+    subscription = Subscription.objects.get(account=checkout.account)
+    text = checkout.code if code_text is None else normalise_code(code_text)
+    code = find_code(text) if text else None
+    return price_upgrade(
+        current=plan_terms(plans[subscription.plan_id], month),
+        target=plan_terms(plans[checkout.target_plan_id], month),
+        at=at,
+        buyer=buyer_for(checkout.account),
+        rules=pricing_rules(),
+        code=code_terms(code) if code else None,
+        code_entered=bool(text),
+    )
+
+
+def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None) -> Quote:
+    """Enter a code (登錄): kept only when it applies, so the summary shows its deduction at once."""
+    quote = checkout_quote(checkout, at=at, code_text=text)
+    if quote.code_refusal is not None:
+        raise CodeNotUsable(quote.code_refusal)
+    Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.OPEN).update(code=quote.code)
+    checkout.code = quote.code
+    return quote
+
+
+def checkout_remove_code(*, checkout: Checkout) -> None:
+    Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.OPEN).update(code="")
+    checkout.code = ""
+
+
+def checkout_purchase(*, checkout: Checkout, expected_total_twd: int, actor, at: datetime | None = None) -> Checkout:
+    """Buy the upgrade: at most one charge per attempt, however often this is called at once."""
+    at = at or timezone.now()
+    try:
+        charge, method, quote = _record_pending_charge(checkout, expected_total_twd=expected_total_twd, actor=actor,
+                                                       at=at)  # fmt: skip
+    except CodeNotUsable:
+        checkout_remove_code(checkout=checkout)  # the code went elsewhere since the summary: show it without
+        raise
+    if charge is None:
+        return Checkout.objects.get(pk=checkout.pk)
+    if quote.total_twd == 0:
+        return _settle(checkout.pk, outcome=Outcome.SUCCEEDED, reference="", reason="", method_gone=False, actor=actor)
+    result = gateway().charge(
+        method=method, amount_twd=quote.total_twd, order_id=charge.idempotency_key,
+        description=str(_("LINE Official Account: %(plan)s") % {"plan": checkout.target_plan.display_name}),
+    )  # fmt: skip
+    return _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
+                   method_gone=result.method_gone, actor=actor)  # fmt: skip
+
+
+def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor, at: datetime):
+    """First short transaction: price again under the account's lock, record the charge, hold the code.
+
+    Returns (None, None, None) when another request already did this for the same attempt.
+    """
+    with transaction.atomic():
+        lock_account(checkout.account_id)
+        checkout = Checkout.objects.select_for_update().select_related("account", "target_plan").get(pk=checkout.pk)
+        if checkout.status != CheckoutStatus.OPEN:
+            return None, None, None
+        step = checkout_step(checkout)
+        if step != SUMMARY:
+            raise ServiceError(_("Complete the earlier steps first."), code=f"needs_{step}")
+        quote = checkout_quote(checkout, at=at)
+        if quote.code_refusal is not None:
+            raise CodeNotUsable(quote.code_refusal)
+        if quote.total_twd != expected_total_twd:
+            raise QuoteChanged(quote)
+        method = main_payment_method(checkout.account)
+        charge, created = charge_create(
+            account=checkout.account, quote=quote, plan=checkout.target_plan, payment_method=method,
+            idempotency_key=checkout.idempotency_key, actor=actor,
+        )  # fmt: skip
+        if not created:
+            return None, None, None
+        if quote.code_applied:
+            promo_code_hold(text=quote.code, account=checkout.account, charge=charge, actor=actor)
+        checkout.status = CheckoutStatus.PROCESSING
+        checkout.charge = charge
+        checkout.last_error = ""
+        checkout.save(update_fields=["status", "charge", "last_error", "updated_at"])
+    return charge, method, quote
+
+
+def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, method_gone: bool, actor) -> Checkout:
+    """Second short transaction: the gateway's answer becomes the plan, the redemption, or a message."""
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().select_related("charge", "account").get(pk=checkout_id)
+        charge = checkout.charge
+        if outcome == Outcome.SUCCEEDED:
+            checkout.charge = charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=actor)
+            if charge.deduction_twd or charge.forfeited_twd:
+                promo_code_redeem(
+                    text=checkout.code, account=checkout.account, charge=charge, applied_twd=charge.deduction_twd,
+                    forfeited_twd=charge.forfeited_twd, actor=actor,
+                )  # fmt: skip
+            subscription_apply_upgrade(account=checkout.account, plan=checkout.target_plan, charge=charge, actor=actor)
+            _set_status(checkout, CheckoutStatus.PAID, actor=actor)
+        elif outcome == Outcome.DECLINED:
+            checkout.charge = charge = charge_mark_failed(charge=charge, reason=reason, actor=actor)
+            promo_code_release(charge=charge, actor=actor)
+            checkout.attempt += 1
+            checkout.last_error = reason[:255]
+            _set_status(checkout, CheckoutStatus.OPEN, actor=actor)
+        else:
+            checkout.last_error = str(_("The payment's result is not known yet. It will be checked with the gateway."))
+            checkout.save(update_fields=["last_error", "updated_at"])
+    if outcome == Outcome.DECLINED and method_gone and charge.payment_method:
+        payment_method_mark_expired(method=charge.payment_method, actor=None)
+    return checkout
+
+
+def _set_status(checkout: Checkout, status: str, *, actor) -> None:
+    before = snapshot(checkout, "status", "attempt")
+    checkout.status = status
+    checkout.save(update_fields=["status", "attempt", "last_error", "updated_at"])
+    audit_record(actor=actor, action=f"checkout.{status}", obj=checkout, account=checkout.account, before=before,
+                 after=snapshot(checkout, "status", "attempt"))  # fmt: skip

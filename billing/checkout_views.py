@@ -1,0 +1,145 @@
+"""Checkout pages (情境一 to 情境三): each step checks its precondition or sends the admin to the first unmet one."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from billing.checkout import (
+    EINVOICE,
+    PAYMENT_METHOD,
+    PROCESSING,
+    RECEIPT,
+    QuoteChanged,
+    checkout_purchase,
+    checkout_quote,
+    checkout_remove_code,
+    checkout_set_code,
+    checkout_start,
+    checkout_step,
+)
+from billing.errors import ServiceError
+from billing.models import Checkout, Plan, Role
+from billing.permissions import account_admin_required, account_membership
+from billing.selectors import main_payment_method
+from billing.views import report, url
+from payments.gateways import GatewayError
+
+
+@require_POST
+@account_admin_required
+def upgrade_start(request, account, code):
+    """升級: start (or resume) the checkout for this plan."""
+    plan = get_object_or_404(Plan, code=code)
+    channel = "webstore" if request.resolver_match.namespace == "webstore" else "desktop"
+    try:
+        checkout = checkout_start(account=account, plan=plan, user=request.user, channel=channel)
+    except ServiceError as error:
+        report(request, error)
+        return redirect(url(request, "plans", account.pk))
+    return redirect(url(request, "checkout", checkout.token))
+
+
+def admins_checkout(request, token) -> Checkout:
+    """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403."""
+    if not request.user.is_authenticated:
+        raise Http404
+    checkout = Checkout.objects.select_related("account", "target_plan", "charge").filter(token=token).first()
+    if checkout is None:
+        raise Http404
+    membership = account_membership(user=request.user, account_id=checkout.account_id, admin=True)
+    request.membership = membership
+    return checkout
+
+
+def step_redirect(request, checkout, step):
+    here = url(request, "checkout", checkout.token)
+    account_id = checkout.account_id
+    if step == EINVOICE:
+        messages.info(request, _("You need to register your e-invoice information first."))
+        return redirect(f"{url(request, 'einvoice', account_id)}?{urlencode({'next': here})}")
+    if step == PAYMENT_METHOD:
+        messages.info(request, _("Add a payment method to continue."))
+        return redirect(f"{url(request, 'payment_method_add', account_id)}?{urlencode({'next': here})}")
+    return redirect(url(request, "checkout_receipt", checkout.token))
+
+
+def checkout(request, token):
+    """The summary: current plan → new plan, the charge, the code's deduction and what is forfeited, the total."""
+    checkout = admins_checkout(request, token)
+    step = checkout_step(checkout)
+    if step in (EINVOICE, PAYMENT_METHOD, RECEIPT):
+        return step_redirect(request, checkout, step)
+    return render_summary(request, checkout)
+
+
+def render_summary(request, checkout, *, quote=None, status=200):
+    quote = quote or checkout_quote(checkout)
+    context = {
+        "checkout": checkout,
+        "account": checkout.account,
+        "quote": quote,
+        "processing": checkout_step(checkout) == PROCESSING,
+        "payment_method": main_payment_method(checkout.account),
+        "current_plan": checkout.account.subscription.plan,
+        "is_admin": request.membership.role == Role.ADMIN,
+    }
+    return render(request, "billing/checkout_summary.html", context, status=status)
+
+
+@require_POST
+def checkout_code(request, token):
+    """登錄: enter the code and see the deduction at once; or remove it."""
+    checkout = admins_checkout(request, token)
+    if request.POST.get("remove"):
+        checkout_remove_code(checkout=checkout)
+        return redirect(url(request, "checkout", token))
+    try:
+        quote = checkout_set_code(checkout=checkout, text=request.POST.get("code", ""))
+    except ServiceError as error:
+        report(request, error)
+        return render_summary(request, checkout, status=422)
+    messages.success(request, _("The code was applied: NT$%(deduction)s off.") % {
+        "deduction": f"{quote.deduction_twd:,}"})  # fmt: skip
+    return redirect(url(request, "checkout", token))
+
+
+@require_POST
+def checkout_purchase_view(request, token):
+    """購買: the terms must be accepted; the total the admin saw must still be the total."""
+    checkout = admins_checkout(request, token)
+    if not request.POST.get("accept_terms"):
+        messages.error(request, _("Tick the box to agree to the terms before you purchase."))
+        return render_summary(request, checkout, status=422)
+    try:
+        expected = int(request.POST.get("expected_total_twd", ""))
+    except ValueError:
+        messages.error(request, _("The summary was out of date. Check it and purchase again."))
+        return redirect(url(request, "checkout", token))
+    try:
+        checkout = checkout_purchase(checkout=checkout, expected_total_twd=expected, actor=request.user)
+    except QuoteChanged as error:
+        report(request, error)
+        return render_summary(request, checkout, quote=error.quote, status=409)
+    except (ServiceError, GatewayError) as error:
+        report(request, error)
+        return redirect(url(request, "checkout", token))
+    if checkout_step(checkout) == RECEIPT:
+        return redirect(url(request, "checkout_receipt", token))
+    if checkout.last_error:
+        messages.error(request, checkout.last_error)
+    return redirect(url(request, "checkout", token))
+
+
+def checkout_receipt(request, token):
+    checkout = admins_checkout(request, token)
+    if checkout_step(checkout) != RECEIPT:
+        return redirect(url(request, "checkout", token))
+    charge = checkout.charge
+    return render(request, "billing/receipt.html", {
+        "checkout": checkout, "account": checkout.account, "charge": charge,
+        "redemption": getattr(charge, "redemption", None),
+    })  # fmt: skip

@@ -1,0 +1,67 @@
+"""Payment gateways behind one interface (SPEC §5). `gateway()` returns the one the settings name.
+
+Each adapter turns its protocol's answers into the outcomes below; nothing outside this package
+knows a gateway's return codes.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import models
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+
+class Outcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    DECLINED = "declined", _("Declined")
+    # The gateway did not say (a time-out, a duplicate answer): never guessed, settled by reconciliation.
+    UNKNOWN = "unknown", _("Unknown")
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    outcome: Outcome
+    reference: str = ""
+    reason: str = ""
+    method_gone: bool = False  # the card or regKey is expired or removed: ask the admins for a new one
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    token: str
+    brand: str
+    last_four: str
+    expiry_month: int
+    expiry_year: int
+
+
+@dataclass(frozen=True)
+class LinePayRequest:
+    transaction_id: str
+    payment_url: str
+
+
+@dataclass(frozen=True)
+class LinePayApproval:
+    reg_key: str
+    masked_card: str
+
+
+class GatewayError(Exception):
+    """The gateway refused a request; `message` is for the admin."""
+
+    def __init__(self, message, *, code: str = ""):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+
+
+ADAPTERS = {"sandbox": "payments.gateways.sandbox.SandboxGateway"}
+
+
+def gateway():
+    name = settings.PAYMENTS_GATEWAY
+    if name not in ADAPTERS:
+        raise GatewayError(f"PAYMENTS_GATEWAY={name!r} has no adapter yet", code="no_adapter")
+    return import_string(ADAPTERS[name])()

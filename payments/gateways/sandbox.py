@@ -1,0 +1,260 @@
+"""The built-in sandbox: a card gateway and LINE Pay, emulated in this process with no outside service.
+
+Two halves, kept apart as a real gateway and its merchant are:
+- the gateway's side (`tokenise_card`, `linepay_api`, `charge_card_token`): what TapPay or LINE Pay
+  would do on their servers, with its own tables (SandboxCard, SandboxLinePayTransaction);
+- the merchant's adapter (`SandboxGateway`), which speaks to it in LINE Pay v3's request and
+  response shapes, so the real LINE Pay adapter drops in behind the same interface.
+
+Card numbers reach only `tokenise_card`, which keeps brand, last four and the test behaviour.
+"""
+
+import secrets
+import time
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from payments.gateways import (
+    ChargeResult,
+    GatewayError,
+    LinePayApproval,
+    LinePayRequest,
+    Outcome,
+    SavedCard,
+)
+from payments.models import MethodKind, SandboxCard, SandboxLinePayTransaction
+
+# Test cards (any future expiry, any 3-digit CVC). Other Luhn-valid Visa, Mastercard or JCB numbers succeed.
+TEST_CARDS = {
+    "4242424242424242": "success",
+    "5555555555554444": "success",
+    "3530111333300000": "success",
+    "4000000000000002": "declined",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000069": "expired_card",
+}
+# The cards bound to LINE Pay in the sandbox's "LINE app": masked number, brand, behaviour.
+LINEPAY_CARDS = [
+    ("**** **** **** 1111", "VISA", "success"),
+    ("**** **** **** 0000", "JCB", "success"),
+    ("**** **** **** 0002", "VISA", "declined"),
+    ("**** **** **** 9995", "MASTER", "insufficient_funds"),
+]
+DECLINE_REASONS = {
+    "declined": _("The card issuer declined the payment. Use another card or contact the bank."),
+    "insufficient_funds": _("The card has insufficient funds or credit. Use another card."),
+    "expired_card": _("The card has expired. Register a new payment method."),
+}
+# LINE Pay v3 return codes the sandbox answers with (shared/reference domain-facts §2.7).
+LINEPAY_CODES = {"success": "0000", "declined": "1281", "insufficient_funds": "1288", "expired_card": "1287"}
+LINEPAY_METHOD_GONE = {"1190", "1193", "1287"}
+
+
+class CardError(GatewayError):
+    pass
+
+
+# ---- the gateway's side ---------------------------------------------------------------------
+
+
+def luhn_valid(number: str) -> bool:
+    digits = [int(d) for d in reversed(number)]
+    total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
+    return total % 10 == 0
+
+
+def card_brand(number: str) -> str | None:
+    if number.startswith("4"):
+        return "visa"
+    if 51 <= int(number[:2]) <= 55 or 2221 <= int(number[:4]) <= 2720:
+        return "mastercard"
+    if 3528 <= int(number[:4]) <= 3589:
+        return "jcb"
+    return None
+
+
+def tokenise_card(*, number: str, expiry: str, cvc: str, today: date) -> SandboxCard:
+    """What the hosted fields post to: check the card, keep only what a merchant may see, return a token."""
+    number = "".join(ch for ch in number if ch.isdigit())
+    if not 13 <= len(number) <= 19 or not luhn_valid(number):
+        raise CardError(_("The card number is not valid. Check the digits."), code="number")
+    brand = card_brand(number)
+    if brand is None:
+        raise CardError(_("Only Visa, Mastercard and JCB cards are accepted."), code="brand")
+    month, year = parse_expiry(expiry)
+    if (year, month) < (today.year, today.month):
+        raise CardError(_("The expiry date has passed."), code="expiry")
+    if not (cvc.isdigit() and len(cvc) == 3):
+        raise CardError(_("The security code (CVC) is the 3 digits on the back of the card."), code="cvc")
+    return SandboxCard.objects.create(
+        one_time_token=f"sbx_ot_{secrets.token_hex(16)}", saved_token=f"sbx_card_{secrets.token_hex(16)}",
+        brand=brand, last_four=number[-4:], expiry_month=month, expiry_year=year,
+        behaviour=TEST_CARDS.get(number, "success"),
+    )  # fmt: skip
+
+
+def parse_expiry(expiry: str) -> tuple[int, int]:
+    parts = expiry.replace(" ", "").split("/")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[0]) <= 12:
+        raise CardError(_("Enter the expiry date as MM/YY."), code="expiry_format")
+    year = int(parts[1])
+    return int(parts[0]), year + 2000 if year < 100 else year
+
+
+def pause_like_a_gateway() -> None:
+    delay = getattr(settings, "SANDBOX_CHARGE_DELAY_MS", 0)
+    if delay:
+        time.sleep(delay / 1000)
+
+
+def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
+    """Pay by card token, answered as TapPay does: status 0 and a rec_trade_id, or an error status."""
+    pause_like_a_gateway()
+    card = SandboxCard.objects.filter(saved_token=saved_token).first()
+    if card is None:
+        return {"status": 10003, "msg": "card token not found"}
+    if card.behaviour == "success":
+        return {"status": 0, "rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": order_id}
+    return {"status": 10005, "msg": card.behaviour}
+
+
+def new_transaction_id() -> str:
+    """LINE Pay's transactionId: a 19-digit number, kept as a string so no float ever rounds it."""
+    return str(secrets.randbelow(9 * 10**18) + 10**18)
+
+
+def linepay_api(method: str, path: str, body: dict | None = None) -> dict:
+    """The sandbox's LINE Pay v3 server: the paths and JSON of the real API, answered in-process."""
+    parts = path.strip("/").split("/")
+    if "preapprovedPay" in parts and (len(parts) < 5 or not parts[3]):  # an empty regKey matches nothing
+        return {"returnCode": "1190", "returnMessage": "regKey does not exist."}
+    if method == "POST" and path == "/v3/payments/request":
+        return _linepay_request(body)
+    if method == "POST" and parts[:2] == ["v3", "payments"] and parts[-1] == "confirm":
+        return _linepay_confirm(parts[2], body)
+    if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "payment":
+        return _linepay_preapproved_pay(parts[3], body)
+    if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "expire":
+        SandboxLinePayTransaction.objects.filter(reg_key=parts[3]).update(status="expired")
+        return {"returnCode": "0000", "returnMessage": "Success."}
+    return {"returnCode": "2101", "returnMessage": "Parameter error."}
+
+
+def _linepay_request(body: dict) -> dict:
+    if body.get("options", {}).get("payment", {}).get("payType") != "PREAPPROVED":
+        return {"returnCode": "2101", "returnMessage": "Parameter error."}
+    tx = SandboxLinePayTransaction.objects.create(
+        transaction_id=new_transaction_id(), order_id=body["orderId"], amount=body["amount"],
+        confirm_url=body["redirectUrls"]["confirmUrl"], cancel_url=body["redirectUrls"]["cancelUrl"],
+    )  # fmt: skip
+    url = reverse("sandbox:linepay_approval", args=[tx.transaction_id])
+    return {
+        "returnCode": "0000",
+        "returnMessage": "Success.",
+        "info": {"transactionId": tx.transaction_id, "paymentAccessToken": secrets.token_hex(6),
+                 "paymentUrl": {"web": url, "app": url}},
+    }  # fmt: skip
+
+
+def _linepay_confirm(transaction_id: str, body: dict) -> dict:
+    with transaction.atomic():
+        tx = SandboxLinePayTransaction.objects.select_for_update().filter(transaction_id=transaction_id).first()
+        if tx is None or tx.status not in ("approved", "confirmed"):
+            return {"returnCode": "1150", "returnMessage": "Transaction record not found."}
+        if body.get("amount") != tx.amount:
+            return {"returnCode": "1153", "returnMessage": "Payment amount differs."}
+        if tx.status == "approved":
+            tx.status, tx.reg_key = "confirmed", f"{secrets.randbelow(9 * 10**14) + 10**14}"
+            tx.save(update_fields=["status", "reg_key"])
+    masked, brand, _behaviour = next(card for card in LINEPAY_CARDS if card[0] == tx.card)
+    return {
+        "returnCode": "0000",
+        "returnMessage": "Success.",
+        "info": {"orderId": tx.order_id, "transactionId": tx.transaction_id, "regKey": tx.reg_key,
+                 "payInfo": [{"method": "CREDIT_CARD", "amount": tx.amount, "creditCardBrand": brand,
+                              "maskedCreditCardNumber": masked}]},
+    }  # fmt: skip
+
+
+def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
+    pause_like_a_gateway()
+    tx = SandboxLinePayTransaction.objects.filter(reg_key=reg_key).first()
+    if tx is None:
+        return {"returnCode": "1190", "returnMessage": "regKey does not exist."}
+    if tx.status == "expired":
+        return {"returnCode": "1193", "returnMessage": "regKey expired."}
+    behaviour = next(card[2] for card in LINEPAY_CARDS if card[0] == tx.card)
+    code = LINEPAY_CODES[behaviour]
+    if code != "0000":
+        return {"returnCode": code, "returnMessage": behaviour}
+    return {
+        "returnCode": "0000",
+        "returnMessage": "Success.",
+        "info": {"orderId": body["orderId"], "transactionId": new_transaction_id(),
+                 "transactionDate": "2026-01-01T00:00:00Z"},
+    }  # fmt: skip
+
+
+# ---- the merchant's adapter -----------------------------------------------------------------
+
+
+class SandboxGateway:
+    name = "sandbox"
+    card_fields_url_name = "sandbox:card_fields"
+
+    def save_card(self, *, one_time_token: str) -> SavedCard:
+        with transaction.atomic():
+            card = SandboxCard.objects.select_for_update().filter(one_time_token=one_time_token).first()
+            if card is None or card.used:
+                raise GatewayError(_("The card form expired. Enter the card again."), code="token")
+            card.used = True
+            card.save(update_fields=["used"])
+        return SavedCard(card.saved_token, card.brand, card.last_four, card.expiry_month, card.expiry_year)
+
+    def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
+                        cancel_url: str) -> LinePayRequest:  # fmt: skip
+        body = {
+            "amount": amount_twd, "currency": "TWD", "orderId": order_id,
+            "packages": [{"id": order_id, "amount": amount_twd,
+                          "products": [{"name": product_name, "quantity": 1, "price": amount_twd}]}],
+            "redirectUrls": {"confirmUrl": confirm_url, "cancelUrl": cancel_url},
+            "options": {"payment": {"payType": "PREAPPROVED", "capture": False}},
+        }  # fmt: skip
+        answer = linepay_api("POST", "/v3/payments/request", body)
+        if answer["returnCode"] != "0000":
+            raise GatewayError(_("LINE Pay refused the request (%(code)s).") % {"code": answer["returnCode"]})
+        info = answer["info"]
+        return LinePayRequest(transaction_id=str(info["transactionId"]), payment_url=info["paymentUrl"]["web"])
+
+    def linepay_confirm(self, *, transaction_id: str, amount_twd: int) -> LinePayApproval:
+        answer = linepay_api(
+            "POST", f"/v3/payments/{transaction_id}/confirm", {"amount": amount_twd, "currency": "TWD"}
+        )
+        if answer["returnCode"] != "0000":
+            raise GatewayError(_("LINE Pay did not confirm (%(code)s).") % {"code": answer["returnCode"]})
+        info = answer["info"]
+        return LinePayApproval(reg_key=info["regKey"], masked_card=info["payInfo"][0]["maskedCreditCardNumber"])
+
+    def linepay_expire(self, *, reg_key: str) -> None:
+        linepay_api("POST", f"/v3/payments/preapprovedPay/{reg_key}/expire", {})
+
+    def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
+        if method.kind == MethodKind.LINEPAY:
+            body = {"productName": description, "amount": amount_twd, "currency": "TWD", "orderId": order_id}
+            answer = linepay_api("POST", f"/v3/payments/preapprovedPay/{method.gateway_token}/payment", body)
+            code = answer["returnCode"]
+            if code == "0000":
+                return ChargeResult(Outcome.SUCCEEDED, reference=str(answer["info"]["transactionId"]))
+            behaviour = answer["returnMessage"] if answer["returnMessage"] in DECLINE_REASONS else "declined"
+            return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})",
+                                method_gone=code in LINEPAY_METHOD_GONE)  # fmt: skip
+        answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
+        if answer["status"] == 0:
+            return ChargeResult(Outcome.SUCCEEDED, reference=answer["rec_trade_id"])
+        behaviour = answer["msg"] if answer["msg"] in DECLINE_REASONS else "declined"
+        return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]),
+                            method_gone=behaviour == "expired_card")  # fmt: skip

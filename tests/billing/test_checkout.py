@@ -1,0 +1,253 @@
+"""The upgrade checkout through the sandbox gateway: steps, purchase, declines, double submits."""
+
+from datetime import date
+
+import pytest
+
+from billing.checkout import (
+    EINVOICE,
+    PAYMENT_METHOD,
+    RECEIPT,
+    SUMMARY,
+    QuoteChanged,
+    checkout_purchase,
+    checkout_quote,
+    checkout_set_code,
+    checkout_start,
+    checkout_step,
+)
+from billing.errors import ServiceError
+from billing.models import AuditRecord, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
+from billing.pricing import CodeRefusal
+from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
+from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
+from payments.services import card_add
+from promos.models import CodeStatus, Redemption
+from promos.services import CodeNotUsable, promo_code_register
+from tests.factories import EInvoiceProfileFactory, MembershipFactory, PromoCodeFactory, SubscriptionFactory, plan
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 6, 10)
+
+
+def add_card(account, number="4242424242424242", user=None):
+    token = tokenise_card(number=number, expiry="12/30", cvc="123", today=TODAY).one_time_token
+    return card_add(account=account, one_time_token=token, actor=user)
+
+
+@pytest.fixture
+def ready():
+    """An admin of a light account with e-invoice information and a working card."""
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    add_card(membership.account)
+    return membership
+
+
+def start(membership, target="medium"):
+    return checkout_start(account=membership.account, plan=plan(target), user=membership.user, channel="desktop")
+
+
+def state(account):
+    account.subscription.refresh_from_db()
+    return account.subscription.plan.code, Charge.objects.filter(account=account).count()
+
+
+# ---- steps ------------------------------------------------------------------------------------
+
+
+def test_each_step_waits_for_its_precondition():
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    checkout = start(membership)
+    assert checkout_step(checkout) == EINVOICE
+    EInvoiceProfileFactory(account=membership.account)
+    assert checkout_step(checkout) == PAYMENT_METHOD
+    add_card(membership.account)
+    assert checkout_step(checkout) == SUMMARY
+
+
+def test_starting_again_resumes_the_open_checkout(ready):
+    assert start(ready).pk == start(ready).pk
+    assert start(ready, "high").pk != start(ready).pk
+
+
+@pytest.mark.parametrize("target", ["light"])
+def test_only_a_bigger_plan_can_be_bought(ready, target):
+    with pytest.raises(ServiceError):
+        start(ready, target)
+
+
+def test_a_past_due_account_cannot_upgrade(ready):
+    ready.account.subscription.status = SubscriptionStatus.PAST_DUE
+    ready.account.subscription.save()
+    with pytest.raises(ServiceError) as error:
+        start(ready)
+    assert error.value.code == "past_due"
+
+
+# ---- buying -----------------------------------------------------------------------------------
+
+
+def test_buying_medium_with_the_1200_code_deducts_800_forfeits_400_and_charges_nothing(ready):
+    # given
+    code = PromoCodeFactory()
+    checkout = start(ready)
+    quote = checkout_set_code(checkout=checkout, text=code.code.lower())
+    assert (quote.deduction_twd, quote.forfeited_twd, quote.total_twd) == (800, 400, 0)
+    # when
+    checkout = checkout_purchase(checkout=checkout, expected_total_twd=0, actor=ready.user)
+    # then
+    assert checkout.status == CheckoutStatus.PAID
+    assert checkout_step(checkout) == RECEIPT
+    charge = checkout.charge
+    assert (charge.status, charge.fee_twd, charge.deduction_twd, charge.forfeited_twd, charge.total_twd) == (
+        ChargeStatus.SUCCEEDED, 800, 800, 400, 0)  # fmt: skip
+    redemption = Redemption.objects.get()
+    assert (redemption.charge, redemption.applied_twd, redemption.forfeited_twd) == (charge, 800, 400)
+    code.refresh_from_db()
+    assert code.status == CodeStatus.REDEEMED
+    assert state(ready.account) == ("medium", 1)
+    change = PlanChange.objects.get(kind=PlanChangeKind.UPGRADE)
+    assert (change.from_plan.code, change.to_plan.code, change.charge) == ("light", "medium", charge)
+
+
+def test_buying_without_a_code_charges_the_card_840(ready):
+    checkout = checkout_purchase(checkout=start(ready), expected_total_twd=840, actor=ready.user)
+    assert checkout.status == CheckoutStatus.PAID
+    assert (checkout.charge.total_twd, checkout.charge.status) == (840, ChargeStatus.SUCCEEDED)
+    assert checkout.charge.gateway_reference.startswith("D")
+
+
+def test_a_declined_card_changes_nothing_but_shows_the_reason_and_frees_the_code():
+    # given an account whose only card is declined, and a code entered
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    add_card(membership.account, number="4000000000000002")
+    code = PromoCodeFactory(campaign__face_value_twd=500)
+    checkout = start(membership)
+    checkout_set_code(checkout=checkout, text=code.code)
+    # when
+    checkout = checkout_purchase(checkout=checkout, expected_total_twd=315, actor=membership.user)
+    # then
+    assert checkout.status == CheckoutStatus.OPEN
+    assert checkout.attempt == 2
+    assert "declined" in checkout.last_error
+    assert Charge.objects.get().status == ChargeStatus.FAILED
+    code.refresh_from_db()
+    assert (code.status, code.held_for) == (CodeStatus.AVAILABLE, None)
+    assert not Redemption.objects.exists()
+    assert state(membership.account) == ("light", 1)
+
+
+def test_after_a_decline_a_new_card_pays_on_a_new_attempt():
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    add_card(membership.account, number="4000000000009995")
+    checkout = checkout_purchase(checkout=start(membership), expected_total_twd=840, actor=None)
+    assert "insufficient" in checkout.last_error
+    from payments.services import payment_method_make_main
+
+    payment_method_make_main(method=add_card(membership.account), actor=None)
+    checkout = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
+    assert checkout.status == CheckoutStatus.PAID
+    assert list(Charge.objects.order_by("id").values_list("status", flat=True)) == ["failed", "succeeded"]
+
+
+def test_an_expired_card_is_marked_expired_and_no_longer_main():
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    method = add_card(membership.account, number="4000000000000069")
+    checkout_purchase(checkout=start(membership), expected_total_twd=840, actor=None)
+    method.refresh_from_db()
+    assert (method.status, method.is_main) == (MethodStatus.EXPIRED, False)
+
+
+def test_a_second_submit_of_the_same_attempt_makes_no_second_charge(ready):
+    checkout = start(ready)
+    first = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
+    second = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
+    assert first.pk == second.pk
+    assert second.status == CheckoutStatus.PAID
+    assert Charge.objects.count() == 1
+
+
+def test_a_changed_price_charges_nothing_and_says_so(ready):
+    checkout = start(ready)
+    with pytest.raises(QuoteChanged) as error:
+        checkout_purchase(checkout=checkout, expected_total_twd=0, actor=None)
+    assert error.value.quote.total_twd == 840
+    assert state(ready.account) == ("light", 0)
+
+
+def test_a_code_used_elsewhere_since_the_summary_charges_nothing(ready):
+    code = PromoCodeFactory()
+    checkout = start(ready)
+    checkout_set_code(checkout=checkout, text=code.code)
+    other = SubscriptionFactory(medium=True).account
+    add_card(other)
+    promo_code_register(account=other, text=code.code, actor=None)
+    with pytest.raises(CodeNotUsable) as error:
+        checkout_purchase(checkout=checkout, expected_total_twd=0, actor=None)
+    assert error.value.refusal == CodeRefusal.REGISTERED_ELSEWHERE
+    assert state(ready.account) == ("light", 0)
+    checkout.refresh_from_db()
+    assert checkout.code == ""
+
+
+def test_a_code_registered_for_renewal_can_be_spent_on_the_upgrade(ready):
+    code = PromoCodeFactory()
+    promo_code_register(account=ready.account, text=code.code, actor=None)
+    checkout = start(ready, "high")
+    checkout_set_code(checkout=checkout, text=code.code)
+    checkout_purchase(checkout=checkout, expected_total_twd=0, actor=None)
+    code.refresh_from_db()
+    assert (code.status, code.registered_account) == (CodeStatus.REDEEMED, None)
+    assert state(ready.account) == ("high", 1)
+
+
+def test_an_upgrade_cancels_a_scheduled_downgrade():
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account, medium=True, scheduled_plan=plan("light"))
+    EInvoiceProfileFactory(account=membership.account)
+    add_card(membership.account)
+    checkout_purchase(checkout=start(membership, "high"), expected_total_twd=420, actor=None)
+    membership.account.subscription.refresh_from_db()
+    assert (membership.account.subscription.plan.code, membership.account.subscription.scheduled_plan) == ("high", None)
+
+
+def test_a_refused_code_is_not_kept(ready):
+    checkout = start(ready)
+    with pytest.raises(CodeNotUsable):
+        checkout_set_code(checkout=checkout, text="NOPE-NOPE")
+    checkout.refresh_from_db()
+    assert checkout.code == ""
+    assert checkout_quote(checkout).total_twd == 840
+
+
+def test_linepay_pays_through_its_regkey(ready):
+    from payments.gateways.sandbox import SandboxGateway
+    from payments.services import linepay_registration_confirm, linepay_registration_start, payment_method_make_main
+
+    registration, url = linepay_registration_start(
+        account=ready.account, actor=None, confirm_url=lambda o: f"/c/{o}", cancel_url=lambda o: f"/x/{o}"
+    )
+    from payments.models import SandboxLinePayTransaction
+
+    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
+        status="approved", card=LINEPAY_CARDS[0][0]
+    )
+    method = linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id,
+                                          actor=None)  # fmt: skip
+    assert (method.kind, method.masked_card, len(method.gateway_token)) == ("linepay", "**** **** **** 1111", 15)
+    payment_method_make_main(method=method, actor=None)
+    checkout = checkout_purchase(checkout=start(ready), expected_total_twd=840, actor=None)
+    assert checkout.status == CheckoutStatus.PAID
+    assert len(checkout.charge.gateway_reference) == 19
+    assert SandboxGateway.name == "sandbox"
+    assert AuditRecord.objects.filter(action="subscription.upgrade").count() == 1
+    assert PaymentMethod.objects.filter(account=ready.account).count() == 2
