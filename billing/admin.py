@@ -22,6 +22,7 @@ from billing.audit import audit_record, snapshot, snapshot_all
 from billing.errors import ServiceError
 from billing.models import (
     AuditRecord,
+    Checkout,
     ExtraMessageTier,
     Membership,
     MonthlyUsage,
@@ -467,3 +468,21 @@ class AuditRecordAdmin(ServiceWrittenAdmin):
     readonly_fields = ("before_json", "after_json")
     before_json = json_column(AuditRecord, "before")
     after_json = json_column(AuditRecord, "after")
+
+
+@admin.register(Checkout)
+class CheckoutAdmin(ServiceWrittenAdmin):
+    list_display = ("token_start", "account", "user", "target_plan", "channel", "status", "attempt", "charge_number",
+                    "created_at")  # fmt: skip
+    list_select_related = ("account", "user", "target_plan")
+    list_filter = ("status", "channel", "target_plan")
+    search_fields = ("account__basic_id", "account__name", "token")
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("token"))
+    def token_start(self, checkout):
+        return f"{checkout.token[:8]}…"
+
+    @admin.display(description=_("charge"))
+    def charge_number(self, checkout):
+        return f"#{checkout.charge_id}" if checkout.charge_id else None

@@ -19,7 +19,7 @@ from billing.audit import audit_record, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.models import Checkout, CheckoutStatus, OfficialAccount, Plan, Subscription, SubscriptionStatus
 from billing.periods import local_date
-from billing.pricing import Quote, price_upgrade
+from billing.pricing import CodeRefusal, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
 from payments.gateways import Outcome, gateway
@@ -27,6 +27,7 @@ from payments.services import charge_create, charge_mark_failed, charge_mark_suc
 from promos.codes import normalise_code
 from promos.selectors import code_terms, find_code
 from promos.services import CodeNotUsable, promo_code_hold, promo_code_redeem, promo_code_release
+from promos.throttle import code_entry_guard, code_guess_record
 
 EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
     "einvoice",
@@ -100,9 +101,12 @@ def checkout_quote(checkout: Checkout, *, at: datetime | None = None, code_text:
     )
 
 
-def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None) -> Quote:
+def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None, client: str = "") -> Quote:
     """Enter a code (登錄): kept only when it applies, so the summary shows its deduction at once."""
+    code_entry_guard(account=checkout.account, client=client, at=at)
     quote = checkout_quote(checkout, at=at, code_text=text)
+    if quote.code_refusal == CodeRefusal.UNKNOWN:
+        code_guess_record(account=checkout.account, client=client, at=at)
     if quote.code_refusal is not None:
         raise CodeNotUsable(quote.code_refusal)
     Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.OPEN).update(code=quote.code)

@@ -25,7 +25,7 @@ from billing.errors import ServiceError
 from billing.models import Checkout, Plan, Role
 from billing.permissions import account_admin_required, account_membership
 from billing.selectors import main_payment_method
-from billing.views import report, url
+from billing.views import client_address, report, url
 from payments.gateways import GatewayError
 
 
@@ -98,7 +98,7 @@ def checkout_code(request, token):
         checkout_remove_code(checkout=checkout)
         return redirect(url(request, "checkout", token))
     try:
-        quote = checkout_set_code(checkout=checkout, text=request.POST.get("code", ""))
+        quote = checkout_set_code(checkout=checkout, text=request.POST.get("code", ""), client=client_address(request))
     except ServiceError as error:
         report(request, error)
         return render_summary(request, checkout, status=422)

@@ -7,6 +7,7 @@ data (an operator's post is a 403). Another account's pages are a 404.
 from urllib.parse import urlencode
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -66,6 +67,13 @@ def next_url(request, default: str) -> str:
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
     return default
+
+
+def client_address(request) -> str:
+    """The client, for rate limits. Behind a TLS proxy the first X-Forwarded-For hop is the client."""
+    behind_proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is not None  # BEHIND_TLS_PROXY=true
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if behind_proxy else ""
+    return (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", ""))[:45]
 
 
 def page(request, account, template: str, **context):
@@ -311,7 +319,8 @@ def promo_code(request, account):
         if request.membership.role != Role.ADMIN:
             return HttpResponse(status=403)
         try:
-            code = promo_code_register(account=account, text=request.POST.get("code", ""), actor=request.user)
+            code = promo_code_register(account=account, text=request.POST.get("code", ""), actor=request.user,
+                                       client=client_address(request))  # fmt: skip
             messages.success(request, _("Code %(code)s is registered and will be applied at the next renewal.") % {
                 "code": code.display_code})  # fmt: skip
         except ServiceError as error:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from billing.admin import ReadOnlyInline, ServiceWrittenAdmin, json_column, money, money_column
-from payments.models import Charge, PaymentMethod, Refund
+from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 
 
 def masked_token(token: str) -> str:
@@ -106,3 +106,16 @@ class RefundAdmin(ServiceWrittenAdmin):
     @admin.display(description=_("official account"), ordering="charge__account__name")
     def account(self, refund):
         return refund.charge.account
+
+
+@admin.register(LinePayRegistration)
+class LinePayRegistrationAdmin(ServiceWrittenAdmin):
+    list_display = ("order_id", "account", "transaction_id", "status", "method_number", "actor", "created_at")
+    list_select_related = ("account", "actor")
+
+    @admin.display(description=_("method"))
+    def method_number(self, registration):
+        return f"#{registration.payment_method_id}" if registration.payment_method_id else None
+
+    list_filter = ("status",)
+    search_fields = ("order_id", "transaction_id", "account__basic_id")

@@ -16,7 +16,7 @@ from billing.errors import ServiceError
 from billing.models import Region
 from payments.models import MethodKind
 from promos.codes import looks_like_code, normalise_code
-from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, ChargeKind, CodeBatch, CodeGuess, CodeStatus, PromoCode, Redemption
 from promos.services import (
     promo_codes_export_record,
     promo_codes_generate,
@@ -276,3 +276,13 @@ class RedemptionAdmin(ServiceWrittenAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return search_with_code(self, request, queryset, search_term, "code__code")
+
+
+@admin.register(CodeGuess)
+class CodeGuessAdmin(ServiceWrittenAdmin):
+    """Wrong codes typed, per account and client: what the rate limit counts."""
+
+    list_display = ("created_at", "account", "client")
+    list_select_related = ("account",)
+    search_fields = ("account__basic_id", "client")
+    date_hierarchy = "created_at"

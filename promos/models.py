@@ -192,3 +192,28 @@ class Redemption(models.Model):
 
     def __str__(self):
         return f"{self.code.display_code}: NT${self.applied_twd:,} (−NT${self.forfeited_twd:,})"
+
+
+class CodeGuess(models.Model):
+    """A code typed that does not exist: counted per account and per client to slow down guessing (SPEC §3)."""
+
+    account = models.ForeignKey(
+        "billing.OfficialAccount",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("official account"),
+    )
+    client = models.CharField(_("client address"), max_length=45, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("wrong code guess")
+        verbose_name_plural = _("wrong code guesses")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["account", "created_at"], name="guess_account_idx"),
+            models.Index(fields=["client", "created_at"], name="guess_client_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.client} {self.created_at:%Y-%m-%d %H:%M}"

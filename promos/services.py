@@ -17,6 +17,7 @@ from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
 from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode, Redemption
 from promos.selectors import code_terms
+from promos.throttle import code_entry_guard, code_guess_record
 
 RENEWAL_KINDS = {"renewal_medium", "renewal_high"}
 CODE_FIELDS = ("status", "registered_account")
@@ -35,9 +36,20 @@ def _locked_code(text: str) -> PromoCode:
     return code
 
 
-def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datetime | None = None) -> PromoCode:
+def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datetime | None = None,
+                        client: str = "") -> PromoCode:  # fmt: skip
     """Reserve a code for the account's next renewal (情境四), if it could be applied then."""
     at = at or timezone.now()
+    code_entry_guard(account=account, client=client, at=at)
+    try:
+        return _register(account=account, text=text, actor=actor, at=at)
+    except CodeNotUsable as error:
+        if error.refusal == CodeRefusal.UNKNOWN:
+            code_guess_record(account=account, client=client, at=at)
+        raise
+
+
+def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> PromoCode:
     with transaction.atomic():
         lock_account(account.pk)
         if PromoCode.objects.filter(registered_account=account).exists():

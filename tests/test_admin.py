@@ -2,6 +2,7 @@
 
 import csv
 import io
+import uuid
 
 import pytest
 from django.contrib.messages import ERROR, SUCCESS, WARNING
@@ -14,6 +15,7 @@ from billing.admin import current_month_start
 from billing.audit import audit_record
 from billing.models import (
     AuditRecord,
+    Checkout,
     MonthlyUsage,
     OfficialAccount,
     Plan,
@@ -24,10 +26,10 @@ from billing.models import (
 )
 from billing.periods import local_date, month_start, next_month_start
 from invoices.models import EInvoiceProfile, Invoice, InvoiceNumberRange
-from payments.models import Charge, PaymentMethod, Refund
+from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 from promos import admin as promos_admin
 from promos.codes import format_code
-from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, CodeBatch, CodeGuess, CodeStatus, PromoCode, Redemption
 from tests.factories import (
     AccountFactory,
     AuditRecordFactory,
@@ -106,6 +108,17 @@ def promo_codes(n):
     return registered + PromoCodeFactory.create_batch(n - n // 2)
 
 
+def checkouts(n):
+    return [Checkout.objects.create(account=s.account, user=UserFactory(), target_plan=plan("high"),
+                                    charge=ChargeFactory()) for s in SubscriptionFactory.create_batch(n)]  # fmt: skip
+
+
+def linepay_registrations(n):
+    return [LinePayRegistration.objects.create(account=AccountFactory(), order_id=f"reg-{uuid.uuid4().hex}",
+                                               actor=UserFactory(), payment_method=PaymentMethodFactory())
+            for _ in range(n)]  # fmt: skip
+
+
 ROWS = {
     OfficialAccount: lambda n: [s.account for s in SubscriptionFactory.create_batch(n)],
     Plan: plans_with_prices,
@@ -124,6 +137,11 @@ ROWS = {
     EInvoiceProfile: EInvoiceProfileFactory.create_batch,
     InvoiceNumberRange: InvoiceNumberRangeFactory.create_batch,
     Invoice: InvoiceFactory.create_batch,
+    Checkout: checkouts,
+    LinePayRegistration: linepay_registrations,
+    CodeGuess: lambda n: CodeGuess.objects.bulk_create(
+        CodeGuess(account=AccountFactory(), client="203.0.113.1") for _ in range(n)
+    ),
 }
 # Queries per changelist page, whatever the number of rows (measured on SQLite and PostgreSQL).
 QUERY_BUDGET = {
@@ -144,6 +162,9 @@ QUERY_BUDGET = {
     "einvoiceprofile": 5,
     "invoicenumberrange": 6,
     "invoice": 8,
+    "checkout": 8,
+    "linepayregistration": 5,
+    "codeguess": 7,
 }
 
 

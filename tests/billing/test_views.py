@@ -191,3 +191,27 @@ def test_pages_keep_a_fixed_query_budget_with_200_charges_and_20_methods(client,
     with django_assert_max_num_queries(12):
         response = client.get(billing_url(name, account.pk))
     assert response.status_code == 200
+
+
+def test_the_summary_and_receipt_keep_a_fixed_query_budget_with_200_charges(client, django_assert_max_num_queries):
+    membership = admin_of_new_account(client)
+    account = membership.account
+    EInvoiceProfileFactory(account=account)
+    method = add_card(account)
+    PaymentMethodFactory.create_batch(19, account=account, spare=True)
+    Charge.objects.bulk_create(
+        Charge(account=account, purpose="renewal", period_start=date(2026, 1, 1), payment_method=method,
+               fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"k{i}", status="succeeded")
+        for i in range(200)
+    )  # fmt: skip
+    code = PromoCodeFactory()
+    client.post(billing_url("upgrade_start", account.pk, "medium"))
+    checkout = Checkout.objects.get()
+    client.post(billing_url("checkout_code", checkout.token), {"code": code.code})
+    with django_assert_max_num_queries(20):
+        summary = client.get(billing_url("checkout", checkout.token))
+    assert 'data-testid="deduction">-NT$800<' in summary.content.decode()
+    client.post(billing_url("checkout_purchase", checkout.token), {"expected_total_twd": "0", "accept_terms": "1"})
+    with django_assert_max_num_queries(12):
+        receipt = client.get(billing_url("checkout_receipt", checkout.token))
+    assert receipt.status_code == 200
