@@ -276,3 +276,22 @@ class SandboxLinePayTransaction(models.Model):
 
     def __str__(self):
         return self.transaction_id
+
+
+class SandboxCharge(models.Model):
+    """Every charge the sandbox answered, by order ID: a second request for an order gets the first answer,
+    and a merchant can ask what happened to an order (as TapPay's record query and LINE Pay's payment details)."""
+
+    order_id = models.CharField(max_length=100, unique=True)
+    amount = models.PositiveIntegerField()
+    succeeded = models.BooleanField()
+    reference = models.CharField(max_length=64, blank=True)
+    answer = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox charge")
+        verbose_name_plural = _("sandbox charges")
+
+    def __str__(self):
+        return self.order_id

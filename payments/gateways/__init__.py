@@ -17,6 +17,8 @@ class Outcome(models.TextChoices):
     DECLINED = "declined", _("Declined")
     # The gateway did not say (a time-out, a duplicate answer): never guessed, settled by reconciliation.
     UNKNOWN = "unknown", _("Unknown")
+    # Asked about an order, the gateway has none: nothing was charged, so charging it is safe.
+    ABSENT = "absent", _("No such payment")
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ from payments.gateways import (
     Outcome,
     SavedCard,
 )
-from payments.models import MethodKind, SandboxCard, SandboxLinePayTransaction
+from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction
 
 # Test cards (any future expiry, any 3-digit CVC). Other Luhn-valid Visa, Mastercard or JCB numbers succeed.
+# "timeout": the charge goes through at the gateway but its answer is lost on the way back.
 TEST_CARDS = {
     "4242424242424242": "success",
+    "4000000000000119": "timeout",
     "5555555555554444": "success",
     "3530111333300000": "success",
     "4000000000000002": "declined",
@@ -52,6 +54,7 @@ DECLINE_REASONS = {
 # LINE Pay v3 return codes the sandbox answers with (shared/reference domain-facts §2.7).
 LINEPAY_CODES = {"success": "0000", "declined": "1281", "insufficient_funds": "1288", "expired_card": "1287"}
 LINEPAY_METHOD_GONE = {"1190", "1193", "1287"}
+LINEPAY_READ_BACK = {"1172", "1198"}
 
 
 class CardError(GatewayError):
@@ -112,14 +115,38 @@ def pause_like_a_gateway() -> None:
 
 
 def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
-    """Pay by card token, answered as TapPay does: status 0 and a rec_trade_id, or an error status."""
+    """Pay by card token, answered as TapPay does: status 0 and a rec_trade_id, or an error status.
+
+    One order is charged once: asked again, the sandbox gives the first answer.
+    """
     pause_like_a_gateway()
     card = SandboxCard.objects.filter(saved_token=saved_token).first()
     if card is None:
         return {"status": 10003, "msg": "card token not found"}
-    if card.behaviour == "success":
-        return {"status": 0, "rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": order_id}
-    return {"status": 10005, "msg": card.behaviour}
+    if card.behaviour in ("success", "timeout"):
+        answer = {"status": 0, "rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": order_id}
+    else:
+        answer = {"status": 10005, "msg": card.behaviour}
+    recorded = _record_charge(order_id, amount, answer.get("status") == 0, answer.get("rec_trade_id", ""), answer)
+    if card.behaviour == "timeout" and recorded.answer == answer:
+        return {"status": -1, "msg": "timeout"}  # charged, but the answer never reaches the merchant
+    return recorded.answer
+
+
+def _record_charge(order_id: str, amount: int, succeeded: bool, reference: str, answer: dict) -> SandboxCharge:
+    charge, _created = SandboxCharge.objects.get_or_create(
+        order_id=order_id,
+        defaults={"amount": amount, "succeeded": succeeded, "reference": reference, "answer": answer},
+    )
+    return charge
+
+
+def charge_record(order_id: str) -> dict:
+    """The record query: what the sandbox did with an order, or status 404 when it never saw it."""
+    charge = SandboxCharge.objects.filter(order_id=order_id).first()
+    if charge is None:
+        return {"status": 404, "msg": "no such order"}
+    return {"status": 0, "succeeded": charge.succeeded, "reference": charge.reference, "amount": charge.amount}
 
 
 def new_transaction_id() -> str:
@@ -132,6 +159,8 @@ def linepay_api(method: str, path: str, body: dict | None = None) -> dict:
     parts = path.strip("/").split("/")
     if "preapprovedPay" in parts and (len(parts) < 5 or not parts[3]):  # an empty regKey matches nothing
         return {"returnCode": "1190", "returnMessage": "regKey does not exist."}
+    if method == "GET" and path == "/v3/payments":
+        return _linepay_payment_details((body or {}).get("orderId", ""))
     if method == "POST" and path == "/v3/payments/request":
         return _linepay_request(body)
     if method == "POST" and parts[:2] == ["v3", "payments"] and parts[-1] == "confirm":
@@ -187,16 +216,31 @@ def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
         return {"returnCode": "1190", "returnMessage": "regKey does not exist."}
     if tx.status == "expired":
         return {"returnCode": "1193", "returnMessage": "regKey expired."}
+    if SandboxCharge.objects.filter(order_id=body["orderId"]).exists():
+        return {"returnCode": "1172", "returnMessage": "Existing same orderId."}
     behaviour = next(card[2] for card in LINEPAY_CARDS if card[0] == tx.card)
     code = LINEPAY_CODES[behaviour]
     if code != "0000":
-        return {"returnCode": code, "returnMessage": behaviour}
-    return {
-        "returnCode": "0000",
-        "returnMessage": "Success.",
-        "info": {"orderId": body["orderId"], "transactionId": new_transaction_id(),
-                 "transactionDate": "2026-01-01T00:00:00Z"},
-    }  # fmt: skip
+        answer = {"returnCode": code, "returnMessage": behaviour}
+    else:
+        answer = {
+            "returnCode": "0000",
+            "returnMessage": "Success.",
+            "info": {"orderId": body["orderId"], "transactionId": new_transaction_id(),
+                     "transactionDate": "2026-01-01T00:00:00Z"},
+        }  # fmt: skip
+    reference = answer.get("info", {}).get("transactionId", "")
+    _record_charge(body["orderId"], body["amount"], code == "0000", reference, answer)
+    return answer
+
+
+def _linepay_payment_details(order_id: str) -> dict:
+    """GET /v3/payments?orderId=…: captured payments only, as LINE Pay answers."""
+    charge = SandboxCharge.objects.filter(order_id=order_id, succeeded=True).first()
+    if charge is None:
+        return {"returnCode": "1150", "returnMessage": "Transaction record not found."}
+    return {"returnCode": "0000", "returnMessage": "Success.",
+            "info": [{"transactionId": charge.reference, "orderId": order_id, "payStatus": "CAPTURE"}]}  # fmt: skip
 
 
 # ---- the merchant's adapter -----------------------------------------------------------------
@@ -249,12 +293,36 @@ class SandboxGateway:
             code = answer["returnCode"]
             if code == "0000":
                 return ChargeResult(Outcome.SUCCEEDED, reference=str(answer["info"]["transactionId"]))
+            if code in LINEPAY_READ_BACK:
+                return self._linepay_read_back(order_id)
             behaviour = answer["returnMessage"] if answer["returnMessage"] in DECLINE_REASONS else "declined"
             return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})",
                                 method_gone=code in LINEPAY_METHOD_GONE)  # fmt: skip
         answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
         if answer["status"] == 0:
             return ChargeResult(Outcome.SUCCEEDED, reference=answer["rec_trade_id"])
+        if answer["status"] == -1:
+            return ChargeResult(Outcome.UNKNOWN, reason=str(_("The gateway did not answer in time.")))
         behaviour = answer["msg"] if answer["msg"] in DECLINE_REASONS else "declined"
         return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]),
                             method_gone=behaviour == "expired_card")  # fmt: skip
+
+    def charge_status(self, *, method, order_id: str) -> ChargeResult:
+        """What became of an order: read back from the gateway, never guessed (reconciliation)."""
+        if method.kind == MethodKind.LINEPAY:
+            return self._linepay_read_back(order_id, absent_if_missing=True)
+        record = charge_record(order_id)
+        if record["status"] == 404:
+            return ChargeResult(Outcome.ABSENT)
+        if record["succeeded"]:
+            return ChargeResult(Outcome.SUCCEEDED, reference=record["reference"])
+        return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS["declined"]))
+
+    def _linepay_read_back(self, order_id: str, *, absent_if_missing: bool = False) -> ChargeResult:
+        # After 1172 (same orderId) or 1198 (duplicate call) the real result is read back, never guessed.
+        answer = linepay_api("GET", "/v3/payments", {"orderId": order_id})
+        if answer["returnCode"] == "0000":
+            return ChargeResult(Outcome.SUCCEEDED, reference=str(answer["info"][0]["transactionId"]))
+        if absent_if_missing:
+            return ChargeResult(Outcome.ABSENT)
+        return ChargeResult(Outcome.UNKNOWN, reason=str(_("LINE Pay has no record of this payment yet.")))

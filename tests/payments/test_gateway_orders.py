@@ -1,0 +1,69 @@
+"""One order is charged once at the gateway, and what became of an order can be read back."""
+
+from datetime import date
+
+import pytest
+
+from payments.gateways import Outcome
+from payments.gateways.sandbox import LINEPAY_CARDS, SandboxGateway, tokenise_card
+from payments.models import SandboxCharge, SandboxLinePayTransaction
+from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
+from tests.factories import SubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def card(number):
+    account = SubscriptionFactory().account
+    token = tokenise_card(number=number, expiry="12/30", cvc="123", today=date(2026, 6, 1)).one_time_token
+    return card_add(account=account, one_time_token=token, actor=None)
+
+
+def linepay_method(card_index=0):
+    account = SubscriptionFactory().account
+    registration, _url = linepay_registration_start(account=account, actor=None, confirm_url=lambda o: "/c",
+                                                    cancel_url=lambda o: "/x")  # fmt: skip
+    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
+        status="approved", card=LINEPAY_CARDS[card_index][0]
+    )
+    return linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id,
+                                        actor=None)  # fmt: skip
+
+
+def test_the_same_order_twice_is_charged_once_and_answered_the_same():
+    method = card("4242424242424242")
+    first = SandboxGateway().charge(method=method, amount_twd=840, order_id="o-1", description="x")
+    second = SandboxGateway().charge(method=method, amount_twd=840, order_id="o-1", description="x")
+    assert first == second
+    assert first.outcome == Outcome.SUCCEEDED
+    assert SandboxCharge.objects.count() == 1
+
+
+def test_a_lost_answer_is_unknown_and_the_order_reads_back_as_paid():
+    method = card("4000000000000119")
+    result = SandboxGateway().charge(method=method, amount_twd=840, order_id="o-2", description="x")
+    assert result.outcome == Outcome.UNKNOWN
+    status = SandboxGateway().charge_status(method=method, order_id="o-2")
+    assert status.outcome == Outcome.SUCCEEDED
+    assert status.reference.startswith("D")
+
+
+def test_an_order_the_gateway_never_saw_is_absent():
+    method = card("4242424242424242")
+    assert SandboxGateway().charge_status(method=method, order_id="never").outcome == Outcome.ABSENT
+
+
+def test_a_declined_order_reads_back_declined():
+    method = card("4000000000000002")
+    SandboxGateway().charge(method=method, amount_twd=840, order_id="o-3", description="x")
+    assert SandboxGateway().charge_status(method=method, order_id="o-3").outcome == Outcome.DECLINED
+
+
+def test_linepay_answers_1172_for_a_repeated_order_and_the_adapter_reads_the_payment_back():
+    method = linepay_method()
+    first = SandboxGateway().charge(method=method, amount_twd=840, order_id="lp-1", description="x")
+    again = SandboxGateway().charge(method=method, amount_twd=840, order_id="lp-1", description="x")
+    assert first.outcome == again.outcome == Outcome.SUCCEEDED
+    assert again.reference == first.reference
+    assert len(first.reference) == 19
+    assert SandboxGateway().charge_status(method=method, order_id="lp-2").outcome == Outcome.ABSENT
