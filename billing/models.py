@@ -348,3 +348,78 @@ class Checkout(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"checkout:{self.token}:{self.attempt}"
+
+
+class RenewalRunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Finished with failures")
+
+
+class RenewalRun(models.Model):
+    """One run of renew_subscriptions (or retry_failed_charges): who ran it, as of when, and its totals."""
+
+    command = models.CharField(_("command"), max_length=40)
+    as_of = models.DateTimeField(_("as of"))
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    host = models.CharField(_("host"), max_length=100)
+    pid = models.PositiveIntegerField(_("process ID"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=RenewalRunStatus.choices, default=RenewalRunStatus.RUNNING
+    )
+    totals = models.JSONField(_("totals"), default=dict)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("renewal run")
+        verbose_name_plural = _("renewal runs")
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.command} {self.as_of:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class RenewalStatus(models.TextChoices):
+    CHARGING = "charging", _("Charging")
+    RENEWED = "renewed", _("Renewed")
+    FAILED = "failed", _("Failed, to be retried")
+    DOWNGRADED = "downgraded", _("Downgraded after the last retry")
+
+
+class Renewal(models.Model):
+    """A subscription's move into a new period: exactly one per subscription and period (the database says so).
+
+    `charging` is the in-progress state a crash can leave behind: the next run reads the charge back from
+    the gateway by its order ID instead of charging again.
+    """
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="renewals", verbose_name=_("subscription")
+    )
+    period_start = models.DateField(_("new period"))
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"))
+    status = models.CharField(_("status"), max_length=10, choices=RenewalStatus.choices)
+    charge = models.ForeignKey(
+        "payments.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("charge")
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_retry_on = models.DateField(_("next retry"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    run = models.ForeignKey(
+        RenewalRun, on_delete=models.PROTECT, null=True, blank=True, related_name="renewals", verbose_name=_("run")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("renewal")
+        verbose_name_plural = _("renewals")
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period_start"], name="one_renewal_per_period"),
+        ]
+        indexes = [models.Index(fields=["status", "next_retry_on"], name="renewal_retry_idx")]
+
+    def __str__(self):
+        return f"#{self.subscription_id} {self.period_start:%Y-%m} {self.get_status_display()}"

@@ -30,6 +30,12 @@ pytestmark = pytest.mark.django_db
 TODAY = date(2026, 6, 10)
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Decline reasons are read in English here; the pages show them in the admin's language."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def add_card(account, number="4242424242424242", user=None):
     token = tokenise_card(number=number, expiry="12/30", cvc="123", today=TODAY).one_time_token
     return card_add(account=account, one_time_token=token, actor=user)

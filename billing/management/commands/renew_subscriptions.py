@@ -1,0 +1,127 @@
+"""python manage.py renew_subscriptions [--as-of ISO] [--dry-run] [--batch-size N] [--workers N] [--limit N]
+[--report PATH] [--recover-after SECONDS]
+
+Renews every subscription whose period has ended at the as-of time (default now), exactly once,
+safe to run again or from several hosts at once (see billing/renewals.py).
+"""
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from tqdm import tqdm
+
+from billing.periods import BILLING_TZ
+from billing.renewals import (
+    Totals,
+    renew_subscription,
+    renewal_quote,
+    renewal_recover,
+    renewals_in_doubt,
+    run_finish,
+    run_start,
+    subscriptions_due,
+)
+
+
+def parse_as_of(value: str | None):
+    if not value:
+        return timezone.now()
+    parsed = parse_datetime(value)
+    if parsed is None:
+        try:
+            parsed = parse_datetime(f"{value}T00:00:00")
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise CommandError(f"--as-of {value!r} is not an ISO date or date-time (e.g. 2026-07-01T00:05:00+08:00)")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BILLING_TZ)
+
+
+class Command(BaseCommand):
+    help = "Renew the subscriptions whose period has ended: charge, apply codes and downgrades, start new periods."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", help="Act as of this time (ISO; Asia/Taipei when no offset). Default: now.")
+        parser.add_argument("--dry-run", action="store_true", help="Print what would be charged; change nothing.")
+        parser.add_argument("--batch-size", type=int, default=500, help="Subscriptions fetched per round.")
+        parser.add_argument("--workers", type=int, default=1, help="Renew with this many workers at once.")
+        parser.add_argument("--limit", type=int, help="Renew at most this many subscriptions.")
+        parser.add_argument("--report", help="Write a JSON report of the run to this path.")
+        parser.add_argument("--recover-after", type=int, default=120,
+                            help="Seconds after which a renewal left 'charging' (its run died) is read back "
+                                 "from the gateway and settled.")  # fmt: skip
+
+    def handle(self, *args, **options):
+        as_of = parse_as_of(options["as_of"])
+        if options["batch_size"] < 1 or options["workers"] < 1:
+            raise CommandError("--batch-size and --workers must be at least 1")
+        if options["dry_run"]:
+            return self.dry_run(as_of, limit=options["limit"])
+        totals = Totals()
+        run = run_start(command="renew_subscriptions", as_of=as_of, dry_run=False)
+        self.recover(as_of, totals, recover_after=options["recover_after"])
+        ids = list(subscriptions_due(as_of).order_by("pk").values_list("pk", flat=True)[: options["limit"]])
+        with tqdm(total=len(ids), disable=not sys.stdout.isatty(), unit="sub") as bar:
+            self.renew_all(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"], bar=bar)
+        run_finish(run, totals)
+        self.summarise(totals, as_of)
+        if options["report"]:
+            with open(options["report"], "w", encoding="utf-8") as report:
+                json.dump({"run": run.pk, "as_of": as_of.isoformat(), **totals.as_dict()}, report, indent=2)
+        if totals.failed:
+            sys.exit(1)
+
+    def recover(self, as_of, totals: Totals, *, recover_after: int) -> None:
+        for renewal in renewals_in_doubt(older_than=timezone.now() - timedelta(seconds=recover_after)):
+            renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
+
+    def renew_all(self, ids, *, as_of, run, totals: Totals, workers: int, bar) -> None:
+        """Each worker keeps its own totals (and, in a thread, its own connection); they add up at the end."""
+
+        def work(share) -> Totals:
+            mine = Totals()
+            try:
+                for subscription_id in share:
+                    renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=mine)
+                    bar.update(1)
+            finally:
+                if workers > 1:
+                    connection.close()
+            return mine
+
+        if workers == 1:
+            totals.merge(work(ids))
+            return
+        close_old_connections()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for share_totals in pool.map(work, [ids[i::workers] for i in range(workers)]):
+                totals.merge(share_totals)
+
+    def dry_run(self, as_of, *, limit):
+        due = subscriptions_due(as_of).select_related("account", "plan", "scheduled_plan").order_by("pk")[:limit]
+        total_twd = 0
+        for subscription in due:
+            plan, quote = renewal_quote(subscription, as_of=as_of, release_expired_code=False)
+            total_twd += quote.total_twd
+            self.stdout.write(
+                f"{subscription.account.basic_id:<22} {plan.code:<7} fee NT${quote.fee_twd:,} "
+                f"deduction NT${quote.deduction_twd:,} extra NT${quote.extra_messages_twd:,} "
+                f"total NT${quote.total_twd:,}"
+            )
+        self.stdout.write(f"Dry run as of {as_of.isoformat()}: NT${total_twd:,} would be charged; nothing changed.")
+
+    def summarise(self, totals: Totals, as_of) -> None:
+        self.stdout.write(
+            f"Renewed {totals.renewed:,} as of {as_of.isoformat()}: charged NT${totals.charged_twd:,}, "
+            f"codes applied {totals.codes_applied:,} (forfeited NT${totals.forfeited_twd:,}), "
+            f"failed {totals.failed:,}, skipped {totals.skipped:,}, pending {totals.pending:,}."
+        )
+        for failure in totals.failures[:20]:
+            self.stderr.write(f"  failed: subscription {failure['subscription']} {failure['period']}: "
+                              f"{failure['reason']}")  # fmt: skip
