@@ -19,7 +19,7 @@ from billing.audit import audit_record, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.models import Checkout, CheckoutStatus, OfficialAccount, Plan, Subscription, SubscriptionStatus
 from billing.periods import local_date
-from billing.pricing import CodeRefusal, Quote, price_upgrade
+from billing.pricing import Buyer, CodeRefusal, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
 from payments.gateways import Outcome, gateway
@@ -81,9 +81,11 @@ def checkout_step(checkout: Checkout) -> str:
     return SUMMARY
 
 
-def checkout_quote(checkout: Checkout, *, at: datetime | None = None, code_text: str | None = None) -> Quote:
+def checkout_quote(
+    checkout: Checkout, *, at: datetime | None = None, code_text: str | None = None, buyer: Buyer | None = None
+) -> Quote:
     """Price the checkout as it stands (or with another code): the one price the summary, the purchase and
-    the receipt agree on."""
+    the receipt agree on. `buyer`: the summary passes the one it built from the main method it shows."""
     at = at or timezone.now()
     month = local_date(at)
     plans = {plan.pk: plan for plan in plans_with_terms()}
@@ -94,7 +96,7 @@ def checkout_quote(checkout: Checkout, *, at: datetime | None = None, code_text:
         current=plan_terms(plans[subscription.plan_id], month),
         target=plan_terms(plans[checkout.target_plan_id], month),
         at=at,
-        buyer=buyer_for(checkout.account),
+        buyer=buyer or buyer_for(checkout.account),
         rules=pricing_rules(),
         code=code_terms(code) if code else None,
         code_entered=bool(text),
@@ -177,7 +179,10 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
 def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, method_gone: bool, actor) -> Checkout:
     """Second short transaction: the gateway's answer becomes the plan, the redemption, or a message."""
     with transaction.atomic():
-        checkout = Checkout.objects.select_for_update().select_related("charge", "account").get(pk=checkout_id)
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the charge's outer join.
+        checkout = (
+            Checkout.objects.select_for_update(of=("self",)).select_related("charge", "account").get(pk=checkout_id)
+        )
         charge = checkout.charge
         if outcome == Outcome.SUCCEEDED:
             checkout.charge = charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=actor)

@@ -24,7 +24,7 @@ from billing.checkout import (
 from billing.errors import ServiceError
 from billing.models import Checkout, Plan, Role
 from billing.permissions import account_admin_required, account_membership
-from billing.selectors import main_payment_method
+from billing.selectors import buyer_with, main_payment_method
 from billing.views import client_address, report, url
 from payments.gateways import GatewayError
 
@@ -47,7 +47,15 @@ def admins_checkout(request, token) -> Checkout:
     """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403."""
     if not request.user.is_authenticated:
         raise Http404
-    checkout = Checkout.objects.select_related("account", "target_plan", "charge").filter(token=token).first()
+    # The account's subscription (its plan) and e-invoice profile come along: the summary shows the one and
+    # checkout_step asks for the other.
+    checkout = (
+        Checkout.objects.select_related(
+            "account__subscription__plan", "account__einvoice_profile", "target_plan", "charge"
+        )
+        .filter(token=token)
+        .first()
+    )
     if checkout is None:
         raise Http404
     membership = account_membership(user=request.user, account_id=checkout.account_id, admin=True)
@@ -73,17 +81,18 @@ def checkout(request, token):
     step = checkout_step(checkout)
     if step in (EINVOICE, PAYMENT_METHOD, RECEIPT):
         return step_redirect(request, checkout, step)
-    return render_summary(request, checkout)
+    return render_summary(request, checkout, step=step)
 
 
-def render_summary(request, checkout, *, quote=None, status=200):
-    quote = quote or checkout_quote(checkout)
+def render_summary(request, checkout, *, quote=None, status=200, step=None):
+    method = main_payment_method(checkout.account)  # read once: shown, and the quote's buyer
+    quote = quote or checkout_quote(checkout, buyer=buyer_with(checkout.account, method))
     context = {
         "checkout": checkout,
         "account": checkout.account,
         "quote": quote,
-        "processing": checkout_step(checkout) == PROCESSING,
-        "payment_method": main_payment_method(checkout.account),
+        "processing": (step or checkout_step(checkout)) == PROCESSING,
+        "payment_method": method,
         "current_plan": checkout.account.subscription.plan,
         "is_admin": request.membership.role == Role.ADMIN,
     }

@@ -53,7 +53,11 @@ def main_payment_method(account: OfficialAccount) -> PaymentMethod | None:
 
 
 def buyer_for(account: OfficialAccount) -> Buyer:
-    method = main_payment_method(account)
+    return buyer_with(account, main_payment_method(account))
+
+
+def buyer_with(account: OfficialAccount, method: PaymentMethod | None) -> Buyer:
+    """The buyer, given the main payment method the caller already read (None: the account has none)."""
     return Buyer(account_id=account.pk, region=account.region, main_payment_method_kind=method.kind if method else None)
 
 

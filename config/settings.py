@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "payments",
     "promos",
     "invoices",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.line",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -69,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "billing.context_processors.channel",
+                "billing.line_login.line_login",
             ],
         },
     },
@@ -88,6 +94,36 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "billing:account_list"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- 以LINE登入: django-allauth's LINE provider, under /auth/ ----------------------------------
+# Django's own LoginView at /login/ (and the admin's) stays the username/password log-in; allauth adds
+# only the LINE social log-in. Its own e-mail/password sign-up, password reset and e-mail pages are off.
+# allauth's own authentication backend is left out: nobody logs in through allauth's password form.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+SOCIALACCOUNT_ONLY = True
+ACCOUNT_ADAPTER = "billing.line_login.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "billing.line_login.SocialAccountAdapter"
+ACCOUNT_USER_DISPLAY = "billing.line_login.user_display"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+# The callback URL sent to LINE (https://<host>/auth/line/login/callback/) is https outside development.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+LINE_LOGIN_CHANNEL_ID = env.str("LINE_LOGIN_CHANNEL_ID", default="")
+LINE_LOGIN_CHANNEL_SECRET = env.str("LINE_LOGIN_CHANNEL_SECRET", default="")
+SOCIALACCOUNT_PROVIDERS = {
+    "line": {
+        "SCOPE": ["profile", "openid"],
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
+if LINE_LOGIN_CHANNEL_ID and LINE_LOGIN_CHANNEL_SECRET:
+    SOCIALACCOUNT_PROVIDERS["line"]["APP"] = {
+        "client_id": LINE_LOGIN_CHANNEL_ID,
+        "secret": LINE_LOGIN_CHANNEL_SECRET,
+    }
 
 # Billing periods are calendar months in Taipei; every "today" in the code is this zone's.
 TIME_ZONE = "Asia/Taipei"
@@ -139,6 +175,7 @@ TAPPAY_MERCHANT_ID = env.str("TAPPAY_MERCHANT_ID", default="")
 # --- Production hardening: on whenever DEBUG is off ---------------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]  # a load balancer's health check may come over plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.views import healthz
+
 urlpatterns = [
+    path("healthz/", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("auth/", include("allauth.urls")),  # django-allauth, 以LINE登入 (/accounts/ is the billing pages)
     path("webstore/", include("billing.urls", namespace="webstore")),
     path("sandbox/", include("payments.sandbox_urls")),
     path("", include("billing.urls", namespace="billing")),

@@ -1,0 +1,12 @@
+"""Project-wide views that belong to no app."""
+
+from django.http import HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """Liveness for a load balancer or an uptime check: the process answers. Touches no database."""
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
