@@ -31,9 +31,14 @@ from billing.models import (
     PlanChange,
     PlanCode,
     PlanPrice,
+    Renewal,
+    RenewalRun,
+    RenewalStatus,
     Subscription,
+    UserPreference,
 )
 from billing.periods import local_date, month_start
+from billing.renewals import Totals, renewal_retry
 from billing.selectors import plan_fee_twd
 from billing.services import (
     account_create,
@@ -486,3 +491,62 @@ class CheckoutAdmin(ServiceWrittenAdmin):
     @admin.display(description=_("charge"))
     def charge_number(self, checkout):
         return f"#{checkout.charge_id}" if checkout.charge_id else None
+
+
+@admin.register(RenewalRun)
+class RenewalRunAdmin(ServiceWrittenAdmin):
+    list_display = ("started_at", "command", "as_of", "status", "renewed", "charged", "failed", "host", "pid")
+    list_filter = ("command", "status")
+    date_hierarchy = "started_at"
+    readonly_fields = ("totals_json",)
+    totals_json = json_column(RenewalRun, "totals")
+
+    @admin.display(description=_("renewed"))
+    def renewed(self, run):
+        return run.totals.get("renewed")
+
+    @admin.display(description=_("charged"))
+    def charged(self, run):
+        return money(run.totals.get("charged_twd"))
+
+    @admin.display(description=_("failed"))
+    def failed(self, run):
+        return run.totals.get("failed")
+
+
+@admin.register(Renewal)
+class RenewalAdmin(ServiceWrittenAdmin):
+    list_display = ("subscription_account", "period_start", "plan", "status", "attempts", "next_retry_on",
+                    "last_error", "charge_number", "updated_at")  # fmt: skip
+    list_select_related = ("subscription__account", "plan")
+    list_filter = ("status", "period_start", "plan")
+    search_fields = ("subscription__account__basic_id", "subscription__account__name")
+    actions = ["retry_now"]
+
+    @admin.display(description=_("official account"), ordering="subscription__account__name")
+    def subscription_account(self, renewal):
+        return renewal.subscription.account
+
+    @admin.display(description=_("charge"))
+    def charge_number(self, renewal):
+        return f"#{renewal.charge_id}" if renewal.charge_id else None
+
+    @admin.action(description=_("Retry the charge now"), permissions=["service"])
+    def retry_now(self, request, queryset):
+        totals = Totals()
+        for renewal in queryset.filter(status=RenewalStatus.FAILED):
+            renewal_retry(renewal_id=renewal.pk, as_of=timezone.now(), totals=totals, on_its_day=False)
+        self.message_user(
+            request,
+            gettext("Retried: %(renewed)s renewed, %(failed)s failed again, %(pending)s waiting for the gateway.")
+            % {"renewed": totals.renewed, "failed": totals.failed, "pending": totals.pending},
+            level=messages.WARNING if totals.failed else messages.SUCCESS,
+        )
+
+
+@admin.register(UserPreference)
+class UserPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "language")
+    list_select_related = ("user",)
+    list_filter = ("language",)
+    search_fields = ("user__username", "user__email")

@@ -22,7 +22,7 @@ from billing.periods import local_date
 from billing.pricing import Buyer, CodeRefusal, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
-from payments.gateways import Outcome, gateway
+from payments.gateways import ChargeResult, Outcome, gateway
 from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
 from promos.codes import normalise_code
 from promos.selectors import code_terms, find_code
@@ -213,3 +213,18 @@ def _set_status(checkout: Checkout, status: str, *, actor) -> None:
     checkout.save(update_fields=["status", "attempt", "last_error", "updated_at"])
     audit_record(actor=actor, action=f"checkout.{status}", obj=checkout, account=checkout.account, before=before,
                  after=snapshot(checkout, "status", "attempt"))  # fmt: skip
+
+
+def checkout_reconcile(*, checkout: Checkout) -> bool:
+    """Settle a checkout whose payment answer was lost, from the gateway's record. True when settled."""
+    charge = checkout.charge
+    if checkout.status != CheckoutStatus.PROCESSING or charge is None or charge.payment_method is None:
+        return False
+    result = gateway().charge_status(method=charge.payment_method, order_id=charge.idempotency_key)
+    if result.outcome == Outcome.UNKNOWN:
+        return False
+    if result.outcome == Outcome.ABSENT:
+        result = ChargeResult(Outcome.DECLINED, reason=str(_("The payment did not reach the gateway.")))
+    _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
+            method_gone=result.method_gone, actor=None)  # fmt: skip
+    return True

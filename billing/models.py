@@ -423,3 +423,19 @@ class Renewal(models.Model):
 
     def __str__(self):
         return f"#{self.subscription_id} {self.period_start:%Y-%m} {self.get_status_display()}"
+
+
+class UserPreference(models.Model):
+    """What a person chose for themselves: the language of their pages and of the e-mails we send them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hant")
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self):
+        return f"{self.user}: {self.language}"

@@ -172,6 +172,8 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
         return CodeRefusal.UNKNOWN
     if code.status == "void":
         return CodeRefusal.VOID
+    if code.status == "expired":
+        return CodeRefusal.EXPIRED
     if code.status == "redeemed":
         return CodeRefusal.REDEEMED
     if code.status == "held":

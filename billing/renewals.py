@@ -25,8 +25,10 @@ from django.utils import timezone
 
 from billing.audit import audit_record, snapshot
 from billing.models import (
+    Plan,
     PlanChange,
     PlanChangeKind,
+    PlanCode,
     Renewal,
     RenewalRun,
     RenewalRunStatus,
@@ -34,6 +36,7 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from billing.notices import notify_admins
 from billing.periods import local_date, month_start, next_month_start, previous_month_start
 from billing.pricing import price_renewal
 from billing.selectors import (
@@ -161,14 +164,18 @@ def _price_and_record(subscription, new_period: date, *, as_of, run, totals: Tot
     if method is None and quote.total_twd > 0:
         _fail(renewal, subscription, reason="no main payment method", as_of=as_of, totals=totals)
         return None
-    charge, _created = charge_create(
-        account=account, quote=quote, plan=new_plan, payment_method=method,
-        idempotency_key=f"renewal:{subscription.pk}:{new_period:%Y-%m}:1", actor=None,
-    )  # fmt: skip
+    return _record_attempt(renewal, subscription, quote, method, totals=totals)
+
+
+def _record_attempt(renewal, subscription, quote, method, *, totals: Totals):
+    """The attempt's pending charge (its key is also the gateway's order ID) and the held code."""
+    key = f"renewal:{subscription.pk}:{renewal.period_start:%Y-%m}:{renewal.attempts}"
+    charge, _created = charge_create(account=subscription.account, quote=quote, plan=renewal.plan,
+                                     payment_method=method, idempotency_key=key, actor=None)  # fmt: skip
     renewal.charge = charge
-    renewal.save(update_fields=["charge", "updated_at"])
+    renewal.save(update_fields=["attempts", "status", "charge", "updated_at"])
     if quote.code_applied:
-        promo_code_hold(text=quote.code, account=account, charge=charge, actor=None)
+        promo_code_hold(text=quote.code, account=subscription.account, charge=charge, actor=None)
     if quote.total_twd == 0:  # the code paid it all: nothing goes to the gateway
         _succeed(renewal, subscription, charge, reference="", totals=totals)
         return None
@@ -183,6 +190,7 @@ def _usable_registered_code(account, *, as_of, release_expired: bool):
     if code.campaign.valid_until < as_of:
         if release_expired:
             promo_code_unregister(account=account, actor=None)
+            transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
         return None
     return code
 
@@ -203,8 +211,10 @@ def renewal_settle(*, renewal_id: int, result: ChargeResult, as_of: datetime, to
             _succeed(renewal, subscription, renewal.charge, reference=result.reference, totals=totals)
         else:
             _decline(renewal, subscription, result, as_of=as_of, totals=totals)
-    if result.outcome == Outcome.DECLINED and result.method_gone and renewal.charge.payment_method:
-        payment_method_mark_expired(method=renewal.charge.payment_method, actor=None)
+    method = renewal.charge.payment_method
+    if result.outcome == Outcome.DECLINED and result.method_gone and method:
+        payment_method_mark_expired(method=method, actor=None)
+        notify_admins(account=method.account, notice="method_expired", method=method)
 
 
 def _succeed(renewal, subscription, charge, *, reference: str, totals: Totals) -> None:
@@ -248,9 +258,17 @@ def _decline(renewal, subscription, result: ChargeResult, *, as_of, totals: Tota
 
 
 def _fail(renewal, subscription, *, reason: str, as_of, totals: Totals) -> None:
-    renewal.status = RenewalStatus.FAILED
+    """A failed attempt: retried on the next configured day, or, after the last one, the Light plan."""
     renewal.last_error = reason[:255]
     renewal.next_retry_on = next_retry_day(renewal.period_start, after=local_date(as_of))
+    totals.failed += 1
+    totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start), "reason": reason})
+    notice = {"renewal": renewal, "reason": reason, "retry_on": renewal.next_retry_on}
+    transaction.on_commit(lambda: notify_admins(account=subscription.account, notice="renewal_failed", **notice))
+    if renewal.next_retry_on is None:
+        _downgrade_to_light(renewal, subscription)
+        return
+    renewal.status = RenewalStatus.FAILED
     renewal.save(update_fields=["status", "last_error", "next_retry_on", "updated_at"])
     if subscription.status != SubscriptionStatus.PAST_DUE:
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
@@ -258,8 +276,25 @@ def _fail(renewal, subscription, *, reason: str, as_of, totals: Totals) -> None:
         subscription.save(update_fields=["status", "updated_at"])
         audit_record(actor=None, action="subscription.past_due", obj=subscription, account=subscription.account,
                      before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS))  # fmt: skip
-    totals.failed += 1
-    totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start), "reason": reason})
+
+
+def _downgrade_to_light(renewal, subscription) -> None:
+    """After the last failed retry the account falls to the Light plan for the new period (SPEC §2)."""
+    before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
+    light = Plan.objects.get(code=PlanCode.LIGHT)
+    previous_plan = subscription.plan
+    subscription.plan = light
+    subscription.scheduled_plan = None
+    subscription.period_start = renewal.period_start
+    subscription.status = SubscriptionStatus.ACTIVE
+    subscription.save(update_fields=["plan", "scheduled_plan", "period_start", "status", "updated_at"])
+    PlanChange.objects.create(subscription=subscription, kind=PlanChangeKind.DUNNING_DOWNGRADE, from_plan=previous_plan,
+                              to_plan=light, effective_on=renewal.period_start, charge=renewal.charge)  # fmt: skip
+    renewal.status = RenewalStatus.DOWNGRADED
+    renewal.save(update_fields=["status", "last_error", "next_retry_on", "updated_at"])
+    audit_record(actor=None, action="subscription.dunning_downgrade", obj=subscription, account=subscription.account,
+                 before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS))  # fmt: skip
+    transaction.on_commit(lambda: notify_admins(account=subscription.account, notice="downgraded", renewal=renewal))
 
 
 def next_retry_day(period_start: date, *, after: date) -> date | None:
@@ -291,3 +326,48 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
         result = gateway().charge(method=charge.payment_method, amount_twd=charge.total_twd,
                                   order_id=charge.idempotency_key, description="renewal")  # fmt: skip
     renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
+
+
+# ---- retries ----------------------------------------------------------------------------------
+
+
+def retries_due(as_of: datetime):
+    """Failed renewals whose retry day has come (SPEC §2: by default the 3rd, 5th and 7th)."""
+    return Renewal.objects.filter(status=RenewalStatus.FAILED, next_retry_on__lte=local_date(as_of))
+
+
+def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_day: bool = True) -> None:
+    """Charge a failed renewal again, as a new attempt with its own idempotency key; settle as a renewal.
+
+    `on_its_day=False` is staff retrying from the admin before the scheduled day.
+    """
+    claimed = _claim_retry(renewal_id, as_of=as_of, totals=totals, on_its_day=on_its_day)
+    if claimed is None:
+        return
+    renewal, method = claimed
+    charge = renewal.charge
+    result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
+                              description=f"LINE Official Account {renewal.period_start:%Y-%m}")  # fmt: skip
+    renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
+
+
+def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day: bool):
+    with transaction.atomic():
+        failed = Renewal.objects.select_for_update(skip_locked=True).filter(pk=renewal_id, status=RenewalStatus.FAILED)
+        if on_its_day:
+            failed = failed.filter(next_retry_on__lte=local_date(as_of))
+        renewal = failed.first()
+        if renewal is None:
+            totals.skipped += 1
+            return None
+        subscription = Subscription.objects.select_for_update().select_related(
+            "account", "plan", "scheduled_plan").get(pk=renewal.subscription_id)  # fmt: skip
+        _new_plan, quote = renewal_quote(subscription, as_of=as_of)
+        method = main_payment_method(subscription.account)
+        renewal.attempts += 1
+        renewal.status = RenewalStatus.CHARGING
+        if method is None:
+            renewal.save(update_fields=["attempts", "status", "updated_at"])
+            _fail(renewal, subscription, reason="no main payment method", as_of=as_of, totals=totals)
+            return None
+        return _record_attempt(renewal, subscription, quote, method, totals=totals)

@@ -16,11 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from billing.errors import ServiceError
-from billing.models import Plan, Role, Subscription
+from billing.models import Plan, Role, Subscription, UserPreference
 from billing.permissions import account_admin_required, account_member_required
 from billing.selectors import (
     accounts_of_user,
@@ -354,3 +356,12 @@ def payment_records(request, account):
     )
     return page(request, account, "billing/payment_records.html", charges=charges,
                 main_method=main_payment_method(account))  # fmt: skip
+
+
+def language_switch(request):
+    """Django's set_language, which also keeps the choice for the e-mails we send this person."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and check_for_language(language):
+        UserPreference.objects.update_or_create(user=request.user, defaults={"language": language})
+    return response

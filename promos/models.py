@@ -84,6 +84,7 @@ class CodeStatus(models.TextChoices):
     HELD = "held", _("Held by a payment in progress")
     REDEEMED = "redeemed", _("Redeemed")
     VOID = "void", _("Void")
+    EXPIRED = "expired", _("Expired")
 
 
 class PromoCode(models.Model):
@@ -94,11 +95,24 @@ class PromoCode(models.Model):
     """
 
     TRANSITIONS = {
-        CodeStatus.AVAILABLE: {CodeStatus.REGISTERED, CodeStatus.HELD, CodeStatus.REDEEMED, CodeStatus.VOID},
-        CodeStatus.REGISTERED: {CodeStatus.AVAILABLE, CodeStatus.HELD, CodeStatus.REDEEMED, CodeStatus.VOID},
+        CodeStatus.AVAILABLE: {
+            CodeStatus.REGISTERED,
+            CodeStatus.HELD,
+            CodeStatus.REDEEMED,
+            CodeStatus.VOID,
+            CodeStatus.EXPIRED,
+        },
+        CodeStatus.REGISTERED: {
+            CodeStatus.AVAILABLE,
+            CodeStatus.HELD,
+            CodeStatus.REDEEMED,
+            CodeStatus.VOID,
+            CodeStatus.EXPIRED,
+        },
         CodeStatus.HELD: {CodeStatus.AVAILABLE, CodeStatus.REGISTERED, CodeStatus.REDEEMED},
         CodeStatus.REDEEMED: set(),
         CodeStatus.VOID: set(),
+        CodeStatus.EXPIRED: set(),
     }
 
     # Indexed by (campaign, status) below; a lone campaign index would only slow a million-code insert.
@@ -138,7 +152,7 @@ class PromoCode(models.Model):
                 condition=Q(status=CodeStatus.REGISTERED, registered_account__isnull=False)
                 | Q(status=CodeStatus.HELD)
                 | (
-                    Q(status__in=[CodeStatus.AVAILABLE, CodeStatus.REDEEMED, CodeStatus.VOID])
+                    Q(status__in=[CodeStatus.AVAILABLE, CodeStatus.REDEEMED, CodeStatus.VOID, CodeStatus.EXPIRED])
                     & Q(registered_account__isnull=True)
                 ),
                 name="code_registered_has_account",

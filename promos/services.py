@@ -108,6 +108,8 @@ def promo_code_hold(*, text: str, account: OfficialAccount, charge, actor) -> Pr
         code = _locked_code(text)
         if code.status == CodeStatus.VOID:
             raise CodeNotUsable(CodeRefusal.VOID)
+        if code.status == CodeStatus.EXPIRED:
+            raise CodeNotUsable(CodeRefusal.EXPIRED)
         if code.status == CodeStatus.REDEEMED:
             raise CodeNotUsable(CodeRefusal.REDEEMED)
         if code.status == CodeStatus.HELD:
@@ -155,6 +157,8 @@ def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_tw
         code = _locked_code(text)
         if code.status == CodeStatus.VOID:
             raise CodeNotUsable(CodeRefusal.VOID)
+        if code.status == CodeStatus.EXPIRED:
+            raise CodeNotUsable(CodeRefusal.EXPIRED)
         if code.status == CodeStatus.REDEEMED:
             raise CodeNotUsable(CodeRefusal.REDEEMED)
         if code.status == CodeStatus.HELD and code.held_for_id != charge.pk:
@@ -291,3 +295,53 @@ def promo_codes_export_record(*, sources, actor, scope: str) -> None:
     """Codes are money: who exported which campaign's or batch's codes is kept in the audit trail."""
     for source in sources:
         audit_record(actor=actor, action="promo_code.export", obj=source, after={"scope": scope})
+
+
+def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
+    """Codes still available or registered after their campaign's window: expired, in chunks, idempotent.
+
+    Registered ones are taken back one by one (audited, admins told); available ones in bulk, with one
+    audit record per campaign and run.
+    """
+    stale = PromoCode.objects.filter(
+        status__in=[CodeStatus.AVAILABLE, CodeStatus.REGISTERED], campaign__valid_until__lt=as_of
+    )
+    counts = {"registered": stale.filter(status=CodeStatus.REGISTERED).count(),
+              "available": stale.filter(status=CodeStatus.AVAILABLE).count()}  # fmt: skip
+    if dry_run:
+        return counts
+    for code in stale.filter(status=CodeStatus.REGISTERED).select_related("registered_account"):
+        _expire_registered(code)
+    for campaign in Campaign.objects.filter(pk__in=stale.values("campaign_id")):
+        _expire_available(campaign)
+    return counts
+
+
+def _expire_registered(code: PromoCode) -> None:
+    from billing.notices import notify_admins
+
+    with transaction.atomic():
+        code = PromoCode.objects.select_for_update().select_related("registered_account").get(pk=code.pk)
+        if code.status != CodeStatus.REGISTERED:
+            return
+        account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
+        code.status, code.registered_account = CodeStatus.EXPIRED, None
+        code.save(update_fields=["status", "registered_account"])
+        audit_record(actor=None, action="promo_code.expire", obj=code, account=account, before=before,
+                     after=snapshot(code, *CODE_FIELDS))  # fmt: skip
+        transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
+
+
+def _expire_available(campaign: Campaign) -> None:
+    expired = 0
+    while True:
+        with transaction.atomic():
+            ids = list(PromoCode.objects.filter(campaign=campaign, status=CodeStatus.AVAILABLE)
+                       .values_list("pk", flat=True)[:GENERATE_CHUNK])  # fmt: skip
+            if not ids:
+                break
+            expired += PromoCode.objects.filter(pk__in=ids, status=CodeStatus.AVAILABLE).update(
+                status=CodeStatus.EXPIRED
+            )
+    if expired:
+        audit_record(actor=None, action="promo_code.expire", obj=campaign, after={"expired_codes": expired})

@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import date
 
 import pytest
 from django.contrib.messages import ERROR, SUCCESS, WARNING
@@ -22,7 +23,11 @@ from billing.models import (
     PlanChange,
     PlanChangeKind,
     PlanPrice,
+    Renewal,
+    RenewalRun,
+    RenewalStatus,
     Subscription,
+    UserPreference,
 )
 from billing.periods import local_date, month_start, next_month_start
 from invoices.models import EInvoiceProfile, Invoice, InvoiceNumberRange
@@ -119,6 +124,18 @@ def linepay_registrations(n):
             for _ in range(n)]  # fmt: skip
 
 
+def renewal_runs(n):
+    totals = {"renewed": 1, "charged_twd": 840, "failed": 0}
+    return [RenewalRun.objects.create(command="renew_subscriptions", as_of=timezone.now(), host="h", pid=1,
+                                      totals=totals) for _ in range(n)]  # fmt: skip
+
+
+def renewals(n):
+    return [Renewal.objects.create(subscription=s, period_start=date(2026, 7, 1), plan=plan("medium"),
+                                   status=RenewalStatus.FAILED, charge=ChargeFactory())
+            for s in SubscriptionFactory.create_batch(n)]  # fmt: skip
+
+
 ROWS = {
     OfficialAccount: lambda n: [s.account for s in SubscriptionFactory.create_batch(n)],
     Plan: plans_with_prices,
@@ -139,6 +156,9 @@ ROWS = {
     Invoice: InvoiceFactory.create_batch,
     Checkout: checkouts,
     LinePayRegistration: linepay_registrations,
+    RenewalRun: renewal_runs,
+    Renewal: renewals,
+    UserPreference: lambda n: [UserPreference.objects.create(user=UserFactory()) for _ in range(n)],
     CodeGuess: lambda n: CodeGuess.objects.bulk_create(
         CodeGuess(account=AccountFactory(), client="203.0.113.1") for _ in range(n)
     ),
@@ -165,6 +185,9 @@ QUERY_BUDGET = {
     "checkout": 8,
     "linepayregistration": 5,
     "codeguess": 7,
+    "renewalrun": 8,
+    "renewal": 6,
+    "userpreference": 5,
 }
 
 
@@ -775,3 +798,24 @@ def test_exporting_codes_is_audited(admin_client, admin_user):
     b"".join(response.streaming_content)
     record = AuditRecord.objects.get(action="promo_code.export")
     assert (record.actor, record.object_id, record.after) == (admin_user, str(campaign.pk), {"scope": "campaign"})
+
+
+def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
+    # given a failed renewal of an account that now has a working card
+    from tests.billing.test_checkout import add_card
+
+    subscription = SubscriptionFactory(medium=True, period_start=date(2026, 6, 1))
+    add_card(subscription.account)
+    renewal = Renewal.objects.create(
+        subscription=subscription, period_start=date(2026, 7, 1), plan=plan("medium"), status=RenewalStatus.FAILED,
+        next_retry_on=date(2099, 1, 3), attempts=1,
+    )  # fmt: skip
+    # when
+    response = post_action(admin_client, Renewal, "retry_now", [renewal])
+    # then
+    assert response.status_code == 302
+    renewal.refresh_from_db()
+    subscription.refresh_from_db()
+    assert renewal.status == RenewalStatus.RENEWED
+    assert (renewal.attempts, renewal.charge.total_twd) == (2, 840)
+    assert subscription.period_start == date(2026, 7, 1)

@@ -13,10 +13,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from billing.periods import BILLING_TZ
+from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
 from billing.renewals import (
     Totals,
     renew_subscription,
@@ -29,26 +28,11 @@ from billing.renewals import (
 )
 
 
-def parse_as_of(value: str | None):
-    if not value:
-        return timezone.now()
-    parsed = parse_datetime(value)
-    if parsed is None:
-        try:
-            parsed = parse_datetime(f"{value}T00:00:00")
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        raise CommandError(f"--as-of {value!r} is not an ISO date or date-time (e.g. 2026-07-01T00:05:00+08:00)")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BILLING_TZ)
-
-
 class Command(BaseCommand):
     help = "Renew the subscriptions whose period has ended: charge, apply codes and downgrades, start new periods."
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="Act as of this time (ISO; Asia/Taipei when no offset). Default: now.")
-        parser.add_argument("--dry-run", action="store_true", help="Print what would be charged; change nothing.")
+        add_as_of_and_dry_run(parser)
         parser.add_argument("--batch-size", type=int, default=500, help="Subscriptions fetched per round.")
         parser.add_argument("--workers", type=int, default=1, help="Renew with this many workers at once.")
         parser.add_argument("--limit", type=int, help="Renew at most this many subscriptions.")
