@@ -149,7 +149,11 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
     """
     with transaction.atomic():
         lock_account(checkout.account_id)
-        checkout = Checkout.objects.select_for_update().select_related("account", "target_plan").get(pk=checkout.pk)
+        checkout = (
+            Checkout.objects.select_for_update(of=("self",))
+            .select_related("account", "target_plan")
+            .get(pk=checkout.pk)
+        )
         if checkout.status != CheckoutStatus.OPEN:
             return None, None, None
         step = checkout_step(checkout)

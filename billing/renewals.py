@@ -201,11 +201,13 @@ def renewal_settle(*, renewal_id: int, result: ChargeResult, as_of: datetime, to
         totals.pending += 1
         return
     with transaction.atomic():
-        renewal = Renewal.objects.select_for_update().select_related("charge", "plan").get(pk=renewal_id)
+        renewal = Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan").get(pk=renewal_id)
         if renewal.status != RenewalStatus.CHARGING:
             return
         subscription = (
-            Subscription.objects.select_for_update().select_related("account").get(pk=renewal.subscription_id)
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=renewal.subscription_id)
         )
         if result.outcome == Outcome.SUCCEEDED:
             _succeed(renewal, subscription, renewal.charge, reference=result.reference, totals=totals)
@@ -360,7 +362,7 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
         if renewal is None:
             totals.skipped += 1
             return None
-        subscription = Subscription.objects.select_for_update().select_related(
+        subscription = Subscription.objects.select_for_update(of=("self",)).select_related(
             "account", "plan", "scheduled_plan").get(pk=renewal.subscription_id)  # fmt: skip
         _new_plan, quote = renewal_quote(subscription, as_of=as_of)
         method = main_payment_method(subscription.account)

@@ -51,7 +51,9 @@ def account_create(*, name: str, basic_id: str, region: str, plan: Plan, actor, 
 def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, actor) -> Subscription:
     """A smaller plan from the first of next month; nothing is refused or refunded now (SPEC §2)."""
     with transaction.atomic():
-        subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(pk=subscription.pk)
+        )
         if plan.rank >= subscription.plan.rank:
             raise ServiceError(_("Only a smaller plan can be scheduled as a downgrade."), code="not_a_downgrade")
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
@@ -70,7 +72,9 @@ def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, a
 
 def subscription_cancel_downgrade(*, subscription: Subscription, actor) -> Subscription:
     with transaction.atomic():
-        subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(pk=subscription.pk)
+        )
         if subscription.scheduled_plan is None:
             raise ServiceError(_("No downgrade is scheduled."), code="none_scheduled")
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
@@ -155,7 +159,7 @@ def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
 def subscription_apply_upgrade(*, account: OfficialAccount, plan: Plan, charge, actor) -> Subscription:
     """The paid upgrade takes effect now, for the rest of this month; it cancels a scheduled downgrade."""
     with transaction.atomic():
-        subscription = Subscription.objects.select_for_update().select_related("plan").get(account=account)
+        subscription = Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(account=account)
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
         previous = subscription.plan
         subscription.plan = plan

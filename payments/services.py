@@ -73,7 +73,7 @@ def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
     """Revoke a method. The main one of a paid plan stays until another is made main (SPEC §5)."""
     with transaction.atomic():
         lock_account(method.account_id)
-        method = PaymentMethod.objects.select_for_update().select_related("account").get(pk=method.pk)
+        method = PaymentMethod.objects.select_for_update(of=("self",)).select_related("account").get(pk=method.pk)
         if method.status == MethodStatus.REVOKED:
             return method
         subscription = getattr(method.account, "subscription", None)

@@ -321,7 +321,7 @@ def _expire_registered(code: PromoCode) -> None:
     from billing.notices import notify_admins
 
     with transaction.atomic():
-        code = PromoCode.objects.select_for_update().select_related("registered_account").get(pk=code.pk)
+        code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=code.pk)
         if code.status != CodeStatus.REGISTERED:
             return
         account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
