@@ -30,6 +30,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
+	@if [ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then \
+		echo "== browser tests (tests/e2e) run in $${CHROMIUM_PATH:-/usr/bin/chromium}"; \
+	else \
+		echo "== browser tests (tests/e2e) will be SKIPPED: no Chromium at $${CHROMIUM_PATH:-/usr/bin/chromium} (apt-get install chromium)"; \
+	fi
 	REQUIRE_POSTGRES= $(BIN)/pytest
 	@if $(BIN)/python tests/postgres_available.py "$(TEST_DATABASE_URL)"; then \
 		echo "== the suite again on PostgreSQL ($(TEST_DATABASE_URL))"; \

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from billing.checkout import (
     EINVOICE,
@@ -79,6 +80,8 @@ def checkout(request, token):
     """The summary: current plan → new plan, the charge, the code's deduction and what is forfeited, the total."""
     checkout = admins_checkout(request, token)
     step = checkout_step(checkout)
+    if step == RECEIPT and request.htmx:  # the "being processed" page's poll: load the receipt as a page
+        return HttpResponseClientRedirect(url(request, "checkout_receipt", checkout.token))
     if step in (EINVOICE, PAYMENT_METHOD, RECEIPT):
         return step_redirect(request, checkout, step)
     return render_summary(request, checkout, step=step)

@@ -1,14 +1,28 @@
+import importlib
 import os
 
 import pytest
 from django.conf import settings
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The browser tests (tests/e2e) drive the system's Chromium (Debian's `chromium` package) through Playwright.
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"needs Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "needs the playwright package: pip install -r requirements.txt"
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests skip, with the reason, on SQLite; with REQUIRE_POSTGRES=1 they must run."""
-    keep_migrated_data(items)
+    skip_browser_tests_without_a_browser(items)
     postgres_items = [item for item in items if item.get_closest_marker("postgres")]
     if ON_POSTGRES or not postgres_items:
         return
@@ -21,26 +35,50 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(skip)
 
 
+def skip_browser_tests_without_a_browser(items):
+    """Browser tests skip, with the reason, where Chromium is missing; REQUIRE_BROWSER=1 then fails the run."""
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    reason = browser_missing() if browser_items else None
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=f"browser test skipped: {reason}")
+    for item in browser_items:
+        item.add_marker(skip)
+
+
+def skipped_for_no_browser(report) -> bool:
+    """A browser test skipped because the browser is missing (not, say, a PostgreSQL-only one on SQLite)."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return "browser" in report.keywords and "browser test skipped:" in reason
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Under REQUIRE_POSTGRES=1 a skipped PostgreSQL test fails the run: CI must not pass without them."""
+    """Under REQUIRE_BROWSER=1 a skipped browser test fails the run; under REQUIRE_POSTGRES=1 a skipped
+    PostgreSQL test does: CI must not pass without them."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        skipped = [r for r in (reporter.stats.get("skipped", []) if reporter else []) if skipped_for_no_browser(r)]
+        if skipped:
+            reporter.write_line(f"REQUIRE_BROWSER=1: {len(skipped)} browser test(s) were skipped", red=True)
+            session.exitstatus = 1
     if os.environ.get("REQUIRE_POSTGRES") != "1":
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = [r for r in (reporter.stats.get("skipped", []) if reporter else []) if "postgres" in r.keywords]
     if skipped:
         reporter.write_line(f"REQUIRE_POSTGRES=1: {len(skipped)} PostgreSQL test(s) were skipped", red=True)
         session.exitstatus = 1
 
 
-def keep_migrated_data(items):
-    """Give every transactional test a serialized rollback, so the plans the migrations loaded survive it.
+@pytest.fixture(autouse=True)
+def plans_after_a_flush(request):
+    """A transactional test flushes every table, the plans the data migration loaded included: load them again.
 
-    A transactional test flushes every table. It has to hold for all of them: one that flushes without it
-    re-creates content types that the next serialized test would then load a second time.
+    The migration's own function does it (it is idempotent), so the tests see what a fresh database has.
     """
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(
-                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
-            )
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    importlib.import_module("billing.migrations.0003_seed_plans").seed_plans(apps, None)
