@@ -6,11 +6,14 @@ page under artifacts/.
 """
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import expect
 
 from billing.models import Checkout, CheckoutStatus
+from billing.periods import next_month_start
 from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
 from promos.models import CodeStatus, Redemption
 from tests.billing.test_checkout import add_card
@@ -175,7 +178,7 @@ def test_scenario_3_desktop_returning_medium_to_high_in_both_languages(desktop, 
     assert_upgraded_with_code(account, code, plan="high", deduction=400, forfeited=800, method_kind=MethodKind.CARD)
 
 
-def test_scenario_4_a_code_registered_for_the_next_renewal_and_removed(desktop, screenshot):
+def test_scenario_4_a_code_registered_removed_registered_again_and_used_by_the_renewal(desktop, screenshot):
     # given an admin of a Medium account that pays by card
     membership = new_admin(medium=True)
     account = membership.account
@@ -205,5 +208,22 @@ def test_scenario_4_a_code_registered_for_the_next_renewal_and_removed(desktop, 
     assert code.registered_account is None
     assert not Redemption.objects.exists()
     assert not Charge.objects.exists()
-    # TODO(issue 4): register the code again, run the renewals command of the renewals issue and check that
-    # the next auto-charge deducted it (NT$800 on Medium, NT$400 forfeited). The command does not exist yet.
+    # and registered again, the next month's renewal run deducts it: NT$800 on Medium, NT$400 forfeited
+    form.locator("input[name=code]").fill(code.display_code.lower())
+    form.get_by_role("button").click()
+    expect(page.get_by_test_id("registered-code")).to_contain_text(code.display_code)
+    next_month = next_month_start(account.subscription.period_start)
+    call_command("renew_subscriptions", "--as-of", f"{next_month.isoformat()}T00:05:00+08:00", stdout=StringIO())
+    charge = Charge.objects.get()
+    assert (charge.purpose, charge.fee_twd, charge.deduction_twd, charge.forfeited_twd, charge.total_twd) == (
+        "renewal", 800, 800, 400, 0)  # fmt: skip
+    redemption = Redemption.objects.get()
+    assert (redemption.charge, redemption.applied_twd, redemption.forfeited_twd) == (charge, 800, 400)
+    code.refresh_from_db()
+    assert code.status == CodeStatus.REDEEMED
+    # the admin sees it in 付款紀錄 and among the codes used
+    settings_nav(page, "payment-records")
+    expect(page.get_by_test_id("charge")).to_contain_text("-NT$800")
+    settings_nav(page, "promo-code")
+    expect(page.get_by_text(code.display_code)).to_be_visible()
+    screenshot(page, "after-renewal")
