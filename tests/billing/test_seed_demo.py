@@ -4,9 +4,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from billing.models import AuditRecord, Membership, OfficialAccount, Role, Subscription
+from billing.checkout import checkout_purchase, checkout_start
+from billing.models import AuditRecord, CheckoutStatus, Membership, OfficialAccount, Plan, Role, Subscription
 from invoices.models import EInvoiceProfile
-from payments.models import MethodKind, PaymentMethod
+from payments.models import ChargeStatus, MethodKind, PaymentMethod
 from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
     assert row_counts() == first
     assert first == {
         "User": 3, "OfficialAccount": 8, "Membership": 11, "Subscription": 8, "EInvoiceProfile": 7,
-        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 16,
+        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 23,
     }  # fmt: skip
     for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
         assert login in output
@@ -66,6 +67,7 @@ def test_seed_demo_sets_up_users_accounts_and_codes(settings):
     assert set(PaymentMethod.objects.values_list("gateway", flat=True)) == {"sandbox"}
     assert AuditRecord.objects.filter(action="payment_method.add").count() == 6
     assert AuditRecord.objects.filter(action="subscription.start").count() == 8
+    assert AuditRecord.objects.filter(action="einvoice_profile.create").count() == 7
     current = Campaign.objects.get(name="Demo NT$1,200 優惠活動代碼")
     assert current.face_value_twd == 1200
     assert current.codes.filter(status=CodeStatus.AVAILABLE).count() == 50
@@ -110,3 +112,18 @@ def test_seed_demo_runs_without_debug_when_forced(settings):
 
     # then
     assert OfficialAccount.objects.count() == 8
+
+
+@pytest.mark.parametrize("basic_id", ["@demo-medium", "@demo-medium-lp"])
+def test_the_demo_payment_methods_really_pay_at_the_sandbox(settings, basic_id):
+    # given the demo data, as `make run` loads it
+    settings.DEBUG = True
+    seed()
+    account = OfficialAccount.objects.get(basic_id=basic_id)
+    admin = get_user_model().objects.get(username="admin")
+    # when its admin buys the High plan
+    checkout = checkout_start(account=account, plan=Plan.objects.get(code="high"), user=admin, channel="desktop")
+    checkout = checkout_purchase(checkout=checkout, expected_total_twd=420, actor=admin)
+    # then the sandbox charged the method the demo registered
+    assert checkout.status == CheckoutStatus.PAID
+    assert checkout.charge.status == ChargeStatus.SUCCEEDED

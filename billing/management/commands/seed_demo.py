@@ -17,8 +17,10 @@ from billing.models import OfficialAccount, Plan, Region
 from billing.periods import BILLING_TZ, local_date, month_start, period_start_at
 from billing.services import account_create
 from invoices.models import EInvoiceProfile, ProfileKind
-from payments.models import CardBrand, Gateway, MethodKind
-from payments.services import payment_method_add
+from invoices.services import einvoice_profile_save
+from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
+from payments.models import SandboxLinePayTransaction
+from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
 from promos.models import Campaign, CodeStatus
 from promos.services import promo_codes_generate
 
@@ -104,22 +106,26 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
             actor=users["staff"], admins=[users["admin"]], operators=[users["operator"]] if spec.operator else [],
         )  # fmt: skip
     if spec.setup != "new" and not EInvoiceProfile.objects.filter(account=account).exists():
-        EInvoiceProfile.objects.create(
-            account=account, kind=ProfileKind.MEMBER_CARRIER, name="王小明", email=f"{spec.basic_id[1:]}@example.tw"
-        )
+        profile = {"kind": ProfileKind.MEMBER_CARRIER, "name": "王小明", "email": f"{spec.basic_id[1:]}@example.tw"}
+        einvoice_profile_save(account=account, data=profile, actor=users["admin"])
     if spec.setup in {"card", "linepay"} and not account.payment_methods.exists():
-        payment_method_add(account=account, actor=users["admin"], **sandbox_method(spec))
+        add_sandbox_method(account, spec.setup, actor=users["admin"])
     return account
 
 
-def sandbox_method(spec: DemoAccount) -> dict:
-    """The sandbox gateway's stand-ins for a tokenised card or a LINE Pay regKey."""
-    slug = spec.basic_id[1:].replace("-", "_")
-    if spec.setup == "linepay":
-        return {"kind": MethodKind.LINEPAY, "gateway": Gateway.SANDBOX, "gateway_token": f"regkey_sandbox_{slug}",
-                "masked_card": "4111-****-****-1111"}  # fmt: skip
-    return {"kind": MethodKind.CARD, "gateway": Gateway.SANDBOX, "gateway_token": f"tok_sandbox_{slug}",
-            "brand": CardBrand.VISA, "last_four": "4242", "expiry_month": 12, "expiry_year": 2030}  # fmt: skip
+def add_sandbox_method(account: OfficialAccount, setup: str, *, actor) -> None:
+    """A method added through the sandbox gateway as an admin would, so that it really pays there."""
+    if setup == "card":
+        card = tokenise_card(number="4242424242424242", expiry="12/30", cvc="123", today=timezone.localdate())
+        card_add(account=account, one_time_token=card.one_time_token, actor=actor)
+        return
+    registration, _url = linepay_registration_start(account=account, actor=actor, confirm_url=lambda o: "/",
+                                                    cancel_url=lambda o: "/")  # fmt: skip
+    # what the admin does on the approval page: choose the card bound to LINE Pay and confirm
+    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
+        status="approved", card=LINEPAY_CARDS[0][0]
+    )
+    linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id, actor=actor)
 
 
 def onboarding(account: OfficialAccount) -> str:
