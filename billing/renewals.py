@@ -42,6 +42,7 @@ from billing.pricing import price_renewal
 from billing.selectors import (
     billed_messages,
     buyer_for,
+    buyer_with,
     main_payment_method,
     plan_terms,
     plans_with_terms,
@@ -54,6 +55,14 @@ from promos.selectors import code_terms, registered_code
 from promos.services import promo_code_hold, promo_code_redeem, promo_code_release, promo_code_unregister
 
 SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
+UNKNOWN_METHOD = object()  # "read the main payment method yourself"
+
+
+def plans_by_pk() -> dict:
+    """The plans with their prices and tiers: read once per run, not once per renewal."""
+    return {plan.pk: plan for plan in plans_with_terms()}
+
+
 OPEN_RENEWALS = [RenewalStatus.CHARGING, RenewalStatus.FAILED]
 
 
@@ -102,9 +111,10 @@ def run_finish(run: RenewalRun, totals: Totals) -> None:
 # ---- one subscription -----------------------------------------------------------------------
 
 
-def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun | None, totals: Totals) -> None:
+def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun | None, totals: Totals,
+                       plans=None) -> None:  # fmt: skip
     """Move one subscription into its next period, charging it when the new period costs money."""
-    claimed = _claim(subscription_id, as_of=as_of, run=run, totals=totals)
+    claimed = _claim(subscription_id, as_of=as_of, run=run, totals=totals, plans=plans or plans_by_pk())
     if claimed is None:
         return
     renewal, method = claimed
@@ -116,7 +126,7 @@ def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun
     renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
 
 
-def _claim(subscription_id: int, *, as_of: datetime, run, totals: Totals):
+def _claim(subscription_id: int, *, as_of: datetime, run, totals: Totals, plans):
     """Step 1, in one short transaction. Returns (renewal, method) when a charge must go to the gateway."""
     with transaction.atomic():
         subscription = (
@@ -132,18 +142,23 @@ def _claim(subscription_id: int, *, as_of: datetime, run, totals: Totals):
         if Renewal.objects.filter(subscription=subscription, period_start=new_period).exists():
             totals.skipped += 1  # under way or waiting for its retry
             return None
-        return _price_and_record(subscription, new_period, as_of=as_of, run=run, totals=totals)
+        return _price_and_record(subscription, new_period, as_of=as_of, run=run, totals=totals, plans=plans)
 
 
-def renewal_quote(subscription, *, as_of: datetime, release_expired_code: bool = True):
-    """(new plan, quote) for a subscription's next period: the same pricing as the checkout's."""
+def renewal_quote(subscription, *, as_of: datetime, release_expired_code: bool = True, plans=None,
+                  method=UNKNOWN_METHOD):  # fmt: skip
+    """(new plan, quote) for a subscription's next period: the same pricing as the checkout's.
+
+    `plans` (plans_with_terms() by pk) and the main `method` may be passed in when the caller has them.
+    """
     account = subscription.account
     new_period = next_month_start(subscription.period_start)
-    plans = {plan.pk: plan for plan in plans_with_terms()}
-    new_plan = plans[(subscription.scheduled_plan or subscription.plan).pk]
+    plans = plans or plans_by_pk()
+    new_plan = plans[subscription.scheduled_plan_id or subscription.plan_id]
     code = _usable_registered_code(account, as_of=as_of, release_expired=release_expired_code)
+    buyer = buyer_for(account) if method is UNKNOWN_METHOD else buyer_with(account, method)
     quote = price_renewal(
-        plan=plan_terms(new_plan, new_period), month=new_period, at=as_of, buyer=buyer_for(account),
+        plan=plan_terms(new_plan, new_period), month=new_period, at=as_of, buyer=buyer,
         rules=pricing_rules(), previous_plan=plan_terms(plans[subscription.plan_id], subscription.period_start),
         previous_billed_messages=billed_messages(account, previous_month_start(new_period)),
         code=code_terms(code) if code else None,
@@ -151,10 +166,10 @@ def renewal_quote(subscription, *, as_of: datetime, release_expired_code: bool =
     return new_plan, quote
 
 
-def _price_and_record(subscription, new_period: date, *, as_of, run, totals: Totals):
+def _price_and_record(subscription, new_period: date, *, as_of, run, totals: Totals, plans):
     account = subscription.account
-    new_plan, quote = renewal_quote(subscription, as_of=as_of)
     method = main_payment_method(account)
+    new_plan, quote = renewal_quote(subscription, as_of=as_of, plans=plans, method=method)
     renewal = Renewal.objects.create(subscription=subscription, period_start=new_period, plan=new_plan,
                                      status=RenewalStatus.CHARGING, attempts=1, run=run)  # fmt: skip
     if quote.total_twd == 0 and not quote.code_applied:
@@ -213,15 +228,15 @@ def renewal_settle(*, renewal_id: int, result: ChargeResult, as_of: datetime, to
             _succeed(renewal, subscription, renewal.charge, reference=result.reference, totals=totals)
         else:
             _decline(renewal, subscription, result, as_of=as_of, totals=totals)
-    method = renewal.charge.payment_method
-    if result.outcome == Outcome.DECLINED and result.method_gone and method:
+    if result.outcome == Outcome.DECLINED and result.method_gone and renewal.charge.payment_method_id:
+        method = renewal.charge.payment_method
         payment_method_mark_expired(method=method, actor=None)
         notify_admins(account=method.account, notice="method_expired", method=method)
 
 
 def _succeed(renewal, subscription, charge, *, reference: str, totals: Totals) -> None:
     charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=None)
-    held = getattr(charge, "held_code", None)
+    held = getattr(charge, "held_code", None) if charge.deduction_twd or charge.forfeited_twd else None
     if held is not None:
         promo_code_redeem(text=held.code, account=subscription.account, charge=charge,
                           applied_twd=charge.deduction_twd, forfeited_twd=charge.forfeited_twd, actor=None)  # fmt: skip

@@ -144,7 +144,7 @@ def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, 
 
 
 def _charge_transition(charge: Charge, new_status: str, *, actor, action: str, **changes) -> Charge:
-    charge = Charge.objects.select_for_update().get(pk=charge.pk)
+    charge = Charge.objects.select_for_update(of=("self",)).select_related("account").get(pk=charge.pk)
     before = snapshot(charge, *CHARGE_FIELDS)
     ensure_transition(charge, new_status)
     charge.status = new_status

@@ -88,3 +88,12 @@ def test_two_processes_at_once_share_the_work_and_charge_each_subscription_once(
     # both did part of the work (SKIP LOCKED), and the skipped ones add up
     renewed = [int(out.split("Renewed ")[1].split(" ")[0]) for out, _err in results]
     assert sum(renewed) == COUNT
+
+
+def test_one_run_with_two_worker_processes_charges_each_subscription_once():
+    due_subscriptions()
+    run = command("--workers", "2", "--batch-size", "7", delay_ms=10)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    assert f"Renewed {COUNT}" in out
+    assert_each_charged_exactly_once()

@@ -6,18 +6,20 @@ safe to run again or from several hosts at once (see billing/renewals.py).
 """
 
 import json
+import multiprocessing
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection
+from django.db import connections
 from django.utils import timezone
 from tqdm import tqdm
 
 from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
+from billing.models import RenewalRun
 from billing.renewals import (
     Totals,
+    plans_by_pk,
     renew_subscription,
     renewal_quote,
     renewal_recover,
@@ -26,6 +28,17 @@ from billing.renewals import (
     run_start,
     subscriptions_due,
 )
+
+
+def renew_chunk(args) -> Totals:
+    """Renew a chunk of subscriptions (in this process or a forked worker); returns its totals."""
+    ids, as_of, run_id = args
+    run = RenewalRun.objects.get(pk=run_id)
+    plans = plans_by_pk()
+    totals = Totals()
+    for subscription_id in ids:
+        renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=totals, plans=plans)
+    return totals
 
 
 class Command(BaseCommand):
@@ -52,7 +65,8 @@ class Command(BaseCommand):
         self.recover(as_of, totals, recover_after=options["recover_after"])
         ids = list(subscriptions_due(as_of).order_by("pk").values_list("pk", flat=True)[: options["limit"]])
         with tqdm(total=len(ids), disable=not sys.stdout.isatty(), unit="sub") as bar:
-            self.renew_all(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"], bar=bar)
+            self.renew_all(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"],
+                           batch_size=options["batch_size"], bar=bar)  # fmt: skip
         run_finish(run, totals)
         self.summarise(totals, as_of)
         if options["report"]:
@@ -65,27 +79,20 @@ class Command(BaseCommand):
         for renewal in renewals_in_doubt(older_than=timezone.now() - timedelta(seconds=recover_after)):
             renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
 
-    def renew_all(self, ids, *, as_of, run, totals: Totals, workers: int, bar) -> None:
-        """Each worker keeps its own totals (and, in a thread, its own connection); they add up at the end."""
-
-        def work(share) -> Totals:
-            mine = Totals()
-            try:
-                for subscription_id in share:
-                    renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=mine)
-                    bar.update(1)
-            finally:
-                if workers > 1:
-                    connection.close()
-            return mine
-
+    def renew_all(self, ids, *, as_of, run, totals: Totals, workers: int, batch_size: int, bar) -> None:
+        """One worker renews in this process; several are forked processes (Python threads would share one
+        core), each with its own database connection. Their claims never collide: SKIP LOCKED."""
+        chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
         if workers == 1:
-            totals.merge(work(ids))
+            for chunk in chunks:
+                totals.merge(renew_chunk((chunk, as_of, run.pk)))
+                bar.update(len(chunk))
             return
-        close_old_connections()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for share_totals in pool.map(work, [ids[i::workers] for i in range(workers)]):
-                totals.merge(share_totals)
+        connections.close_all()  # a forked child must not share the parent's connection
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for chunk_totals in pool.imap_unordered(renew_chunk, [(chunk, as_of, run.pk) for chunk in chunks]):
+                totals.merge(chunk_totals)
+                bar.update(chunk_totals.renewed + chunk_totals.failed + chunk_totals.skipped + chunk_totals.pending)
 
     def dry_run(self, as_of, *, limit):
         due = subscriptions_due(as_of).select_related("account", "plan", "scheduled_plan").order_by("pk")[:limit]
