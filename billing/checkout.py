@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.audit import audit_record, lock_account, snapshot
 from billing.errors import ServiceError
+from billing.invoicing import issue_invoice_for
 from billing.models import Checkout, CheckoutStatus, OfficialAccount, Plan, Subscription, SubscriptionStatus
 from billing.periods import local_date
 from billing.pricing import Buyer, CodeRefusal, Quote, price_upgrade
@@ -196,6 +197,7 @@ def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, meth
                     forfeited_twd=charge.forfeited_twd, actor=actor,
                 )  # fmt: skip
             subscription_apply_upgrade(account=checkout.account, plan=checkout.target_plan, charge=charge, actor=actor)
+            issue_invoice_for(charge)
             _set_status(checkout, CheckoutStatus.PAID, actor=actor)
         elif outcome == Outcome.DECLINED:
             checkout.charge = charge = charge_mark_failed(charge=charge, reason=reason, actor=actor)

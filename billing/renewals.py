@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from billing.audit import audit_record, snapshot
+from billing.invoicing import issue_invoice_for
 from billing.models import (
     Plan,
     PlanChange,
@@ -245,6 +246,7 @@ def _succeed(renewal, subscription, charge, *, reference: str, totals: Totals) -
     totals.charged_twd += charge.total_twd
     totals.renewed += 1
     _advance(renewal, subscription, charge=charge)
+    issue_invoice_for(charge)
 
 
 def _advance(renewal, subscription, *, charge) -> None:

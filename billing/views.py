@@ -181,8 +181,17 @@ def card_add(request, account):
                 return redirect(back)
             except (ServiceError, GatewayError) as error:
                 report(request, error)
-    fields_url = reverse(gateway().card_fields_url_name)
-    return page(request, account, "billing/card_add.html", next=back, card_fields_url=fields_url)
+    return page(request, account, "billing/card_add.html", next=back, **card_fields(gateway()))
+
+
+def card_fields(card_gateway) -> dict:
+    """The gateway's hosted card fields: the sandbox's own page in an iframe, or TapPay's SDK in a partial."""
+    template = getattr(card_gateway, "card_fields_template", "")
+    if template:
+        return {"card_fields_template": template, "tappay_app_id": settings.TAPPAY_APP_ID,
+                "tappay_app_key": settings.TAPPAY_APP_KEY,
+                "tappay_server_type": "sandbox" if settings.TAPPAY_SANDBOX else "production"}  # fmt: skip
+    return {"card_fields_url": reverse(card_gateway.card_fields_url_name)}
 
 
 @require_POST
@@ -351,7 +360,7 @@ def promo_code_remove(request, account):
 def payment_records(request, account):
     charges = (
         Charge.objects.filter(account=account)
-        .select_related("plan", "payment_method", "redemption__code")
+        .select_related("plan", "payment_method", "redemption__code", "invoice")
         .order_by("-created_at")
     )
     return page(request, account, "billing/payment_records.html", charges=charges,

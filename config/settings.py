@@ -169,8 +169,20 @@ SANDBOX_CHARGE_DELAY_MS = env.int("SANDBOX_CHARGE_DELAY_MS", default=0)
 LINEPAY_CHANNEL_ID = env.str("LINEPAY_CHANNEL_ID", default="")
 LINEPAY_CHANNEL_SECRET = env.str("LINEPAY_CHANNEL_SECRET", default="")
 LINEPAY_SANDBOX = env.bool("LINEPAY_SANDBOX", default=True)
+# Empty: sandbox-api-pay.line.me when LINEPAY_SANDBOX, else api-pay.line.me. Tests point it at a fake server.
+LINEPAY_API_BASE = env.str("LINEPAY_API_BASE", default="")
 TAPPAY_PARTNER_KEY = env.str("TAPPAY_PARTNER_KEY", default="")
 TAPPAY_MERCHANT_ID = env.str("TAPPAY_MERCHANT_ID", default="")
+TAPPAY_SANDBOX = env.bool("TAPPAY_SANDBOX", default=True)
+# Empty: sandbox.tappaysdk.com when TAPPAY_SANDBOX, else prod.tappaysdk.com.
+TAPPAY_API_BASE = env.str("TAPPAY_API_BASE", default="")
+# The front-end SDK (TPDirect) credentials: public, shown to the browser; never the partner key.
+TAPPAY_APP_ID = env.str("TAPPAY_APP_ID", default="")
+TAPPAY_APP_KEY = env.str("TAPPAY_APP_KEY", default="")
+# Every gateway call: seconds to connect, and to wait for the answer (LINE Pay's preapproved pay may take
+# long; TapPay advises 30 s). A call that runs out is read back from the gateway, never guessed.
+GATEWAY_CONNECT_TIMEOUT_SECONDS = env.float("GATEWAY_CONNECT_TIMEOUT_SECONDS", default=5.0)
+GATEWAY_TIMEOUT_SECONDS = env.float("GATEWAY_TIMEOUT_SECONDS", default=40.0)
 
 # --- Production hardening: on whenever DEBUG is off ---------------------------------------
 if not DEBUG:
@@ -185,3 +197,8 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"  # the sandbox's hosted card fields alone allow same-origin framing
+
+# --- E-invoice seller (SPEC §4): printed on every invoice and in the MIG 4.0 export ----------
+SELLER_UBN = env.str("SELLER_UBN", default="22099131")
+SELLER_NAME = env.str("SELLER_NAME", default="示範數位服務股份有限公司")
+SELLER_ADDRESS = env.str("SELLER_ADDRESS", default="臺北市信義區市府路1號")

@@ -14,5 +14,6 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),  # django-allauth, 以LINE登入 (/accounts/ is the billing pages)
     path("webstore/", include("billing.urls", namespace="webstore")),
     path("sandbox/", include("payments.sandbox_urls")),
+    path("invoices/", include("invoices.urls")),
     path("", include("billing.urls", namespace="billing")),
 ]

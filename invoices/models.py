@@ -1,4 +1,7 @@
-"""E-invoice profiles (電子發票資訊), number ranges (字軌) and invoices. Issuing comes in a later issue."""
+"""E-invoice profiles (電子發票資訊), number ranges (字軌), invoices and allowances (折讓).
+
+Issuing and corrections: invoices/issuing.py.
+"""
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -214,6 +217,8 @@ class Invoice(models.Model):
     tax_twd = models.PositiveIntegerField(_("tax (NT$)"))
     total_twd = models.PositiveIntegerField(_("total (NT$)"))
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
@@ -223,10 +228,47 @@ class Invoice(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(total_twd=F("sales_twd") + F("tax_twd")), name="invoice_total"),
             models.CheckConstraint(
-                condition=Q(status=InvoiceStatus.NUMBER_PENDING) | Q(number__isnull=False),
+                condition=Q(status=InvoiceStatus.ISSUED, number__isnull=False) | ~Q(status=InvoiceStatus.ISSUED),
                 name="issued_invoice_has_number",
             ),
         ]
 
     def __str__(self):
         return self.number or f"({self.get_status_display()}) #{self.pk}"
+
+    @property
+    def is_b2b(self) -> bool:
+        return self.buyer.get("kind") == ProfileKind.COMPANY
+
+    @property
+    def allowed_twd(self) -> int:
+        return sum(allowance.total_twd for allowance in self.allowances.all())
+
+
+class Allowance(models.Model):
+    """An allowance (折讓證明單) giving back part or all of an issued invoice, usually in a later period."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allowances", verbose_name=_("invoice"))
+    refund = models.OneToOneField(
+        "payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="allowance",
+        verbose_name=_("refund"),
+    )  # fmt: skip
+    number = models.CharField(_("allowance number"), max_length=16, unique=True)
+    period = models.CharField(_("period"), max_length=5, validators=[validate_invoice_period])
+    reason = models.CharField(_("reason"), max_length=200)
+    sales_twd = models.PositiveIntegerField(_("sales amount (NT$)"))
+    tax_twd = models.PositiveIntegerField(_("tax (NT$)"))
+    total_twd = models.PositiveIntegerField(_("total (NT$)"))
+    created_at = models.DateTimeField(_("allowance date"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("allowance")
+        verbose_name_plural = _("allowances")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_twd=F("sales_twd") + F("tax_twd")), name="allowance_total"),
+            models.CheckConstraint(condition=Q(total_twd__gt=0), name="allowance_positive"),
+        ]
+
+    def __str__(self):
+        return self.number

@@ -181,7 +181,7 @@ QUERY_BUDGET = {
     "redemption": 7,
     "einvoiceprofile": 5,
     "invoicenumberrange": 6,
-    "invoice": 8,
+    "invoice": 9,
     "checkout": 8,
     "linepayregistration": 5,
     "codeguess": 7,

@@ -59,7 +59,14 @@ class GatewayError(Exception):
         self.code = code
 
 
-ADAPTERS = {"sandbox": "payments.gateways.sandbox.SandboxGateway"}
+ADAPTERS = {
+    "sandbox": "payments.gateways.sandbox.SandboxGateway",
+    "linepay": "payments.gateways.linepay.LinePayGateway",
+    "tappay": "payments.gateways.tappay.TapPayGateway",
+}
+# With a real gateway on, each kind of method goes to the gateway that speaks it: LINE Pay regKeys to
+# LINE Pay, card tokens to TapPay. The sandbox does both itself.
+REAL_ADAPTER_FOR_KIND = {"linepay": "linepay", "card": "tappay"}
 
 
 def gateway():
@@ -67,3 +74,12 @@ def gateway():
     if name not in ADAPTERS:
         raise GatewayError(f"PAYMENTS_GATEWAY={name!r} has no adapter yet", code="no_adapter")
     return import_string(ADAPTERS[name])()
+
+
+def partner_for(kind: str):
+    """The real adapter for a kind of method ("card" or "linepay"), whichever PAYMENTS_GATEWAY names.
+
+    Adapters also have `refund(method=, reference=, amount_twd=None) -> ChargeResult` (SUCCEEDED with the
+    refund's reference, DECLINED with a reason, or UNKNOWN) and the LINE Pay one `linepay_check(reg_key=)`.
+    """
+    return import_string(ADAPTERS[REAL_ADAPTER_FOR_KIND[kind]])()

@@ -1,0 +1,299 @@
+"""Issuing e-invoices for charges, numbering the pending ones, and correcting them (void or allowance).
+
+Every function owns its transaction and leaves an audit record. Rules: SPEC §4 and
+shared/reference/domain-facts.md §4 (periods, 字軌, B2C/B2B, void in the period, allowance later).
+"""
+
+import secrets
+import zlib
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import F, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from billing.audit import audit_record, snapshot
+from billing.errors import ServiceError
+from billing.models import Membership, Role
+from billing.periods import local_date
+from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
+from payments.models import Charge, ChargeStatus, Refund
+
+B2C_BUYER_IDENTIFIER = "0000000000"
+CARRIER_TYPES = {ProfileKind.MOBILE_BARCODE: "3J0002", ProfileKind.CITIZEN_CERTIFICATE: "CQ0001"}
+INVOICE_FIELDS = ("status", "period", "number", "sales_twd", "tax_twd", "total_twd", "void_reason", "voided_at")
+ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": pg_advisory_xact_lock(namespace, period) while numbering allowances
+
+
+# ---- periods and amounts ----------------------------------------------------------------------
+
+
+def invoice_period(day: date) -> str:
+    """The two-month period of a day as ROC year + even month: 2026-11-21 → 11512, 2026-01-05 → 11502."""
+    return f"{day.year - 1911:03d}{day.month + day.month % 2:02d}"
+
+
+def period_label(period: str) -> str:
+    """11512 → 115年11-12月, as the 證明聯 prints it."""
+    month = int(period[3:])
+    return f"{int(period[:3])}年{month - 1:02d}-{month:02d}月"
+
+
+def split_tax_inclusive(total_twd: int, rate: Decimal = Decimal("0.05")) -> tuple[int, int]:
+    """A tax-inclusive amount as (sales, tax): sales = round(total / 1.05), tax = the rest (5238 + 262 = 5500)."""
+    sales = int((Decimal(total_twd) / (1 + rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return sales, total_twd - sales
+
+
+# ---- snapshots --------------------------------------------------------------------------------
+
+
+def buyer_snapshot(profile: EInvoiceProfile | None) -> dict:
+    """The buyer as the invoice keeps it: later changes to the profile never reach an issued invoice."""
+    if profile is None:
+        return {"kind": "", "identifier": B2C_BUYER_IDENTIFIER, "name": "", "email": "", "carrier_type": "",
+                "carrier_number": "", "donation_code": "", "ubn": "", "address": ""}  # fmt: skip
+    company = profile.kind == ProfileKind.COMPANY
+    carrier_number = profile.carrier_number or (profile.email if profile.kind == ProfileKind.MEMBER_CARRIER else "")
+    return {
+        "kind": profile.kind,
+        "identifier": profile.ubn if company else B2C_BUYER_IDENTIFIER,
+        "name": profile.company_title if company else profile.name,
+        "email": profile.email,
+        "carrier_type": CARRIER_TYPES.get(profile.kind, ""),
+        "carrier_number": carrier_number,
+        "donation_code": profile.donation_code,
+        "ubn": profile.ubn,
+        "address": profile.address,
+    }
+
+
+def seller_snapshot() -> dict:
+    return {"ubn": settings.SELLER_UBN, "name": settings.SELLER_NAME, "address": settings.SELLER_ADDRESS}
+
+
+def lines_snapshot(charge: Charge) -> list[dict]:
+    """The charge's amount lines as invoice items (tax excluded: it is the invoice's own tax amount)."""
+    plan_name = charge.plan.name_zh_hant if charge.plan_id else ""
+    month = charge.period_start.strftime("%Y-%m")
+    descriptions = {
+        "fee": f"LINE官方帳號 {plan_name} 月費 {month}".replace("  ", " "),
+        "deduction": "優惠活動代碼折抵",
+        "extra_messages": "加購訊息",
+    }
+    items = [
+        {"description": descriptions.get(line.get("kind"), str(line.get("kind"))), "quantity": 1,
+         "unit_price_twd": line["amount_twd"], "amount_twd": line["amount_twd"]}
+        for line in charge.lines if line.get("kind") != "tax" and line.get("amount_twd")
+    ]  # fmt: skip
+    if sum(item["amount_twd"] for item in items) != charge.net_twd:
+        items = [{"description": descriptions["fee"], "quantity": 1, "unit_price_twd": charge.net_twd,
+                  "amount_twd": charge.net_twd}]  # fmt: skip
+    return items
+
+
+# ---- issuing ----------------------------------------------------------------------------------
+
+
+def invoice_issue(*, charge: Charge, at: datetime | None = None) -> Invoice | None:
+    """The charge's one invoice: issued with the period's next number, or number pending when none is left.
+
+    A zero total gets no invoice (None). Calling it again returns the invoice already there.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(pk=charge.pk)
+        existing = Invoice.objects.filter(charge=charge).first()
+        if existing is not None or charge.total_twd <= 0:
+            return existing
+        if charge.status != ChargeStatus.SUCCEEDED:
+            raise ServiceError(_("Only a succeeded charge gets an invoice."), code="charge_not_succeeded")
+        period = invoice_period(local_date(at))
+        number = _take_number(period)
+        invoice = Invoice.objects.create(
+            charge=charge, status=InvoiceStatus.ISSUED if number else InvoiceStatus.NUMBER_PENDING, period=period,
+            number=number, random_code=f"{secrets.randbelow(10_000):04d}",
+            buyer=buyer_snapshot(EInvoiceProfile.objects.filter(account_id=charge.account_id).first()),
+            seller=seller_snapshot(), lines=lines_snapshot(charge), sales_twd=charge.net_twd,
+            tax_twd=charge.tax_twd, total_twd=charge.total_twd, issued_at=at if number else None,
+        )  # fmt: skip
+        _audit(invoice, actor=None, action="invoice.issue" if number else "invoice.number_pending")
+        if number:
+            transaction.on_commit(lambda: invoice_notice_send(invoice=invoice))
+    return invoice
+
+
+def invoices_issue_pending(*, at: datetime | None = None) -> int:
+    """Number the current period's number-pending invoices, oldest first, while the ranges last."""
+    at = at or timezone.now()
+    period = invoice_period(local_date(at))
+    pending = Invoice.objects.filter(status=InvoiceStatus.NUMBER_PENDING, period=period).order_by("created_at", "pk")
+    issued = 0
+    for pk in pending.values_list("pk", flat=True):
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update().filter(pk=pk, status=InvoiceStatus.NUMBER_PENDING).first()
+            if invoice is None:
+                continue
+            number = _take_number(period)
+            if number is None:
+                break
+            before = snapshot(invoice, *INVOICE_FIELDS)
+            invoice.number, invoice.status, invoice.issued_at = number, InvoiceStatus.ISSUED, at
+            invoice.save(update_fields=["number", "status", "issued_at"])
+            _audit(invoice, actor=None, action="invoice.issue", before=before)
+            transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice))
+        issued += 1
+    return issued
+
+
+def _take_number(period: str) -> str | None:
+    """The period's next unused number; its range row stays locked until the caller's transaction ends.
+
+    The row lock makes concurrent issues wait in line. A waiter whose range ran out meanwhile finds no
+    row in that statement (PostgreSQL re-checks the locked row, not the next one), so it asks again.
+    """
+    for _attempt in range(3):
+        number_range = (
+            InvoiceNumberRange.objects.select_for_update()
+            .filter(period=period, next_number__lte=F("last_number"))
+            .order_by("prefix", "first_number")
+            .first()
+        )
+        if number_range is not None:
+            number = f"{number_range.prefix}{number_range.next_number:08d}"
+            number_range.next_number += 1
+            number_range.save(update_fields=["next_number"])
+            return number
+    return None
+
+
+def invoice_notice_send(*, invoice: Invoice) -> int:
+    """E-mail the invoice notice to the profile's address, in the language of the account's admin."""
+    email = invoice.buyer.get("email")
+    if not email:
+        return 0
+    with translation.override(_admin_language(invoice.charge.account_id, email)):
+        text = render_to_string(
+            "emails/invoice_issued.txt", {"invoice": invoice, "period": period_label(invoice.period)}
+        )
+    subject, _blank, body = text.strip().partition("\n")
+    return send_mail(subject.strip(), body.strip() + "\n", None, [email])
+
+
+def _admin_language(account_id: int, email: str) -> str:
+    """The language of the admin with that e-mail, else of the account's first admin, else the site's."""
+    admins = Membership.objects.filter(account_id=account_id, role=Role.ADMIN).select_related("user__preference")
+    admins = sorted(admins, key=lambda membership: (membership.user.email != email, membership.pk))
+    for membership in admins:
+        preference = getattr(membership.user, "preference", None)
+        if preference is not None:
+            return preference.language
+    return settings.LANGUAGE_CODE
+
+
+# ---- corrections ------------------------------------------------------------------------------
+
+
+def invoice_void(*, invoice: Invoice, reason: str, actor, at: datetime | None = None) -> Invoice:
+    """Void (作廢) an invoice within its own period; a number-pending one at any time."""
+    at = at or timezone.now()
+    reason = _reason(reason)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status == InvoiceStatus.VOIDED:
+            raise ServiceError(_("This invoice is already void."), code="already_void")
+        if invoice.status == InvoiceStatus.ISSUED and invoice_period(local_date(at)) != invoice.period:
+            raise ServiceError(
+                _("An invoice of an earlier period cannot be voided: issue an allowance."), code="void_other_period"
+            )
+        if invoice.allowances.exists():
+            raise ServiceError(_("An invoice with allowances cannot be voided."), code="void_has_allowances")
+        before = snapshot(invoice, *INVOICE_FIELDS)
+        invoice.status, invoice.void_reason, invoice.voided_at = InvoiceStatus.VOIDED, reason, at
+        invoice.save(update_fields=["status", "void_reason", "voided_at"])
+        _audit(invoice, actor=actor, action="invoice.void", before=before)
+    return invoice
+
+
+def invoice_allowance(*, invoice: Invoice, amount_twd: int, reason: str, actor, refund: Refund | None = None,
+                      at: datetime | None = None) -> Allowance:  # fmt: skip
+    """An allowance (折讓) of a tax-inclusive amount of an issued invoice, with its own number."""
+    at = at or timezone.now()
+    reason = _reason(reason)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status != InvoiceStatus.ISSUED:
+            raise ServiceError(_("Only an issued invoice can get an allowance."), code="allowance_not_issued")
+        given = invoice.allowances.aggregate(sales=Sum("sales_twd"), tax=Sum("tax_twd"), total=Sum("total_twd"))
+        remaining = invoice.total_twd - (given["total"] or 0)
+        if not 0 < amount_twd <= remaining:
+            raise ServiceError(
+                _("An allowance must be between NT$1 and the NT$%(remaining)s not yet allowed.")
+                % {"remaining": f"{remaining:,}"},
+                code="allowance_amount",
+            )
+        tax_left = invoice.tax_twd - (given["tax"] or 0)
+        if amount_twd == remaining:
+            sales, tax = invoice.sales_twd - (given["sales"] or 0), tax_left
+        else:
+            tax = min(split_tax_inclusive(amount_twd)[1], tax_left)
+            sales = amount_twd - tax
+        period = invoice_period(local_date(at))
+        allowance = Allowance.objects.create(
+            invoice=invoice, refund=refund, number=_allowance_number(period), period=period, reason=reason,
+            sales_twd=sales, tax_twd=tax, total_twd=amount_twd, created_at=at,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="invoice.allowance", obj=invoice, account=invoice.charge.account,
+            after={"allowance": allowance.number, "sales_twd": sales, "tax_twd": tax, "total_twd": amount_twd},
+        )  # fmt: skip
+    return allowance
+
+
+def invoice_correct_for_refund(*, refund: Refund, actor, at: datetime | None = None) -> Invoice | Allowance | None:
+    """What a refund does to the charge's invoice: a full refund in the invoice's period voids it, else an allowance.
+
+    Calling it twice for one refund changes nothing the second time. No invoice (a zero total) → None.
+    """
+    at = at or timezone.now()
+    invoice = Invoice.objects.filter(charge_id=refund.charge_id).first()
+    if invoice is None or invoice.status == InvoiceStatus.VOIDED:
+        return invoice
+    existing = Allowance.objects.filter(refund=refund).first()
+    if existing is not None:
+        return existing
+    reason = refund.reason or "退款"
+    in_period = invoice.status == InvoiceStatus.NUMBER_PENDING or invoice_period(local_date(at)) == invoice.period
+    if in_period and refund.amount_twd == invoice.total_twd and not invoice.allowances.exists():
+        return invoice_void(invoice=invoice, reason=reason, actor=actor, at=at)
+    return invoice_allowance(invoice=invoice, amount_twd=refund.amount_twd, reason=reason, actor=actor, refund=refund,
+                             at=at)  # fmt: skip
+
+
+def _allowance_number(period: str) -> str:
+    """AL + period + a 6-digit sequence of the period, e.g. AL11512000001 (MIG AllowanceNumber, ≤ 16)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ALLOWANCE_LOCK_NAMESPACE, zlib.crc32(period.encode()) - 2**31]
+            )
+    return f"AL{period}{Allowance.objects.filter(period=period).count() + 1:06d}"
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("Give the reason for the correction."), code="reason_required")
+    return reason[:200]
+
+
+def _audit(invoice: Invoice, *, actor, action: str, before: dict | None = None) -> None:
+    audit_record(
+        actor=actor, action=action, obj=invoice, account=invoice.charge.account, before=before,
+        after=snapshot(invoice, *INVOICE_FIELDS),
+    )  # fmt: skip

@@ -1,0 +1,139 @@
+"""MIG 4.0 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), one XML file each.
+
+Built with xml.etree.ElementTree in the element order of the MIG 4.0 schemas; dates are local (Asia/Taipei).
+B2C and B2B both carry the invoice's stored sales, tax and total (the B2C proof shows only the total).
+"""
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from django.utils import timezone
+
+from billing.periods import BILLING_TZ
+from invoices.models import Allowance, Invoice, InvoiceStatus
+
+NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"
+INVOICE_TYPE = "07"  # 一般稅額計算之電子發票
+TAX_TYPE = "1"  # 應稅
+TAX_RATE = "0.05"
+ALLOWANCE_BY_SELLER = "2"
+
+
+def _add(parent: ET.Element, tag: str, text=None) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _fields(parent: ET.Element, tag: str, pairs: list[tuple[str, object]]) -> ET.Element:
+    element = _add(parent, tag)
+    for name, value in pairs:
+        _add(element, name, value)
+    return element
+
+
+def _local(moment):
+    return timezone.localtime(moment, BILLING_TZ)
+
+
+def _party(parent: ET.Element, tag: str, identifier: str, name: str, address: str = "") -> None:
+    pairs = [("Identifier", identifier), ("Name", name or identifier)]
+    _fields(parent, tag, pairs + ([("Address", address)] if address else []))
+
+
+def _parties(main: ET.Element, invoice: Invoice) -> None:
+    seller, buyer = invoice.seller, invoice.buyer
+    _party(main, "Seller", seller["ubn"], seller["name"], seller.get("address", ""))
+    _party(main, "Buyer", buyer["identifier"], buyer.get("name", ""))
+
+
+def f0401(invoice: Invoice) -> ET.Element:
+    """平台存證開立發票訊息."""
+    root = ET.Element("Invoice", xmlns=NAMESPACE.format("F0401"))
+    main = _add(root, "Main")
+    issued = _local(invoice.issued_at)
+    _add(main, "InvoiceNumber", invoice.number)
+    _add(main, "InvoiceDate", issued.strftime("%Y%m%d"))
+    _add(main, "InvoiceTime", issued.strftime("%H:%M:%S"))
+    _parties(main, invoice)
+    buyer = invoice.buyer
+    donated = bool(buyer.get("donation_code"))
+    _add(main, "InvoiceType", INVOICE_TYPE)
+    _add(main, "DonateMark", "1" if donated else "0")
+    if buyer.get("carrier_type"):
+        _add(main, "CarrierType", buyer["carrier_type"])
+        _add(main, "CarrierId1", buyer["carrier_number"])
+        _add(main, "CarrierId2", buyer["carrier_number"])
+    printed = not (donated or buyer.get("carrier_type")) or invoice.is_b2b
+    _add(main, "PrintMark", "Y" if printed else "N")
+    if donated:
+        _add(main, "NPOBAN", buyer["donation_code"])
+    _add(main, "RandomNumber", invoice.random_code)
+    details = _add(root, "Details")
+    for sequence, line in enumerate(invoice.lines, start=1):
+        _fields(details, "ProductItem", [
+            ("Description", line["description"]), ("Quantity", line.get("quantity", 1)),
+            ("UnitPrice", line.get("unit_price_twd", line["amount_twd"])), ("TaxType", TAX_TYPE),
+            ("Amount", line["amount_twd"]), ("SequenceNumber", f"{sequence:03d}"),
+        ])  # fmt: skip
+    _fields(root, "Amount", [
+        ("SalesAmount", invoice.sales_twd), ("FreeTaxSalesAmount", 0), ("ZeroTaxSalesAmount", 0),
+        ("TaxType", TAX_TYPE), ("TaxRate", TAX_RATE), ("TaxAmount", invoice.tax_twd),
+        ("TotalAmount", invoice.total_twd),
+    ])  # fmt: skip
+    return root
+
+
+def f0501(invoice: Invoice) -> ET.Element:
+    """平台存證作廢發票訊息."""
+    root = ET.Element("CancelInvoice", xmlns=NAMESPACE.format("F0501"))
+    voided = _local(invoice.voided_at)
+    for name, value in [
+        ("CancelInvoiceNumber", invoice.number), ("InvoiceDate", _local(invoice.issued_at).strftime("%Y%m%d")),
+        ("BuyerId", invoice.buyer["identifier"]), ("SellerId", invoice.seller["ubn"]),
+        ("CancelDate", voided.strftime("%Y%m%d")), ("CancelTime", voided.strftime("%H:%M:%S")),
+        ("CancelReason", invoice.void_reason),
+    ]:  # fmt: skip
+        _add(root, name, value)
+    return root
+
+
+def g0401(allowance: Allowance) -> ET.Element:
+    """平台存證開立折讓證明單訊息: one item per allowance, amounts without tax and the tax apart."""
+    invoice = allowance.invoice
+    root = ET.Element("Allowance", xmlns=NAMESPACE.format("G0401"))
+    main = _add(root, "Main")
+    _add(main, "AllowanceNumber", allowance.number)
+    _add(main, "AllowanceDate", _local(allowance.created_at).strftime("%Y%m%d"))
+    _parties(main, invoice)
+    _add(main, "AllowanceType", ALLOWANCE_BY_SELLER)
+    details = _add(root, "Details")
+    _fields(details, "ProductItem", [
+        ("OriginalInvoiceDate", _local(invoice.issued_at).strftime("%Y%m%d")),
+        ("OriginalInvoiceNumber", invoice.number), ("OriginalSequenceNumber", "001"),
+        ("OriginalDescription", allowance.reason), ("Quantity", 1), ("UnitPrice", allowance.sales_twd),
+        ("Amount", allowance.sales_twd), ("Tax", allowance.tax_twd), ("AllowanceSequenceNumber", "1"),
+        ("TaxType", TAX_TYPE),
+    ])  # fmt: skip
+    _fields(root, "Amount", [("TaxAmount", allowance.tax_twd), ("TotalAmount", allowance.sales_twd)])
+    return root
+
+
+def export_period(*, period: str, out: Path) -> list[Path]:
+    """Write the period's messages into `out`: F0401 per numbered invoice, F0501 per void, G0401 per allowance."""
+    out.mkdir(parents=True, exist_ok=True)
+    numbered = Invoice.objects.filter(period=period, number__isnull=False).order_by("number")
+    messages = [(f"F0401_{invoice.number}", f0401(invoice)) for invoice in numbered]
+    messages += [
+        (f"F0501_{invoice.number}", f0501(invoice)) for invoice in numbered if invoice.status == InvoiceStatus.VOIDED
+    ]
+    allowances = Allowance.objects.filter(period=period).select_related("invoice").order_by("number")
+    messages += [(f"G0401_{allowance.number}", g0401(allowance)) for allowance in allowances]
+    written = []
+    for name, root in messages:
+        ET.indent(root)
+        path = out / f"{name}.xml"
+        ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
+        written.append(path)
+    return written

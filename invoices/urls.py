@@ -1,0 +1,9 @@
+from django.urls import path
+
+from invoices import views
+
+app_name = "invoices"
+
+urlpatterns = [
+    path("<int:invoice_id>/proof/", views.proof, name="proof"),
+]
