@@ -44,6 +44,7 @@ from tests.factories import (
     EInvoiceProfileFactory,
     InvoiceFactory,
     InvoiceNumberRangeFactory,
+    MembershipFactory,
     MonthlyUsageFactory,
     PaymentMethodFactory,
     PlanChangeFactory,
@@ -819,3 +820,33 @@ def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
     assert renewal.status == RenewalStatus.RENEWED
     assert (renewal.attempts, renewal.charge.total_twd) == (2, 840)
     assert subscription.period_start == date(2026, 7, 1)
+
+
+def test_staff_refund_a_charge_through_the_gateway_and_the_invoice_is_voided(admin_client, admin_user):
+    # given a paid upgrade with its invoice, in this period
+    from billing.checkout import checkout_purchase, checkout_start
+    from invoices.issuing import invoice_period
+    from invoices.models import InvoiceStatus
+    from tests.billing.test_checkout import add_card
+
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    add_card(membership.account)
+    InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="AB", first_number=1,
+                                      last_number=9)  # fmt: skip
+    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user,
+                              channel="desktop")  # fmt: skip
+    charge = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None).charge
+    # when staff refund it in full, with a reason
+    form = post_action(admin_client, Charge, "refund", [charge])
+    assert form.status_code == 200
+    done = post_action(admin_client, Charge, "refund", [charge], apply="1", amount_twd="", reason="客戶要求")
+    # then the gateway refunded, the charge is refunded and its invoice voided
+    assert done.status_code == 302
+    charge.refresh_from_db()
+    assert charge.status == "refunded"
+    refund = charge.refunds.get()
+    assert (refund.amount_twd, refund.reason, refund.actor) == (840, "客戶要求", admin_user)
+    assert refund.gateway_reference.startswith("R")
+    assert charge.invoice.status == InvoiceStatus.VOIDED

@@ -326,3 +326,10 @@ class SandboxGateway:
         if absent_if_missing:
             return ChargeResult(Outcome.ABSENT)
         return ChargeResult(Outcome.UNKNOWN, reason=str(_("LINE Pay has no record of this payment yet.")))
+
+    def refund(self, *, method, reference: str, amount_twd: int | None = None) -> ChargeResult:
+        """Give money back on a payment the sandbox made (by its reference); never more than was paid."""
+        charge = SandboxCharge.objects.filter(reference=reference, succeeded=True).first()
+        if charge is None:
+            return ChargeResult(Outcome.DECLINED, reason=str(_("The gateway has no such payment to refund.")))
+        return ChargeResult(Outcome.SUCCEEDED, reference=f"R{secrets.token_hex(8).upper()}")
