@@ -10,10 +10,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing.models import Checkout, CheckoutStatus
 from billing.periods import next_month_start
+from invoices.issuing import invoice_period
+from invoices.models import InvoiceNumberRange
 from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
 from promos.models import CodeStatus, Redemption
 from tests.billing.test_checkout import add_card
@@ -176,6 +179,32 @@ def test_scenario_3_desktop_returning_medium_to_high_in_both_languages(desktop, 
     expect_receipt(page, plan=plan_name("high", "en"), deduction="NT$400")
     screenshot(page, "en")
     assert_upgraded_with_code(account, code, plan="high", deduction=400, forfeited=800, method_kind=MethodKind.CARD)
+
+
+def test_a_paid_upgrade_without_a_code_gets_its_invoice_and_a_printable_proof(desktop, screenshot):
+    # given a returning admin (情境三) with no code, and the period's 字軌 registered by staff
+    membership = new_admin(medium=True)
+    account = membership.account
+    EInvoiceProfileFactory(account=account)
+    add_card(account)
+    InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="ZX", first_number=100,
+                                      last_number=199)  # fmt: skip
+    page = desktop
+    log_in(page, membership.user)
+    choose_account(page, account)
+    settings_nav(page, "plans")
+    upgrade(page, "high")
+    # when they buy it for NT$420 (NT$400 and 5% tax)
+    expect(page.get_by_test_id("total")).to_have_text("NT$420")
+    agree_and_purchase(page)
+    # then the receipt names the invoice, and its proof shows the number, the amounts and the barcode
+    expect(page.get_by_test_id("receipt-invoice")).to_have_text("ZX00000100")
+    page.get_by_test_id("receipt-invoice").get_by_role("link").click()
+    expect(page.get_by_test_id("proof-number")).to_have_text("ZX-00000100")
+    expect(page.locator("svg").first).to_be_visible()
+    screenshot(page)
+    invoice = Charge.objects.get(account=account).invoice
+    assert (invoice.number, invoice.sales_twd, invoice.tax_twd, invoice.total_twd) == ("ZX00000100", 400, 20, 420)
 
 
 def test_scenario_4_a_code_registered_removed_registered_again_and_used_by_the_renewal(desktop, screenshot):
