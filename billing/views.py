@@ -4,6 +4,7 @@ Members see every page; only admins see and may post the forms that spend money 
 data (an operator's post is a 403). Another account's pages are a 404.
 """
 
+from functools import wraps
 from urllib.parse import urlencode
 
 import segno
@@ -87,6 +88,26 @@ def report(request, error: ServiceError | GatewayError) -> None:
     messages.error(request, error.message)
 
 
+def opener_policy(value: str):
+    """Cross-Origin-Opener-Policy for one view (SecurityMiddleware's site-wide "same-origin" stays the default).
+
+    The desktop's LINE Pay pop-up goes to LINE Pay's origin and back to our confirm URL; under "same-origin"
+    that crossing cuts `window.opener`, so the pop-up could neither tell its opener nor close itself. The page
+    that opens it keeps its pop-ups ("same-origin-allow-popups"), and the pop-up's own pages opt out ("unsafe-none").
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Cross-Origin-Opener-Policy"] = value
+            return response
+
+        return wrapped
+
+    return decorate
+
+
 # ---- choosing an account --------------------------------------------------------------------
 
 
@@ -155,6 +176,7 @@ def payment_methods(request, account):
     return page(request, account, "billing/payment_methods.html", methods=methods)
 
 
+@opener_policy("same-origin-allow-popups")
 @account_admin_required
 def payment_method_add(request, account):
     """Choose a card or LINE Pay (新增付款方式). E-invoice information comes first (SPEC §4)."""
@@ -195,6 +217,7 @@ def card_fields(card_gateway) -> dict:
 
 
 @require_POST
+@opener_policy("unsafe-none")
 @account_admin_required
 def linepay_start(request, account):
     """Ask LINE Pay for the approval page; the desktop opens it in a pop-up, the webstore goes there."""
@@ -239,6 +262,7 @@ def _registration(account, order_id) -> LinePayRegistration:
     return registration
 
 
+@opener_policy("unsafe-none")
 @account_admin_required
 def linepay_confirm(request, account, order_id):
     """LINE Pay sends the admin back here with transactionId and orderId (v3 confirmUrl)."""
@@ -258,6 +282,7 @@ def linepay_confirm(request, account, order_id):
     return _back_from_linepay(request, account, registration)
 
 
+@opener_policy("unsafe-none")
 @account_admin_required
 def linepay_cancel(request, account, order_id):
     registration = _registration(account, order_id)

@@ -21,6 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from billing.views import opener_policy
 from payments.gateways.sandbox import LINEPAY_CARDS, CardError, tokenise_card
 from payments.models import SandboxLinePayTransaction
 
@@ -88,6 +89,7 @@ def _card_fields_page(request, answer: dict | None = None, status: int = 200):
 
 
 @require_http_methods(["GET", "POST"])
+@opener_policy("unsafe-none")  # as LINE Pay's page: no isolation, so the pop-up keeps its opener
 def linepay_approval(request, transaction_id: str):
     """LINE Pay's pop-up: a QR code for the phone, and what the phone shows: the cards, confirm, cancel."""
     tx = get_object_or_404(SandboxLinePayTransaction, transaction_id=transaction_id)

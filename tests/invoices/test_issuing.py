@@ -437,7 +437,8 @@ def test_a_refund_of_a_charge_without_an_invoice_does_nothing():
 
 
 @pytest.mark.django_db
-def test_the_admin_warns_of_invoices_waiting_for_a_number_and_filters_them(admin_client):
+def test_the_admin_warns_of_invoices_waiting_for_a_number_and_filters_them(admin_client, settings):
+    settings.LANGUAGE_CODE = "en"  # the message is read in English here; the catalogue has its zh-Hant
     # given one waiting and one issued invoice
     account = EInvoiceProfileFactory().account
     invoice_issue(charge=ChargeFactory(account=account), at=AT)
