@@ -98,6 +98,21 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
     return code
 
 
+SPENT = {CodeStatus.VOID: CodeRefusal.VOID, CodeStatus.EXPIRED: CodeRefusal.EXPIRED,
+         CodeStatus.REDEEMED: CodeRefusal.REDEEMED}  # fmt: skip
+
+
+def _refuse_unless_usable(code: PromoCode, *, account: OfficialAccount, charge) -> None:
+    """A locked code may be held or redeemed for this account's `charge`: not spent, not someone else's."""
+    refusal = SPENT.get(code.status)
+    if code.status == CodeStatus.HELD and code.held_for_id != charge.pk:
+        refusal = CodeRefusal.IN_USE
+    if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
+        refusal = CodeRefusal.REGISTERED_ELSEWHERE
+    if refusal is not None:
+        raise CodeNotUsable(refusal)
+
+
 def promo_code_hold(*, text: str, account: OfficialAccount, charge, actor) -> PromoCode:
     """Reserve a code for a charge about to go to the gateway (call in the transaction that records it).
 
@@ -106,16 +121,7 @@ def promo_code_hold(*, text: str, account: OfficialAccount, charge, actor) -> Pr
     """
     with transaction.atomic():
         code = _locked_code(text)
-        if code.status == CodeStatus.VOID:
-            raise CodeNotUsable(CodeRefusal.VOID)
-        if code.status == CodeStatus.EXPIRED:
-            raise CodeNotUsable(CodeRefusal.EXPIRED)
-        if code.status == CodeStatus.REDEEMED:
-            raise CodeNotUsable(CodeRefusal.REDEEMED)
-        if code.status == CodeStatus.HELD:
-            raise CodeNotUsable(CodeRefusal.IN_USE)
-        if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
-            raise CodeNotUsable(CodeRefusal.REGISTERED_ELSEWHERE)
+        _refuse_unless_usable(code, account=account, charge=charge)
         before = snapshot(code, *CODE_FIELDS)
         ensure_transition(code, CodeStatus.HELD)
         code.status = CodeStatus.HELD
@@ -155,16 +161,7 @@ def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_tw
     """
     with transaction.atomic():
         code = _locked_code(text)
-        if code.status == CodeStatus.VOID:
-            raise CodeNotUsable(CodeRefusal.VOID)
-        if code.status == CodeStatus.EXPIRED:
-            raise CodeNotUsable(CodeRefusal.EXPIRED)
-        if code.status == CodeStatus.REDEEMED:
-            raise CodeNotUsable(CodeRefusal.REDEEMED)
-        if code.status == CodeStatus.HELD and code.held_for_id != charge.pk:
-            raise CodeNotUsable(CodeRefusal.IN_USE)
-        if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
-            raise CodeNotUsable(CodeRefusal.REGISTERED_ELSEWHERE)
+        _refuse_unless_usable(code, account=account, charge=charge)
         before = snapshot(code, *CODE_FIELDS)
         ensure_transition(code, CodeStatus.REDEEMED)
         code.status = CodeStatus.REDEEMED
