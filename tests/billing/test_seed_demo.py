@@ -39,7 +39,7 @@ def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
     assert row_counts() == first
     assert first == {
         "User": 3, "OfficialAccount": 8, "Membership": 11, "Subscription": 8, "EInvoiceProfile": 7,
-        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 23,
+        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 24,
     }  # fmt: skip
     for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
         assert login in output
@@ -127,3 +127,5 @@ def test_the_demo_payment_methods_really_pay_at_the_sandbox(settings, basic_id):
     # then the sandbox charged the method the demo registered
     assert checkout.status == CheckoutStatus.PAID
     assert checkout.charge.status == ChargeStatus.SUCCEEDED
+    # and the demo's 字軌 numbers its invoice
+    assert checkout.charge.invoice.number.startswith("DM")

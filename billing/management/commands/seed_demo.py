@@ -16,8 +16,9 @@ from django.utils import timezone
 from billing.models import OfficialAccount, Plan, Region
 from billing.periods import BILLING_TZ, local_date, month_start, period_start_at
 from billing.services import account_create
-from invoices.models import EInvoiceProfile, ProfileKind
-from invoices.services import einvoice_profile_save
+from invoices.issuing import invoice_period
+from invoices.models import EInvoiceProfile, InvoiceNumberRange, ProfileKind
+from invoices.services import einvoice_profile_save, invoice_number_range_create
 from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
 from payments.models import SandboxLinePayTransaction
 from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             users = {username: demo_user(username, password, staff) for username, password, staff in LOGINS}
             accounts = [demo_account(spec, users) for spec in ACCOUNTS]
             campaign = demo_campaigns(actor=users["staff"])
+            demo_number_range(actor=users["staff"])
         self.report(accounts, campaign)
 
     def report(self, accounts, campaign):
@@ -85,6 +87,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Available codes of campaign {campaign.pk} “{campaign.name}”:")
         for code in campaign.codes.filter(status=CodeStatus.AVAILABLE).order_by("pk")[:5]:
             self.stdout.write(f"  {code.display_code}")
+
+
+def demo_number_range(*, actor) -> None:
+    """A 字軌 for this two-month period, so that the demo's paid charges get invoice numbers."""
+    period = invoice_period(timezone.localdate())
+    if not InvoiceNumberRange.objects.filter(period=period).exists():
+        invoice_number_range_create(period=period, prefix="DM", first_number=1, last_number=9999, actor=actor)
 
 
 def demo_user(username: str, password: str, staff: bool):
