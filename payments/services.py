@@ -12,7 +12,7 @@ from billing.audit import audit_record, ensure_transition, lock_account, snapsho
 from billing.errors import ServiceError
 from billing.models import OfficialAccount, Plan
 from billing.pricing import Quote
-from payments.gateways import gateway
+from payments.gateways import gateway, gateway_name_for
 from payments.models import (
     Charge,
     ChargeStatus,
@@ -207,11 +207,20 @@ def charge_refund(*, charge: Charge, amount_twd: int | None, reason: str, actor,
 # ---- adding methods through the gateway -----------------------------------------------------
 
 
+def cardholder_of(account: OfficialAccount) -> dict:
+    """Who holds the card, as a gateway asks (TapPay): the account's e-invoice name and e-mail, which come first."""
+    profile = getattr(account, "einvoice_profile", None)
+    if profile is None:
+        return {"name": account.name, "email": "", "phone_number": ""}
+    return {"name": profile.company_title or profile.name or account.name, "email": profile.email, "phone_number": ""}
+
+
 def card_add(*, account: OfficialAccount, one_time_token: str, actor) -> PaymentMethod:
     """Keep the card the hosted fields tokenised; our side only ever sees the token."""
-    saved = gateway().save_card(one_time_token=one_time_token)
+    saved = gateway().save_card(one_time_token=one_time_token, cardholder=cardholder_of(account))
     return payment_method_add(
-        account=account, kind=MethodKind.CARD, gateway=gateway().name, gateway_token=saved.token, brand=saved.brand,
+        account=account, kind=MethodKind.CARD, gateway=gateway_name_for(MethodKind.CARD), gateway_token=saved.token,
+        brand=saved.brand,
         last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year, actor=actor,
     )  # fmt: skip
 
@@ -248,7 +257,7 @@ def linepay_registration_confirm(*, registration: LinePayRegistration, transacti
         if registration.status == LinePayRegistrationStatus.CONFIRMED:
             return registration.payment_method
         method = payment_method_add(
-            account=registration.account, kind=MethodKind.LINEPAY, gateway=gateway().name,
+            account=registration.account, kind=MethodKind.LINEPAY, gateway=gateway_name_for(MethodKind.LINEPAY),
             gateway_token=approval.reg_key, masked_card=approval.masked_card, actor=actor,
         )  # fmt: skip
         registration.status = LinePayRegistrationStatus.CONFIRMED

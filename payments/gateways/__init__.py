@@ -83,3 +83,10 @@ def partner_for(kind: str):
     refund's reference, DECLINED with a reason, or UNKNOWN) and the LINE Pay one `linepay_check(reg_key=)`.
     """
     return import_string(ADAPTERS[REAL_ADAPTER_FOR_KIND[kind]])()
+
+
+def gateway_name_for(kind: str) -> str:
+    """The gateway that keeps (and will charge) a method of this kind: what a PaymentMethod records."""
+    if settings.PAYMENTS_GATEWAY == "sandbox":
+        return "sandbox"
+    return REAL_ADAPTER_FOR_KIND[kind]

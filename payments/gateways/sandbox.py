@@ -250,7 +250,7 @@ class SandboxGateway:
     name = "sandbox"
     card_fields_url_name = "sandbox:card_fields"
 
-    def save_card(self, *, one_time_token: str) -> SavedCard:
+    def save_card(self, *, one_time_token: str, cardholder: dict | None = None) -> SavedCard:
         with transaction.atomic():
             card = SandboxCard.objects.select_for_update().filter(one_time_token=one_time_token).first()
             if card is None or card.used:

@@ -67,3 +67,22 @@ def test_linepay_answers_1172_for_a_repeated_order_and_the_adapter_reads_the_pay
     assert again.reference == first.reference
     assert len(first.reference) == 19
     assert SandboxGateway().charge_status(method=method, order_id="lp-2").outcome == Outcome.ABSENT
+
+
+@pytest.mark.parametrize(
+    ("configured", "card", "linepay"),
+    [("sandbox", "sandbox", "sandbox"), ("linepay", "tappay", "linepay"), ("tappay", "tappay", "linepay")],
+)
+def test_a_method_records_the_gateway_that_keeps_its_kind(settings, configured, card, linepay):
+    from payments.gateways import gateway_name_for
+
+    settings.PAYMENTS_GATEWAY = configured
+    assert (gateway_name_for("card"), gateway_name_for("linepay")) == (card, linepay)
+
+
+def test_the_cardholder_given_to_a_gateway_is_the_e_invoice_buyer():
+    from payments.services import cardholder_of
+    from tests.factories import EInvoiceProfileFactory
+
+    profile = EInvoiceProfileFactory(name="王小明", email="ming@example.tw")
+    assert cardholder_of(profile.account) == {"name": "王小明", "email": "ming@example.tw", "phone_number": ""}
