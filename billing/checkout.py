@@ -157,6 +157,13 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
         )
         if checkout.status != CheckoutStatus.OPEN:
             return None, None, None
+        in_progress = Checkout.objects.filter(account=checkout.account, status=CheckoutStatus.PROCESSING)
+        if in_progress.exclude(pk=checkout.pk).exists():
+            # Another admin's upgrade is at the gateway: priced now, this one would ignore that plan change.
+            raise ServiceError(
+                _("Another payment for this account is in progress. Wait for it to finish, then check the summary."),
+                code="payment_in_progress",
+            )
         step = checkout_step(checkout)
         if step != SUMMARY:
             raise ServiceError(_("Complete the earlier steps first."), code=f"needs_{step}")

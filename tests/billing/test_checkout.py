@@ -17,7 +17,7 @@ from billing.checkout import (
     checkout_step,
 )
 from billing.errors import ServiceError
-from billing.models import AuditRecord, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
+from billing.models import AuditRecord, Checkout, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
 from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
@@ -257,3 +257,17 @@ def test_linepay_pays_through_its_regkey(ready):
     assert SandboxGateway.name == "sandbox"
     assert AuditRecord.objects.filter(action="subscription.upgrade").count() == 1
     assert PaymentMethod.objects.filter(account=ready.account).count() == 2
+
+
+def test_a_second_admins_upgrade_waits_while_another_payment_of_the_account_is_at_the_gateway(ready):
+    # given a first admin's purchase whose gateway answer is still pending
+    first = start(ready, "high")
+    Checkout.objects.filter(pk=first.pk).update(status=CheckoutStatus.PROCESSING)
+    other_admin = MembershipFactory(account=ready.account)
+    second = checkout_start(account=ready.account, plan=plan("medium"), user=other_admin.user, channel="desktop")
+    # when the second admin purchases
+    with pytest.raises(ServiceError) as error:
+        checkout_purchase(checkout=second, expected_total_twd=840, actor=other_admin.user)
+    # then nothing is charged and the plan is unchanged
+    assert error.value.code == "payment_in_progress"
+    assert state(ready.account) == ("light", 0)
