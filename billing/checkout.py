@@ -9,6 +9,7 @@ code held) in one short transaction, the gateway is called, and the outcome is s
 second. A double submit finds the pending charge of the same attempt and charges nothing more.
 """
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -18,12 +19,22 @@ from django.utils.translation import gettext_lazy as _
 from billing.audit import audit_record, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.invoicing import issue_invoice_for
-from billing.models import Checkout, CheckoutStatus, OfficialAccount, Plan, Subscription, SubscriptionStatus
-from billing.periods import local_date
+from billing.models import (
+    Checkout,
+    CheckoutStatus,
+    OfficialAccount,
+    Plan,
+    Renewal,
+    RenewalStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from billing.periods import local_date, month_start
 from billing.pricing import Buyer, CodeRefusal, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
 from payments.gateways import ChargeResult, Outcome, gateway
+from payments.models import ChargeStatus
 from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
 from promos.codes import normalise_code
 from promos.selectors import code_terms, find_code
@@ -37,6 +48,7 @@ EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
     "processing",
     "receipt",
 )
+logger = logging.getLogger(__name__)
 
 
 class QuoteChanged(ServiceError):
@@ -50,6 +62,18 @@ class QuoteChanged(ServiceError):
         self.quote = quote
 
 
+def _refuse_while_renewal_pending(account: OfficialAccount, *, at: datetime) -> None:
+    """An upgrade prices this month: not before the month's renewal has run, nor while one is at the gateway."""
+    subscription = Subscription.objects.get(account=account)
+    renewal_due = subscription.period_start < month_start(local_date(at))
+    renewal_open = Renewal.objects.filter(subscription=subscription, status=RenewalStatus.CHARGING).exists()
+    if renewal_due or renewal_open:
+        raise ServiceError(
+            _("This month's renewal is being processed. Try the upgrade again in a little while."),
+            code="renewal_pending",
+        )
+
+
 def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) -> Checkout:
     """Start (or resume the open) upgrade of this account to `plan` by this admin."""
     subscription = Subscription.objects.select_related("plan").get(account=account)
@@ -58,6 +82,7 @@ def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) 
             _("A renewal payment failed. Fix the payment method and retry the failed charge before upgrading."),
             code="past_due",
         )
+    _refuse_while_renewal_pending(account, at=timezone.now())
     if plan.rank <= subscription.plan.rank:
         raise ServiceError(
             _("Only a bigger plan can be bought; a smaller one is scheduled as a downgrade."), code="not_an_upgrade"
@@ -107,6 +132,8 @@ def checkout_quote(
 def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None, client: str = "") -> Quote:
     """Enter a code (登錄): kept only when it applies, so the summary shows its deduction at once."""
     code_entry_guard(account=checkout.account, client=client, at=at)
+    if not normalise_code(text):
+        raise CodeNotUsable(CodeRefusal.UNKNOWN)
     quote = checkout_quote(checkout, at=at, code_text=text)
     if quote.code_refusal == CodeRefusal.UNKNOWN:
         code_guess_record(account=checkout.account, client=client, at=at)
@@ -157,6 +184,7 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
         )
         if checkout.status != CheckoutStatus.OPEN:
             return None, None, None
+        _refuse_while_renewal_pending(checkout.account, at=at)
         in_progress = Checkout.objects.filter(account=checkout.account, status=CheckoutStatus.PROCESSING)
         if in_progress.exclude(pk=checkout.pk).exists():
             # Another admin's upgrade is at the gateway: priced now, this one would ignore that plan change.
@@ -196,6 +224,10 @@ def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, meth
             Checkout.objects.select_for_update(of=("self",)).select_related("charge", "account").get(pk=checkout_id)
         )
         charge = checkout.charge
+        if checkout.status != CheckoutStatus.PROCESSING or charge.status != ChargeStatus.PENDING:
+            logger.error("checkout %s: gateway answer %s for charge %s already settled as %s; check the gateway",
+                         checkout.pk, outcome, charge.pk, charge.status)  # fmt: skip
+            return checkout
         if outcome == Outcome.SUCCEEDED:
             checkout.charge = charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=actor)
             if charge.deduction_twd or charge.forfeited_twd:

@@ -79,6 +79,14 @@ def step_redirect(request, checkout, step):
 def checkout(request, token):
     """The summary: current plan → new plan, the charge, the code's deduction and what is forfeited, the total."""
     checkout = admins_checkout(request, token)
+    try:
+        return _checkout_page(request, checkout)
+    except ServiceError as error:  # the plan changed since (another upgrade): this checkout is stale
+        report(request, error)
+        return redirect(url(request, "plans", checkout.account_id))
+
+
+def _checkout_page(request, checkout):
     step = checkout_step(checkout)
     if step == RECEIPT and request.htmx:  # the "being processed" page's poll: load the receipt as a page
         return HttpResponseClientRedirect(url(request, "checkout_receipt", checkout.token))

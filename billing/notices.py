@@ -1,11 +1,15 @@
 """E-mails to an account's admins, each in the language they chose (SPEC §2: failures and downgrades)."""
 
+import logging
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
 from billing.models import Membership, Role
+
+logger = logging.getLogger(__name__)
 
 NOTICES = {
     "renewal_failed",
@@ -31,5 +35,8 @@ def notify_admins(*, account, notice: str, **context) -> int:
         with translation.override(language):
             text = render_to_string(f"emails/{notice}.txt", {"account": account, "user": user, **context})
         subject, _blank, body = text.strip().partition("\n")
-        sent += send_mail(subject.strip(), body.strip() + "\n", None, [user.email])
+        try:
+            sent += send_mail(subject.strip(), body.strip() + "\n", None, [user.email])
+        except Exception:  # noqa: BLE001 - a mail server down must not undo or stop a payment
+            logger.exception("notice %s to admin %s not sent", notice, user.pk)
     return sent

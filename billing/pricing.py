@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing.errors import ServiceError
 from billing.periods import days_in_month, days_left_in_month, local_date, month_start
 
 LIGHT, MEDIUM, HIGH = "light", "medium", "high"
@@ -88,12 +89,11 @@ class CodeRefusal(models.TextChoices):
     NOTHING_TO_DEDUCT = "nothing_to_deduct", _("The Light plan has no monthly fee, so the code is not used.")
 
 
-class UpgradeRefused(Exception):
+class UpgradeRefused(ServiceError):
     """The target plan is not an upgrade of the current one."""
 
     def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message, code="not_an_upgrade")
 
 
 @dataclass(frozen=True)

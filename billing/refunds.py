@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.errors import ServiceError
 from invoices.issuing import invoice_correct_for_refund
-from payments.gateways import Outcome, gateway
+from payments.gateways import GatewayError, Outcome, gateway
 from payments.models import Charge, ChargeStatus, Refund
 from payments.services import charge_refund
 
@@ -24,7 +24,13 @@ def charge_refund_through_gateway(*, charge: Charge, amount_twd: int | None, rea
     amount = remaining if amount_twd is None else amount_twd
     if not 0 < amount <= remaining:
         raise ServiceError(_("A refund must be between NT$1 and the amount not yet refunded."), code="refund_amount")
-    result = gateway().refund(method=charge.payment_method, reference=charge.gateway_reference, amount_twd=amount)
+    try:
+        result = gateway().refund(method=charge.payment_method, reference=charge.gateway_reference, amount_twd=amount)
+    except GatewayError as error:
+        raise ServiceError(error.message, code="gateway_error") from None
+    if result.outcome == Outcome.UNKNOWN:
+        raise ServiceError(_("The gateway's answer is not known. Check the payment at the gateway before refunding "
+                             "again."), code="refund_unknown")  # fmt: skip
     if result.outcome != Outcome.SUCCEEDED:
         raise ServiceError(_("The gateway did not refund: %(reason)s") % {"reason": result.reason or result.outcome},
                            code="gateway_refused")  # fmt: skip

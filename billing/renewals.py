@@ -26,6 +26,8 @@ from django.utils import timezone
 from billing.audit import audit_record, snapshot
 from billing.invoicing import issue_invoice_for
 from billing.models import (
+    Checkout,
+    CheckoutStatus,
     Plan,
     PlanChange,
     PlanChangeKind,
@@ -50,7 +52,7 @@ from billing.selectors import (
     pricing_rules,
 )
 from payments.gateways import ChargeResult, Outcome, gateway
-from payments.models import ChargeStatus
+from payments.models import ChargeStatus, MethodStatus
 from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
 from promos.selectors import code_terms, registered_code
 from promos.services import promo_code_hold, promo_code_redeem, promo_code_release, promo_code_unregister
@@ -143,6 +145,9 @@ def _claim(subscription_id: int, *, as_of: datetime, run, totals: Totals, plans)
         if Renewal.objects.filter(subscription=subscription, period_start=new_period).exists():
             totals.skipped += 1  # under way or waiting for its retry
             return None
+        if Checkout.objects.filter(account_id=subscription.account_id, status=CheckoutStatus.PROCESSING).exists():
+            totals.skipped += 1  # an upgrade is at the gateway: renew on the next run, on the plan it leaves
+            return None
         return _price_and_record(subscription, new_period, as_of=as_of, run=run, totals=totals, plans=plans)
 
 
@@ -189,7 +194,7 @@ def _record_attempt(renewal, subscription, quote, method, *, totals: Totals):
     charge, _created = charge_create(account=subscription.account, quote=quote, plan=renewal.plan,
                                      payment_method=method, idempotency_key=key, actor=None)  # fmt: skip
     renewal.charge = charge
-    renewal.save(update_fields=["attempts", "status", "charge", "updated_at"])
+    renewal.save(update_fields=["plan", "attempts", "status", "charge", "updated_at"])
     if quote.code_applied:
         promo_code_hold(text=quote.code, account=subscription.account, charge=charge, actor=None)
     if quote.total_twd == 0:  # the code paid it all: nothing goes to the gateway
@@ -340,10 +345,14 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
     charge = renewal.charge
     if charge is None or charge.status != ChargeStatus.PENDING:
         return
-    result = gateway().charge_status(method=charge.payment_method, order_id=charge.idempotency_key)
-    if result.outcome == Outcome.ABSENT:
-        result = gateway().charge(method=charge.payment_method, amount_twd=charge.total_twd,
-                                  order_id=charge.idempotency_key, description="renewal")  # fmt: skip
+    method = charge.payment_method
+    result = gateway().charge_status(method=method, order_id=charge.idempotency_key)
+    if result.outcome == Outcome.ABSENT and method.status != MethodStatus.ACTIVE:
+        # never seen by the gateway, and the method was removed or expired since: no charge, retry later
+        result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
+    elif result.outcome == Outcome.ABSENT:
+        result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
+                                  description="renewal")  # fmt: skip
     renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
 
 
@@ -381,8 +390,9 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
             return None
         subscription = Subscription.objects.select_for_update(of=("self",)).select_related(
             "account", "plan", "scheduled_plan").get(pk=renewal.subscription_id)  # fmt: skip
-        _new_plan, quote = renewal_quote(subscription, as_of=as_of)
+        new_plan, quote = renewal_quote(subscription, as_of=as_of)
         method = main_payment_method(subscription.account)
+        renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
         renewal.attempts += 1
         renewal.status = RenewalStatus.CHARGING
         if method is None:

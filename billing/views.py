@@ -73,10 +73,11 @@ def next_url(request, default: str) -> str:
 
 
 def client_address(request) -> str:
-    """The client, for rate limits. Behind a TLS proxy the first X-Forwarded-For hop is the client."""
+    """The client, for rate limits. Behind our TLS proxy, the last X-Forwarded-For hop is what it saw."""
     behind_proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is not None  # BEHIND_TLS_PROXY=true
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if behind_proxy else ""
-    return (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", ""))[:45]
+    # the proxy appends the address it saw; anything before it was written by the client
+    return (forwarded.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", ""))[:45]
 
 
 def page(request, account, template: str, **context):
@@ -192,6 +193,8 @@ def payment_method_add(request, account):
 def card_add(request, account):
     """Our card form holds only the token the gateway's hosted fields hand it; never a card number."""
     back = next_url(request, url(request, "payment_methods", account.pk))
+    if not hasattr(account, "einvoice_profile"):
+        return go(request, "payment_method_add", account.pk)  # which asks for the e-invoice information first
     if request.method == "POST":
         token = request.POST.get("card_token", "")
         if not token:
@@ -222,6 +225,8 @@ def card_fields(card_gateway) -> dict:
 def linepay_start(request, account):
     """Ask LINE Pay for the approval page; the desktop opens it in a pop-up, the webstore goes there."""
     back = next_url(request, url(request, "payment_methods", account.pk))
+    if not hasattr(account, "einvoice_profile"):
+        return go(request, "payment_method_add", account.pk)  # which asks for the e-invoice information first
 
     def absolute(name):
         return lambda order_id: request.build_absolute_uri(url(request, name, account.pk, order_id))

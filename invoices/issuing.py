@@ -4,6 +4,7 @@ Every function owns its transaction and leaves an audit record. Rules: SPEC §4 
 shared/reference/domain-facts.md §4 (periods, 字軌, B2C/B2B, void in the period, allowance later).
 """
 
+import logging
 import secrets
 import zlib
 from datetime import date, datetime
@@ -31,6 +32,8 @@ ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": pg_advisory_xact_lock(namespace, peri
 
 
 # ---- periods and amounts ----------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
 
 
 def invoice_period(day: date) -> str:
@@ -182,7 +185,11 @@ def invoice_notice_send(*, invoice: Invoice) -> int:
             "emails/invoice_issued.txt", {"invoice": invoice, "period": period_label(invoice.period)}
         )
     subject, _blank, body = text.strip().partition("\n")
-    return send_mail(subject.strip(), body.strip() + "\n", None, [email])
+    try:
+        return send_mail(subject.strip(), body.strip() + "\n", None, [email])
+    except Exception:  # noqa: BLE001 - the invoice stands; a mail server down must not turn it into a 500
+        logger.exception("invoice notice for %s not sent", invoice.pk)
+        return 0
 
 
 def _admin_language(account_id: int, email: str) -> str:

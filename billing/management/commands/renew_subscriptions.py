@@ -6,6 +6,7 @@ safe to run again or from several hosts at once (see billing/renewals.py).
 """
 
 import json
+import logging
 import multiprocessing
 import sys
 from datetime import timedelta
@@ -29,6 +30,8 @@ from billing.renewals import (
     subscriptions_due,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def renew_chunk(args) -> Totals:
     """Renew a chunk of subscriptions (in this process or a forked worker); returns its totals."""
@@ -37,7 +40,12 @@ def renew_chunk(args) -> Totals:
     plans = plans_by_pk()
     totals = Totals()
     for subscription_id in ids:
-        renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=totals, plans=plans)
+        try:
+            renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=totals, plans=plans)
+        except Exception as error:  # noqa: BLE001 - one subscription's fault must not stop the others
+            logger.exception("renewal of subscription %s failed", subscription_id)
+            totals.pending += 1  # left 'charging' or unclaimed: recovery or the next run settles it
+            totals.failures.append({"subscription": subscription_id, "period": "", "reason": repr(error)[:200]})
     return totals
 
 
@@ -77,7 +85,11 @@ class Command(BaseCommand):
 
     def recover(self, as_of, totals: Totals, *, recover_after: int) -> None:
         for renewal in renewals_in_doubt(older_than=timezone.now() - timedelta(seconds=recover_after)):
-            renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
+            try:
+                renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
+            except Exception:  # noqa: BLE001 - one stuck renewal must not block the month's run
+                logger.exception("recovery of renewal %s failed", renewal.pk)
+                totals.pending += 1
 
     def renew_all(self, ids, *, as_of, run, totals: Totals, workers: int, batch_size: int, bar) -> None:
         """One worker renews in this process; several are forked processes (Python threads would share one
