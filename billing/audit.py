@@ -26,9 +26,16 @@ def snapshot_all(obj: models.Model) -> dict:
 
 
 def audit_record(*, actor, action: str, obj: models.Model, before=None, after=None, account=None) -> AuditRecord:
+    record = audit_entry(actor=actor, action=action, obj=obj, before=before, after=after, account=account)
+    record.save(force_insert=True)
+    return record
+
+
+def audit_entry(*, actor, action: str, obj: models.Model, before=None, after=None, account=None) -> AuditRecord:
+    """An unsaved audit record, for services that write many at once (`AuditRecord.objects.bulk_create`)."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return AuditRecord.objects.create(
+    return AuditRecord(
         actor=actor,
         account=account,
         object_type=obj._meta.label_lower,

@@ -4,13 +4,17 @@ import logging
 
 from django.db import transaction
 
-from invoices.issuing import invoice_issue
+from invoices.issuing import invoices_issue
 
 logger = logging.getLogger(__name__)
 
 
 def issue_invoice_for(charge) -> None:
-    """Issue the charge's invoice inside the settling transaction, in a savepoint of its own.
+    issue_invoices_for([charge])
+
+
+def issue_invoices_for(charges: list) -> None:
+    """Issue the charges' invoices inside the settling transaction, in a savepoint of their own.
 
     The charge and its invoice commit together; yet a fault in invoicing never undoes a payment the
     gateway already took: the charge stands, the fault is logged, and staff issue the invoice again.
@@ -18,6 +22,6 @@ def issue_invoice_for(charge) -> None:
     """
     try:
         with transaction.atomic():
-            invoice_issue(charge=charge)
+            invoices_issue(charges=charges)
     except Exception:
-        logger.exception("invoice not issued for charge %s", charge.pk)
+        logger.exception("invoices not issued for charges %s", ", ".join(str(charge.pk) for charge in charges))

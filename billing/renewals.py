@@ -1,18 +1,22 @@
 """Monthly renewals, retries and dunning (SPEC §2–3, §8), run by cron through management commands.
 
 Exactly once: a Renewal row is unique per subscription and new period, and its charge's idempotency
-key (which is also the gateway's order ID) is unique per attempt. Each renewal goes through three
-short steps and never holds a transaction across the gateway:
+key (which is also the gateway's order ID) is unique per attempt. Renewals go in batches through
+three short steps and never hold a transaction across the gateway:
 
-1. claim: lock the subscription (SKIP LOCKED, so parallel runs share the work), price the renewal
-   with billing.pricing, record the Renewal as `charging`, its pending charge, and hold the code;
-2. charge: ask the gateway, outside any transaction;
-3. settle: the answer becomes the new period, or a failure with its next retry day.
+1. claim: lock the batch's subscriptions (SKIP LOCKED, so parallel runs share the work), read what
+   pricing needs in one query per table, price each renewal with billing.pricing, and record each
+   Renewal as `charging` with its pending charge and held code (renewals that cost nothing, or that
+   cannot be charged, are settled here);
+2. charge: send the batch's charges to the gateway, outside any transaction;
+3. settle: the answers become new periods, or failures with their next retry day.
 
-A process killed between 1 and 3 leaves a `charging` renewal. The next run reads that order back
-from the gateway (`charge_status`) and settles it, charging only an order the gateway never saw.
+A process killed between 1 and 3 leaves `charging` renewals. The next run reads those orders back
+from the gateway (`charge_status`) and settles them, charging only an order the gateway never saw.
+A batch of one is the same code: retries and the admin's retry action use it.
 """
 
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -23,11 +27,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.audit import audit_record, snapshot
-from billing.invoicing import issue_invoice_for
+from billing.audit import audit_entry, snapshot
+from billing.bulk import update_rows
+from billing.invoicing import issue_invoices_for
 from billing.models import (
+    AuditRecord,
     Checkout,
     CheckoutStatus,
+    MonthlyUsage,
     Plan,
     PlanChange,
     PlanChangeKind,
@@ -40,33 +47,32 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.notices import notify_admins
-from billing.periods import local_date, month_start, next_month_start, previous_month_start
-from billing.pricing import price_renewal
-from billing.selectors import (
-    billed_messages,
-    buyer_for,
-    buyer_with,
-    main_payment_method,
-    plan_terms,
-    plans_with_terms,
-    pricing_rules,
+from billing.periods import local_date, month_start, next_month_start
+from billing.pricing import Quote, price_renewal
+from billing.selectors import buyer_with, plan_terms, plans_with_terms, pricing_rules
+from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
+from payments.models import ChargeStatus, MethodStatus, PaymentMethod
+from payments.services import (
+    ChargeOrder,
+    charges_create,
+    charges_mark_failed,
+    charges_mark_succeeded,
+    payment_method_mark_expired,
 )
-from payments.gateways import ChargeResult, Outcome, gateway
-from payments.models import ChargeStatus, MethodStatus
-from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
-from promos.selectors import code_terms, registered_code
-from promos.services import promo_code_hold, promo_code_redeem, promo_code_release, promo_code_unregister
+from promos.models import CodeStatus, PromoCode
+from promos.selectors import code_terms
+from promos.services import promo_code_unregister, promo_codes_hold, promo_codes_redeem_held, promo_codes_release
+
+logger = logging.getLogger(__name__)
 
 SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
-UNKNOWN_METHOD = object()  # "read the main payment method yourself"
+OPEN_RENEWALS = [RenewalStatus.CHARGING, RenewalStatus.FAILED]
+NO_METHOD = "no main payment method"
 
 
 def plans_by_pk() -> dict:
     """The plans with their prices and tiers: read once per run, not once per renewal."""
     return {plan.pk: plan for plan in plans_with_terms()}
-
-
-OPEN_RENEWALS = [RenewalStatus.CHARGING, RenewalStatus.FAILED]
 
 
 @dataclass
@@ -111,214 +117,352 @@ def run_finish(run: RenewalRun, totals: Totals) -> None:
     run.save(update_fields=["totals", "status", "finished_at"])
 
 
-# ---- one subscription -----------------------------------------------------------------------
+# ---- pricing a batch ----------------------------------------------------------------------------
+
+
+@dataclass
+class PricingInputs:
+    """What pricing reads about a batch's accounts, one query per table."""
+
+    methods: dict  # account id → its usable main payment method
+    codes: dict  # account id → the code registered to it (with its campaign)
+    usage: dict  # (account id, month) → billed messages
+
+
+def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
+    """Read for these subscriptions; `lock_codes` (inside a transaction) locks the registered codes."""
+    accounts = [subscription.account_id for subscription in subscriptions]
+    methods = PaymentMethod.objects.usable().filter(account_id__in=accounts, is_main=True)
+    codes = PromoCode.objects.select_related("campaign").filter(registered_account_id__in=accounts)
+    if lock_codes:
+        codes = codes.select_for_update(of=("self",)).order_by("pk")
+    months = {subscription.period_start for subscription in subscriptions}
+    usage = MonthlyUsage.objects.filter(account_id__in=accounts, month__in=months)
+    return PricingInputs(
+        methods={method.account_id: method for method in methods},
+        codes={code.registered_account_id: code for code in codes},
+        usage={(row.account_id, row.month): row.billed_messages for row in usage},
+    )
+
+
+def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime, release: bool) -> None:
+    """A registered code whose window has closed is not used; with `release`, it is released (with an
+    audit record) and the admins are told."""
+    for subscription in subscriptions:
+        code = inputs.codes.get(subscription.account_id)
+        if code is None or code.status != CodeStatus.REGISTERED or code.campaign.valid_until >= as_of:
+            continue
+        del inputs.codes[subscription.account_id]
+        if release:
+            account = subscription.account
+            promo_code_unregister(account=account, actor=None)
+            transaction.on_commit(lambda account=account, code=code: notify_admins(account=account,
+                                  notice="code_released", code=code))  # fmt: skip
+
+
+class Pricer:
+    """Prices renewals with the checkout's pricing module; plan terms are built once per plan and month."""
+
+    def __init__(self, plans: dict, *, as_of: datetime):
+        self.plans, self.as_of, self.rules, self.terms = plans, as_of, pricing_rules(), {}
+
+    def plan_terms(self, plan_id: int, month: date):
+        if (plan_id, month) not in self.terms:
+            self.terms[plan_id, month] = plan_terms(self.plans[plan_id], month)
+        return self.terms[plan_id, month]
+
+    def quote(self, subscription, inputs: PricingInputs):
+        """(new plan, quote, the registered code it may use) for the subscription's next period."""
+        account_id = subscription.account_id
+        new_period = next_month_start(subscription.period_start)
+        new_plan = self.plans[subscription.scheduled_plan_id or subscription.plan_id]
+        code = inputs.codes.get(account_id)
+        code = code if code is not None and code.status == CodeStatus.REGISTERED else None
+        quote = price_renewal(
+            plan=self.plan_terms(new_plan.pk, new_period), month=new_period, at=self.as_of,
+            buyer=buyer_with(subscription.account, inputs.methods.get(account_id)), rules=self.rules,
+            previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
+            previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
+            code=code_terms(code) if code else None,
+        )  # fmt: skip
+        return new_plan, quote, code
+
+
+def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None = None):
+    """(subscription, new plan, quote) for each, changing nothing: what a dry run prints."""
+    inputs = pricing_inputs(subscriptions, lock_codes=False)
+    drop_expired_codes(subscriptions, inputs, as_of=as_of, release=False)
+    pricer = Pricer(plans or plans_by_pk(), as_of=as_of)
+    return [(subscription, *pricer.quote(subscription, inputs)[:2]) for subscription in subscriptions]
+
+
+# ---- a batch of subscriptions -------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One renewal attempt while its batch is claimed: what to record and, perhaps, charge."""
+
+    renewal: Renewal
+    subscription: Subscription
+    quote: Quote
+    method: PaymentMethod | None
+    code: PromoCode | None  # the locked registered code the quote applies
 
 
 def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun | None, totals: Totals,
                        plans=None) -> None:  # fmt: skip
     """Move one subscription into its next period, charging it when the new period costs money."""
-    claimed = _claim(subscription_id, as_of=as_of, run=run, totals=totals, plans=plans or plans_by_pk())
-    if claimed is None:
+    renew_batch([subscription_id], as_of=as_of, run=run, totals=totals, plans=plans)
+
+
+def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals,
+                plans=None) -> None:  # fmt: skip
+    """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
+    claimed = Totals()
+    attempts = _claim_batch(subscription_ids, as_of=as_of, run=run, totals=claimed, plans=plans or plans_by_pk())
+    totals.merge(claimed)  # only once the claim has committed
+    charge_and_settle(attempts, as_of=as_of, totals=totals)
+
+
+def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
+    """Step 2 and 3. If settling the batch fails, each renewal is settled on its own; one that still
+    fails stays `charging`, and the next run reads its order back from the gateway."""
+    if not attempts:
         return
-    renewal, method = claimed
-    charge = renewal.charge
-    description = f"LINE Official Account {renewal.plan.code} {renewal.period_start:%Y-%m}"
-    result = gateway().charge(
-        method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key, description=description
-    )
-    renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
+    requests = [
+        ChargeRequest(method=a.method, amount_twd=a.renewal.charge.total_twd, order_id=a.renewal.charge.idempotency_key,
+                      description=f"LINE Official Account {a.renewal.plan.code} {a.renewal.period_start:%Y-%m}")
+        for a in attempts
+    ]  # fmt: skip
+    try:
+        results = gateway().charge_many(requests)
+    except Exception:  # noqa: BLE001 - the orders may or may not have reached the gateway: never guessed
+        logger.exception("the gateway did not answer a batch of %s charges", len(requests))
+        results = [ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")] * len(requests)
+    answers = [(attempt.renewal.pk, result) for attempt, result in zip(attempts, results, strict=True)]
+    try:
+        renewals_settle(answers, as_of=as_of, totals=totals)
+    except Exception:
+        if len(answers) == 1:
+            raise
+        logger.exception("settling a batch of %s renewals failed; settling them one by one", len(answers))
+        for answer in answers:
+            try:
+                renewals_settle([answer], as_of=as_of, totals=totals)
+            except Exception:  # noqa: BLE001 - left charging: recovery settles it from the gateway's record
+                logger.exception("settling renewal %s failed", answer[0])
+                totals.pending += 1
 
 
-def _claim(subscription_id: int, *, as_of: datetime, run, totals: Totals, plans):
-    """Step 1, in one short transaction. Returns (renewal, method) when a charge must go to the gateway."""
+def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:
+    """Step 1, in one short transaction. Returns the attempts whose charges go to the gateway."""
     with transaction.atomic():
-        subscription = (
+        subscriptions = list(
             Subscription.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("account", "plan", "scheduled_plan")
-            .filter(pk=subscription_id, period_start__lt=month_start(local_date(as_of)))
-            .first()
+            .select_related("account", "plan")
+            .filter(pk__in=ids, period_start__lt=month_start(local_date(as_of)))
+            .order_by("pk")
         )
-        if subscription is None:  # another run holds it, or it is renewed already
-            totals.skipped += 1
-            return None
-        new_period = next_month_start(subscription.period_start)
-        if Renewal.objects.filter(subscription=subscription, period_start=new_period).exists():
-            totals.skipped += 1  # under way or waiting for its retry
-            return None
-        if Checkout.objects.filter(account_id=subscription.account_id, status=CheckoutStatus.PROCESSING).exists():
-            totals.skipped += 1  # an upgrade is at the gateway: renew on the next run, on the plan it leaves
-            return None
-        return _price_and_record(subscription, new_period, as_of=as_of, run=run, totals=totals, plans=plans)
+        subscriptions = _free_to_renew(subscriptions)
+        totals.skipped += len(ids) - len(subscriptions)  # another run holds them, or they are under way
+        if not subscriptions:
+            return []
+        inputs = pricing_inputs(subscriptions, lock_codes=True)
+        drop_expired_codes(subscriptions, inputs, as_of=as_of, release=True)
+        pricer = Pricer(plans, as_of=as_of)
+        attempts = []
+        for subscription in subscriptions:
+            new_plan, quote, code = pricer.quote(subscription, inputs)
+            renewal = Renewal(subscription=subscription, period_start=quote.period_start, plan=new_plan,
+                              status=RenewalStatus.CHARGING, attempts=1, run=run)  # fmt: skip
+            attempts.append(Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
+                                    code if quote.code_applied else None))  # fmt: skip
+        return _record_attempts(attempts, as_of=as_of, totals=totals, new=True)
 
 
-def renewal_quote(subscription, *, as_of: datetime, release_expired_code: bool = True, plans=None,
-                  method=UNKNOWN_METHOD):  # fmt: skip
-    """(new plan, quote) for a subscription's next period: the same pricing as the checkout's.
-
-    `plans` (plans_with_terms() by pk) and the main `method` may be passed in when the caller has them.
-    """
-    account = subscription.account
-    new_period = next_month_start(subscription.period_start)
-    plans = plans or plans_by_pk()
-    new_plan = plans[subscription.scheduled_plan_id or subscription.plan_id]
-    code = _usable_registered_code(account, as_of=as_of, release_expired=release_expired_code)
-    buyer = buyer_for(account) if method is UNKNOWN_METHOD else buyer_with(account, method)
-    quote = price_renewal(
-        plan=plan_terms(new_plan, new_period), month=new_period, at=as_of, buyer=buyer,
-        rules=pricing_rules(), previous_plan=plan_terms(plans[subscription.plan_id], subscription.period_start),
-        previous_billed_messages=billed_messages(account, previous_month_start(new_period)),
-        code=code_terms(code) if code else None,
+def _free_to_renew(subscriptions: list) -> list:
+    """Those with no renewal for their new period yet (under way, or waiting for its retry), and no upgrade
+    at the gateway (renewed on the next run, on the plan the upgrade leaves)."""
+    new_periods = {next_month_start(subscription.period_start) for subscription in subscriptions}
+    under_way = set(
+        Renewal.objects.filter(subscription__in=subscriptions, period_start__in=new_periods).values_list(
+            "subscription_id", "period_start"
+        )
+    )
+    upgrading = set(
+        Checkout.objects.filter(account_id__in=[s.account_id for s in subscriptions],
+                                status=CheckoutStatus.PROCESSING).values_list("account_id", flat=True)
     )  # fmt: skip
-    return new_plan, quote
+    return [
+        s for s in subscriptions
+        if (s.pk, next_month_start(s.period_start)) not in under_way and s.account_id not in upgrading
+    ]  # fmt: skip
 
 
-def _price_and_record(subscription, new_period: date, *, as_of, run, totals: Totals, plans):
-    account = subscription.account
-    method = main_payment_method(account)
-    new_plan, quote = renewal_quote(subscription, as_of=as_of, plans=plans, method=method)
-    renewal = Renewal.objects.create(subscription=subscription, period_start=new_period, plan=new_plan,
-                                     status=RenewalStatus.CHARGING, attempts=1, run=run)  # fmt: skip
-    if quote.total_twd == 0 and not quote.code_applied:
-        _advance(renewal, subscription, charge=None)
-        totals.renewed += 1
-        return None
-    if method is None and quote.total_twd > 0:
-        _fail(renewal, subscription, reason="no main payment method", as_of=as_of, totals=totals)
-        return None
-    return _record_attempt(renewal, subscription, quote, method, totals=totals)
-
-
-def _record_attempt(renewal, subscription, quote, method, *, totals: Totals):
-    """The attempt's pending charge (its key is also the gateway's order ID) and the held code."""
-    key = f"renewal:{subscription.pk}:{renewal.period_start:%Y-%m}:{renewal.attempts}"
-    charge, _created = charge_create(account=subscription.account, quote=quote, plan=renewal.plan,
-                                     payment_method=method, idempotency_key=key, actor=None)  # fmt: skip
-    renewal.charge = charge
-    renewal.save(update_fields=["plan", "attempts", "status", "charge", "updated_at"])
-    if quote.code_applied:
-        promo_code_hold(text=quote.code, account=subscription.account, charge=charge, actor=None)
-    if quote.total_twd == 0:  # the code paid it all: nothing goes to the gateway
-        _succeed(renewal, subscription, charge, reference="", totals=totals)
-        return None
-    return renewal, method
-
-
-def _usable_registered_code(account, *, as_of, release_expired: bool):
-    """The code registered for renewal. One whose window has closed is released (with an audit record)."""
-    code = registered_code(account)
-    if code is None or code.status != "registered":
-        return None
-    if code.campaign.valid_until < as_of:
-        if release_expired:
-            promo_code_unregister(account=account, actor=None)
-            transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
-        return None
-    return code
+def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
+    """Record each attempt: nothing to pay starts the new period; no payment method fails it; the rest get
+    their pending charge (its key is also the gateway's order ID) and held code. Returns those to charge."""
+    free = [a for a in attempts if a.quote.total_twd == 0 and not a.quote.code_applied]
+    unpayable = [a for a in attempts if a.method is None and a.quote.total_twd > 0]
+    paying = [a for a in attempts if a not in free and a not in unpayable]
+    for attempt in free:
+        attempt.renewal.charge = None  # a retry's earlier failed charge does not pay for the new period
+    orders = [
+        ChargeOrder(a.subscription.account, a.quote, a.renewal.plan, a.method,
+                    f"renewal:{a.subscription.pk}:{a.renewal.period_start:%Y-%m}:{a.renewal.attempts}")
+        for a in paying
+    ]  # fmt: skip
+    for attempt, charge in zip(paying, charges_create(orders, actor=None), strict=True):
+        attempt.renewal.charge = charge
+    if new:
+        Renewal.objects.bulk_create([attempt.renewal for attempt in attempts])
+    else:
+        update_rows([attempt.renewal for attempt in attempts], ["plan", "attempts", "status", "charge", "updated_at"])
+    promo_codes_hold([(a.code, a.subscription.account, a.renewal.charge) for a in paying if a.code], actor=None)
+    _start_new_periods([(a.renewal, a.subscription) for a in free])
+    totals.renewed += len(free)
+    _fail_all([(a.renewal, a.subscription, NO_METHOD) for a in unpayable], as_of=as_of, totals=totals)
+    paid_by_code = [(a.renewal, a.subscription, "") for a in paying if a.quote.total_twd == 0]
+    _succeed_all(paid_by_code, totals=totals)  # the code paid it all: nothing goes to the gateway
+    return [attempt for attempt in paying if attempt.quote.total_twd > 0]
 
 
 def renewal_settle(*, renewal_id: int, result: ChargeResult, as_of: datetime, totals: Totals) -> None:
-    """Step 3: the gateway's answer, in one short transaction. Unknown answers wait for reconciliation."""
-    if result.outcome == Outcome.UNKNOWN:
-        totals.pending += 1
+    renewals_settle([(renewal_id, result)], as_of=as_of, totals=totals)
+
+
+def renewals_settle(answers: list[tuple[int, ChargeResult]], *, as_of: datetime, totals: Totals) -> None:
+    """Step 3: the gateway's answers, in one short transaction. Unknown answers wait for reconciliation."""
+    results = {renewal_id: result for renewal_id, result in answers if result.outcome != Outcome.UNKNOWN}
+    totals.pending += len(answers) - len(results)
+    if not results:
         return
+    settled = Totals()
     with transaction.atomic():
-        renewal = Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan").get(pk=renewal_id)
-        if renewal.status != RenewalStatus.CHARGING:
-            return
-        subscription = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("account")
-            .get(pk=renewal.subscription_id)
-        )
-        if result.outcome == Outcome.SUCCEEDED:
-            _succeed(renewal, subscription, renewal.charge, reference=result.reference, totals=totals)
-        else:
-            _decline(renewal, subscription, result, as_of=as_of, totals=totals)
-    if result.outcome == Outcome.DECLINED and result.method_gone and renewal.charge.payment_method_id:
-        method = renewal.charge.payment_method
-        payment_method_mark_expired(method=method, actor=None)
-        notify_admins(account=method.account, notice="method_expired", method=method)
+        renewals = list(
+            Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan")
+            .filter(pk__in=list(results), status=RenewalStatus.CHARGING).order_by("pk")
+        )  # fmt: skip
+        subscriptions = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan")
+        subscriptions = subscriptions.in_bulk([renewal.subscription_id for renewal in renewals])
+        succeeded, declined = [], []
+        for renewal in renewals:
+            result = results[renewal.pk]
+            subscription = subscriptions[renewal.subscription_id]
+            if result.outcome == Outcome.SUCCEEDED:
+                succeeded.append((renewal, subscription, result.reference))
+            else:
+                declined.append((renewal, subscription, result))
+        _succeed_all(succeeded, totals=settled)
+        _decline_all(declined, as_of=as_of, totals=settled)
+    totals.merge(settled)
+    for renewal, _subscription, result in declined:
+        if result.method_gone and renewal.charge.payment_method_id:
+            method = renewal.charge.payment_method
+            payment_method_mark_expired(method=method, actor=None)
+            notify_admins(account=method.account, notice="method_expired", method=method)
 
 
-def _succeed(renewal, subscription, charge, *, reference: str, totals: Totals) -> None:
-    charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=None)
-    held = getattr(charge, "held_code", None) if charge.deduction_twd or charge.forfeited_twd else None
-    if held is not None:
-        promo_code_redeem(text=held.code, account=subscription.account, charge=charge,
-                          applied_twd=charge.deduction_twd, forfeited_twd=charge.forfeited_twd, actor=None)  # fmt: skip
-        totals.codes_applied += 1
-        totals.forfeited_twd += charge.forfeited_twd
-    totals.charged_twd += charge.total_twd
-    totals.renewed += 1
-    _advance(renewal, subscription, charge=charge)
-    issue_invoice_for(charge)
-
-
-def _advance(renewal, subscription, *, charge) -> None:
-    """The new period starts: a scheduled downgrade takes effect, a past-due account is active again."""
-    before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
-    previous_plan = subscription.plan
-    subscription.plan = renewal.plan
-    subscription.scheduled_plan = None
-    subscription.period_start = renewal.period_start
-    subscription.status = SubscriptionStatus.ACTIVE
-    subscription.save(update_fields=["plan", "scheduled_plan", "period_start", "status", "updated_at"])
-    if previous_plan.pk != renewal.plan_id:
-        PlanChange.objects.create(subscription=subscription, kind=PlanChangeKind.DOWNGRADE_APPLIED,
-                                  from_plan=previous_plan, to_plan=renewal.plan, effective_on=renewal.period_start,
-                                  charge=charge)  # fmt: skip
-    renewal.status = RenewalStatus.RENEWED
-    renewal.charge = charge
-    renewal.next_retry_on = None
-    renewal.save(update_fields=["status", "charge", "next_retry_on", "updated_at"])
-    audit_record(actor=None, action="subscription.renew", obj=subscription, account=subscription.account,
-                 before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS))  # fmt: skip
-
-
-def _decline(renewal, subscription, result: ChargeResult, *, as_of, totals: Totals) -> None:
-    charge_mark_failed(charge=renewal.charge, reason=result.reason, actor=None)
-    promo_code_release(charge=renewal.charge, actor=None)
-    _fail(renewal, subscription, reason=result.reason, as_of=as_of, totals=totals)
-
-
-def _fail(renewal, subscription, *, reason: str, as_of, totals: Totals) -> None:
-    """A failed attempt: retried on the next configured day, or, after the last one, the Light plan."""
-    renewal.last_error = reason[:255]
-    renewal.next_retry_on = next_retry_day(renewal.period_start, after=local_date(as_of))
-    totals.failed += 1
-    totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start), "reason": reason})
-    notice = {"renewal": renewal, "reason": reason, "retry_on": renewal.next_retry_on}
-    transaction.on_commit(lambda: notify_admins(account=subscription.account, notice="renewal_failed", **notice))
-    if renewal.next_retry_on is None:
-        _downgrade_to_light(renewal, subscription)
+def _succeed_all(items: list, *, totals: Totals) -> None:
+    """(renewal, subscription, gateway reference) each: the charge is paid, its code redeemed, the new
+    period starts, and the invoice is issued."""
+    if not items:
         return
-    renewal.status = RenewalStatus.FAILED
-    renewal.save(update_fields=["status", "last_error", "next_retry_on", "updated_at"])
-    if subscription.status != SubscriptionStatus.PAST_DUE:
+    charges = charges_mark_succeeded([(renewal.charge, reference) for renewal, _s, reference in items], actor=None)
+    with_code = [charge for charge in charges if charge.deduction_twd or charge.forfeited_twd]
+    redemptions = promo_codes_redeem_held(with_code, actor=None) if with_code else []
+    totals.codes_applied += len(redemptions)
+    totals.forfeited_twd += sum(redemption.forfeited_twd for redemption in redemptions)
+    totals.charged_twd += sum(charge.total_twd for charge in charges)
+    totals.renewed += len(items)
+    for (renewal, _subscription, _reference), charge in zip(items, charges, strict=True):
+        renewal.charge = charge
+    _start_new_periods([(renewal, subscription) for renewal, subscription, _reference in items])
+    issue_invoices_for(charges)
+
+
+def _decline_all(items: list, *, as_of: datetime, totals: Totals) -> None:
+    """(renewal, subscription, the gateway's answer) each: the charge failed and its code is given back."""
+    if not items:
+        return
+    charges = charges_mark_failed([(renewal.charge, result.reason) for renewal, _s, result in items], actor=None)
+    promo_codes_release(charges, actor=None)
+    _fail_all([(renewal, subscription, result.reason) for renewal, subscription, result in items], as_of=as_of,
+              totals=totals)  # fmt: skip
+
+
+def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
+    """(renewal, subscription, reason) each: retried on the next configured day, or, after the last one,
+    the Light plan. The subscription is past due meanwhile; the admins are told either way."""
+    if not items:
+        return
+    retrying, past_due, records, exhausted = [], [], [], []
+    for renewal, subscription, reason in items:
+        renewal.last_error = reason[:255]
+        renewal.next_retry_on = next_retry_day(renewal.period_start, after=local_date(as_of))
+        totals.failed += 1
+        totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start),
+                                "reason": reason})  # fmt: skip
+        notice = {"renewal": renewal, "reason": reason, "retry_on": renewal.next_retry_on}
+        transaction.on_commit(lambda subscription=subscription, notice=notice: notify_admins(
+            account=subscription.account, notice="renewal_failed", **notice))  # fmt: skip
+        if renewal.next_retry_on is None:
+            exhausted.append((renewal, subscription))
+            continue
+        renewal.status = RenewalStatus.FAILED
+        retrying.append(renewal)
+        if subscription.status != SubscriptionStatus.PAST_DUE:
+            before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
+            subscription.status = SubscriptionStatus.PAST_DUE
+            past_due.append(subscription)
+            records.append(audit_entry(actor=None, action="subscription.past_due", obj=subscription,
+                                       account=subscription.account, before=before,
+                                       after=snapshot(subscription, *SUBSCRIPTION_FIELDS)))  # fmt: skip
+    update_rows(retrying, ["status", "last_error", "next_retry_on", "updated_at"])
+    update_rows(past_due, ["status", "updated_at"])
+    AuditRecord.objects.bulk_create(records)
+    _start_new_periods(exhausted, dunning=True)
+
+
+def _start_new_periods(pairs: list, *, dunning: bool = False) -> None:
+    """(renewal, subscription) each: the new period starts and a past-due account is active again.
+
+    It starts on the renewal's plan (a scheduled downgrade takes effect), or, after the last failed
+    retry (`dunning`), on the Light plan (SPEC §2), and the admins are told.
+    """
+    if not pairs:
+        return
+    light = Plan.objects.get(code=PlanCode.LIGHT) if dunning else None
+    subscriptions, changes, records = [], [], []
+    for renewal, subscription in pairs:
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
-        subscription.status = SubscriptionStatus.PAST_DUE
-        subscription.save(update_fields=["status", "updated_at"])
-        audit_record(actor=None, action="subscription.past_due", obj=subscription, account=subscription.account,
-                     before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS))  # fmt: skip
-
-
-def _downgrade_to_light(renewal, subscription) -> None:
-    """After the last failed retry the account falls to the Light plan for the new period (SPEC §2)."""
-    before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
-    light = Plan.objects.get(code=PlanCode.LIGHT)
-    previous_plan = subscription.plan
-    subscription.plan = light
-    subscription.scheduled_plan = None
-    subscription.period_start = renewal.period_start
-    subscription.status = SubscriptionStatus.ACTIVE
-    subscription.save(update_fields=["plan", "scheduled_plan", "period_start", "status", "updated_at"])
-    PlanChange.objects.create(subscription=subscription, kind=PlanChangeKind.DUNNING_DOWNGRADE, from_plan=previous_plan,
-                              to_plan=light, effective_on=renewal.period_start, charge=renewal.charge)  # fmt: skip
-    renewal.status = RenewalStatus.DOWNGRADED
-    renewal.save(update_fields=["status", "last_error", "next_retry_on", "updated_at"])
-    audit_record(actor=None, action="subscription.dunning_downgrade", obj=subscription, account=subscription.account,
-                 before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS))  # fmt: skip
-    transaction.on_commit(lambda: notify_admins(account=subscription.account, notice="downgraded", renewal=renewal))
+        previous_plan_id = subscription.plan_id
+        subscription.plan = light or renewal.plan
+        subscription.scheduled_plan = None
+        subscription.period_start = renewal.period_start
+        subscription.status = SubscriptionStatus.ACTIVE
+        subscriptions.append(subscription)
+        if dunning or previous_plan_id != subscription.plan_id:
+            changes.append(PlanChange(
+                subscription=subscription, kind=PlanChangeKind.DUNNING_DOWNGRADE if dunning else
+                PlanChangeKind.DOWNGRADE_APPLIED, from_plan_id=previous_plan_id, to_plan=subscription.plan,
+                effective_on=renewal.period_start, charge=renewal.charge,
+            ))  # fmt: skip
+        renewal.status = RenewalStatus.DOWNGRADED if dunning else RenewalStatus.RENEWED
+        if not dunning:
+            renewal.next_retry_on = None
+        records.append(audit_entry(
+            actor=None, action="subscription.dunning_downgrade" if dunning else "subscription.renew", obj=subscription,
+            account=subscription.account, before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+        ))  # fmt: skip
+        if dunning:
+            transaction.on_commit(lambda subscription=subscription, renewal=renewal: notify_admins(
+                account=subscription.account, notice="downgraded", renewal=renewal))  # fmt: skip
+    update_rows(subscriptions, ["plan", "scheduled_plan", "period_start", "status", "updated_at"])
+    update_rows([renewal for renewal, _s in pairs], ["status", "charge", "next_retry_on", "last_error", "updated_at"])
+    PlanChange.objects.bulk_create(changes)
+    AuditRecord.objects.bulk_create(records)
 
 
 def next_retry_day(period_start: date, *, after: date) -> date | None:
@@ -369,17 +513,13 @@ def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_da
 
     `on_its_day=False` is staff retrying from the admin before the scheduled day.
     """
-    claimed = _claim_retry(renewal_id, as_of=as_of, totals=totals, on_its_day=on_its_day)
-    if claimed is None:
-        return
-    renewal, method = claimed
-    charge = renewal.charge
-    result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
-                              description=f"LINE Official Account {renewal.period_start:%Y-%m}")  # fmt: skip
-    renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
+    claimed = Totals()
+    attempts = _claim_retry(renewal_id, as_of=as_of, totals=claimed, on_its_day=on_its_day)
+    totals.merge(claimed)
+    charge_and_settle(attempts, as_of=as_of, totals=totals)
 
 
-def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day: bool):
+def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day: bool) -> list[Attempt]:
     with transaction.atomic():
         failed = Renewal.objects.select_for_update(skip_locked=True).filter(pk=renewal_id, status=RenewalStatus.FAILED)
         if on_its_day:
@@ -387,16 +527,15 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
         renewal = failed.first()
         if renewal is None:
             totals.skipped += 1
-            return None
-        subscription = Subscription.objects.select_for_update(of=("self",)).select_related(
-            "account", "plan", "scheduled_plan").get(pk=renewal.subscription_id)  # fmt: skip
-        new_plan, quote = renewal_quote(subscription, as_of=as_of)
-        method = main_payment_method(subscription.account)
+            return []
+        subscription = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").get(
+            pk=renewal.subscription_id)  # fmt: skip
+        inputs = pricing_inputs([subscription], lock_codes=True)
+        drop_expired_codes([subscription], inputs, as_of=as_of, release=True)
+        new_plan, quote, code = Pricer(plans_by_pk(), as_of=as_of).quote(subscription, inputs)
         renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
         renewal.attempts += 1
         renewal.status = RenewalStatus.CHARGING
-        if method is None:
-            renewal.save(update_fields=["attempts", "status", "updated_at"])
-            _fail(renewal, subscription, reason="no main payment method", as_of=as_of, totals=totals)
-            return None
-        return _record_attempt(renewal, subscription, quote, method, totals=totals)
+        attempt = Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
+                          code if quote.code_applied else None)  # fmt: skip
+        return _record_attempts([attempt], as_of=as_of, totals=totals, new=False)

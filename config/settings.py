@@ -166,6 +166,8 @@ BILLING_RETRY_DAYS = env.list("BILLING_RETRY_DAYS", cast=int, default=[1, 3, 5, 
 PAYMENTS_GATEWAY = env.str("PAYMENTS_GATEWAY", default="sandbox")
 # The sandbox answers a charge after this many milliseconds (to measure renewals against latency).
 SANDBOX_CHARGE_DELAY_MS = env.int("SANDBOX_CHARGE_DELAY_MS", default=0)
+# Renewals send charges to a one-order-per-request gateway (LINE Pay, TapPay) this many at once, per worker.
+PAYMENTS_MAX_IN_FLIGHT = env.int("PAYMENTS_MAX_IN_FLIGHT", default=8)
 LINEPAY_CHANNEL_ID = env.str("LINEPAY_CHANNEL_ID", default="")
 LINEPAY_CHANNEL_SECRET = env.str("LINEPAY_CHANNEL_SECRET", default="")
 LINEPAY_SANDBOX = env.bool("LINEPAY_SANDBOX", default=True)

@@ -18,9 +18,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, snapshot
+from billing.audit import audit_entry, audit_record, snapshot
 from billing.errors import ServiceError
-from billing.models import Membership, Role
+from billing.models import AuditRecord, Membership, Role
 from billing.periods import local_date
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
 from payments.models import Charge, ChargeStatus, Refund
@@ -108,27 +108,50 @@ def invoice_issue(*, charge: Charge, at: datetime | None = None) -> Invoice | No
 
     A zero total gets no invoice (None). Calling it again returns the invoice already there.
     """
+    return invoices_issue(charges=[charge], at=at).get(charge.pk)
+
+
+def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict[int, Invoice]:
+    """`invoice_issue` for many charges at once: {charge pk: its invoice} (zero totals have none).
+
+    Numbers are taken in the order the charges are given; those left without one wait as number pending.
+    """
     at = at or timezone.now()
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().get(pk=charge.pk)
-        existing = Invoice.objects.filter(charge=charge).first()
-        if existing is not None or charge.total_twd <= 0:
-            return existing
-        if charge.status != ChargeStatus.SUCCEEDED:
+        ids = [charge.pk for charge in charges]
+        locked = Charge.objects.select_for_update(of=("self",)).select_related("plan", "account").filter(pk__in=ids)
+        locked = {charge.pk: charge for charge in locked.order_by("pk")}
+        invoices = {invoice.charge_id: invoice for invoice in Invoice.objects.filter(charge_id__in=ids)}
+        to_issue = [locked[pk] for pk in ids if pk not in invoices and locked[pk].total_twd > 0]
+        if any(charge.status != ChargeStatus.SUCCEEDED for charge in to_issue):
             raise ServiceError(_("Only a succeeded charge gets an invoice."), code="charge_not_succeeded")
+        if not to_issue:
+            return invoices
         period = invoice_period(local_date(at))
-        number = _take_number(period)
-        invoice = Invoice.objects.create(
-            charge=charge, status=InvoiceStatus.ISSUED if number else InvoiceStatus.NUMBER_PENDING, period=period,
-            number=number, random_code=f"{secrets.randbelow(10_000):04d}",
-            buyer=buyer_snapshot(EInvoiceProfile.objects.filter(account_id=charge.account_id).first()),
-            seller=seller_snapshot(), lines=lines_snapshot(charge), sales_twd=charge.net_twd,
-            tax_twd=charge.tax_twd, total_twd=charge.total_twd, issued_at=at if number else None,
-        )  # fmt: skip
-        _audit(invoice, actor=None, action="invoice.issue" if number else "invoice.number_pending")
-        if number:
-            transaction.on_commit(lambda: invoice_notice_send(invoice=invoice))
-    return invoice
+        numbers = _take_numbers(period, len(to_issue))
+        numbers += [None] * (len(to_issue) - len(numbers))
+        profiles = EInvoiceProfile.objects.filter(account_id__in={charge.account_id for charge in to_issue})
+        buyers = {profile.account_id: buyer_snapshot(profile) for profile in profiles}
+        seller = seller_snapshot()
+        created = Invoice.objects.bulk_create([
+            Invoice(
+                charge=charge, status=InvoiceStatus.ISSUED if number else InvoiceStatus.NUMBER_PENDING, period=period,
+                number=number, random_code=f"{secrets.randbelow(10_000):04d}",
+                buyer=buyers.get(charge.account_id) or buyer_snapshot(None), seller=seller,
+                lines=lines_snapshot(charge), sales_twd=charge.net_twd, tax_twd=charge.tax_twd,
+                total_twd=charge.total_twd, issued_at=at if number else None,
+            )
+            for charge, number in zip(to_issue, numbers, strict=True)
+        ])  # fmt: skip
+        AuditRecord.objects.bulk_create([
+            audit_entry(actor=None, action="invoice.issue" if invoice.number else "invoice.number_pending",
+                        obj=invoice, account=invoice.charge.account, after=snapshot(invoice, *INVOICE_FIELDS))
+            for invoice in created
+        ])  # fmt: skip
+        issued = [invoice for invoice in created if invoice.number]
+        if issued:
+            transaction.on_commit(lambda: [invoice_notice_send(invoice=invoice) for invoice in issued])
+    return invoices | {invoice.charge_id: invoice for invoice in created}
 
 
 def invoices_issue_pending(*, at: datetime | None = None) -> int:
@@ -155,24 +178,34 @@ def invoices_issue_pending(*, at: datetime | None = None) -> int:
 
 
 def _take_number(period: str) -> str | None:
-    """The period's next unused number; its range row stays locked until the caller's transaction ends.
+    numbers = _take_numbers(period, 1)
+    return numbers[0] if numbers else None
 
-    The row lock makes concurrent issues wait in line. A waiter whose range ran out meanwhile finds no
-    row in that statement (PostgreSQL re-checks the locked row, not the next one), so it asks again.
+
+def _take_numbers(period: str, count: int) -> list[str]:
+    """The period's next `count` unused numbers (fewer when the ranges run out), in order.
+
+    Each range row used stays locked until the caller's transaction ends, so concurrent issues wait in
+    line. A waiter whose range ran out meanwhile finds no row in that statement (PostgreSQL re-checks
+    the locked row, not the next one), so it asks again.
     """
-    for _attempt in range(3):
+    numbers, misses = [], 0
+    while len(numbers) < count and misses < 3:
         number_range = (
             InvoiceNumberRange.objects.select_for_update()
             .filter(period=period, next_number__lte=F("last_number"))
             .order_by("prefix", "first_number")
             .first()
         )
-        if number_range is not None:
-            number = f"{number_range.prefix}{number_range.next_number:08d}"
-            number_range.next_number += 1
-            number_range.save(update_fields=["next_number"])
-            return number
-    return None
+        if number_range is None:
+            misses += 1
+            continue
+        taken = min(count - len(numbers), number_range.last_number - number_range.next_number + 1)
+        first = number_range.next_number
+        numbers += [f"{number_range.prefix}{n:08d}" for n in range(first, first + taken)]
+        number_range.next_number = first + taken
+        number_range.save(update_fields=["next_number"])
+    return numbers
 
 
 def invoice_notice_send(*, invoice: Invoice) -> int:

@@ -1,6 +1,7 @@
 """Payment methods and the life of a charge. Gateway calls are made outside transactions."""
 
 import secrets
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import IntegrityError, transaction
@@ -8,9 +9,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, ensure_transition, lock_account, snapshot
+from billing.audit import audit_entry, audit_record, ensure_transition, lock_account, snapshot
+from billing.bulk import update_rows
 from billing.errors import ServiceError
-from billing.models import OfficialAccount, Plan
+from billing.models import AuditRecord, OfficialAccount, Plan
 from billing.pricing import Quote
 from payments.gateways import gateway, gateway_name_for
 from payments.models import (
@@ -126,52 +128,97 @@ def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, 
         return existing, False
     try:
         with transaction.atomic():
-            charge = Charge.objects.create(
-                account=account, purpose=quote.purpose, plan=plan, period_start=quote.period_start,
-                payment_method=payment_method, lines=list(quote.lines), fee_twd=quote.fee_twd,
-                deduction_twd=quote.deduction_twd, forfeited_twd=quote.forfeited_twd,
-                extra_messages_twd=quote.extra_messages_twd, net_twd=quote.net_twd, tax_twd=quote.tax_twd,
-                total_twd=quote.total_twd, idempotency_key=idempotency_key,
-                gateway=payment_method.gateway if payment_method else "",
-            )  # fmt: skip
-            audit_record(
-                actor=actor, action="charge.create", obj=charge, account=account,
-                after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS),
-            )  # fmt: skip
+            return charges_create([ChargeOrder(account, quote, plan, payment_method, idempotency_key)],
+                                  actor=actor)[0], True  # fmt: skip
     except IntegrityError:
         return Charge.objects.get(idempotency_key=idempotency_key), False
-    return charge, True
+
+
+@dataclass(frozen=True)
+class ChargeOrder:
+    account: OfficialAccount
+    quote: Quote
+    plan: Plan | None
+    payment_method: PaymentMethod | None
+    idempotency_key: str
+
+
+def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
+    """Record pending charges at once (call in a transaction). A key used before is an IntegrityError."""
+    charges = Charge.objects.bulk_create([
+        Charge(
+            account=order.account, purpose=order.quote.purpose, plan=order.plan, period_start=order.quote.period_start,
+            payment_method=order.payment_method, lines=list(order.quote.lines), fee_twd=order.quote.fee_twd,
+            deduction_twd=order.quote.deduction_twd, forfeited_twd=order.quote.forfeited_twd,
+            extra_messages_twd=order.quote.extra_messages_twd, net_twd=order.quote.net_twd,
+            tax_twd=order.quote.tax_twd, total_twd=order.quote.total_twd, idempotency_key=order.idempotency_key,
+            gateway=order.payment_method.gateway if order.payment_method else "",
+        )
+        for order in orders
+    ])  # fmt: skip
+    AuditRecord.objects.bulk_create([
+        audit_entry(actor=actor, action="charge.create", obj=charge, account=charge.account,
+                    after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS))
+        for charge in charges
+    ])  # fmt: skip
+    return charges
 
 
 def _charge_transition(charge: Charge, new_status: str, *, actor, action: str, **changes) -> Charge:
-    charge = Charge.objects.select_for_update(of=("self",)).select_related("account").get(pk=charge.pk)
-    before = snapshot(charge, *CHARGE_FIELDS)
-    ensure_transition(charge, new_status)
-    charge.status = new_status
-    for name, value in changes.items():
-        setattr(charge, name, value)
-    charge.save(update_fields=["status", *changes])
-    audit_record(
-        actor=actor, action=action, obj=charge, account=charge.account, before=before,
-        after=snapshot(charge, *CHARGE_FIELDS),
-    )  # fmt: skip
-    return charge
+    return _charges_transition([(charge, changes)], new_status, actor=actor, action=action)[0]
+
+
+def _charges_transition(items: list[tuple[Charge, dict]], new_status: str, *, actor, action: str) -> list[Charge]:
+    """Move each charge (locked and read again here) to `new_status` with its own field changes.
+
+    Returns the locked charges in the order given; the whole lot is refused if any move is not allowed.
+    """
+    ids = [charge.pk for charge, _changes in items]
+    locked = Charge.objects.select_for_update(of=("self",)).select_related("account").filter(pk__in=ids)
+    by_pk = {charge.pk: charge for charge in locked.order_by("pk")}
+    charges, records, fields = [], [], {"status"}
+    for given, changes in items:
+        charge = by_pk[given.pk]
+        before = snapshot(charge, *CHARGE_FIELDS)
+        ensure_transition(charge, new_status)
+        charge.status = new_status
+        for name, value in changes.items():
+            setattr(charge, name, value)
+        fields.update(changes)
+        charges.append(charge)
+        records.append(audit_entry(actor=actor, action=action, obj=charge, account=charge.account, before=before,
+                                   after=snapshot(charge, *CHARGE_FIELDS)))  # fmt: skip
+    update_rows(charges, sorted(fields))
+    AuditRecord.objects.bulk_create(records)
+    return charges
 
 
 def charge_mark_succeeded(*, charge: Charge, gateway_reference: str, actor) -> Charge:
     """Settle a pending charge as paid. Callers add the redemption and plan change in the same transaction."""
+    return charges_mark_succeeded([(charge, gateway_reference)], actor=actor)[0]
+
+
+def charges_mark_succeeded(settlements: list[tuple[Charge, str]], *, actor) -> list[Charge]:
+    """Settle pending charges as paid, each with its gateway reference, in one transaction."""
+    at = timezone.now()
     with transaction.atomic():
-        return _charge_transition(
-            charge, ChargeStatus.SUCCEEDED, actor=actor, action="charge.succeed",
-            gateway_reference=gateway_reference, settled_at=timezone.now(),
+        return _charges_transition(
+            [(charge, {"gateway_reference": reference, "settled_at": at}) for charge, reference in settlements],
+            ChargeStatus.SUCCEEDED, actor=actor, action="charge.succeed",
         )  # fmt: skip
 
 
 def charge_mark_failed(*, charge: Charge, reason: str, actor) -> Charge:
+    return charges_mark_failed([(charge, reason)], actor=actor)[0]
+
+
+def charges_mark_failed(failures: list[tuple[Charge, str]], *, actor) -> list[Charge]:
+    """Settle pending charges as failed, each with the gateway's reason, in one transaction."""
+    at = timezone.now()
     with transaction.atomic():
-        return _charge_transition(
-            charge, ChargeStatus.FAILED, actor=actor, action="charge.fail",
-            failure_reason=reason[:255], settled_at=timezone.now(),
+        return _charges_transition(
+            [(charge, {"failure_reason": reason[:255], "settled_at": at}) for charge, reason in failures],
+            ChargeStatus.FAILED, actor=actor, action="charge.fail",
         )  # fmt: skip
 
 

@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, ensure_transition, lock_account, snapshot
+from billing.audit import audit_entry, audit_record, ensure_transition, lock_account, snapshot
+from billing.bulk import update_rows
 from billing.errors import ServiceError
-from billing.models import OfficialAccount
+from billing.models import AuditRecord, OfficialAccount
 from billing.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
@@ -121,34 +122,52 @@ def promo_code_hold(*, text: str, account: OfficialAccount, charge, actor) -> Pr
     """
     with transaction.atomic():
         code = _locked_code(text)
-        _refuse_unless_usable(code, account=account, charge=charge)
-        before = snapshot(code, *CODE_FIELDS)
-        ensure_transition(code, CodeStatus.HELD)
-        code.status = CodeStatus.HELD
-        code.held_for = charge
+        record = _hold(code, account=account, charge=charge, actor=actor)
         code.save(update_fields=["status", "held_for"])
-        audit_record(
-            actor=actor, action="promo_code.hold", obj=code, account=account, before=before,
-            after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk},
-        )  # fmt: skip
+        record.save(force_insert=True)
     return code
+
+
+def promo_codes_hold(holds: list[tuple[PromoCode, OfficialAccount, object]], *, actor) -> None:
+    """Hold many codes, each for its account's charge, at once. The caller has locked the code rows."""
+    records = [_hold(code, account=account, charge=charge, actor=actor) for code, account, charge in holds]
+    update_rows([code for code, _account, _charge in holds], ["status", "held_for"])
+    AuditRecord.objects.bulk_create(records)
+
+
+def _hold(code: PromoCode, *, account, charge, actor):
+    """The locked code, held in memory; returns its unsaved audit record."""
+    _refuse_unless_usable(code, account=account, charge=charge)
+    before = snapshot(code, *CODE_FIELDS)
+    ensure_transition(code, CodeStatus.HELD)
+    code.status = CodeStatus.HELD
+    code.held_for = charge
+    return audit_entry(actor=actor, action="promo_code.hold", obj=code, account=account, before=before,
+                       after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk})  # fmt: skip
 
 
 def promo_code_release(*, charge, actor) -> PromoCode | None:
     """The charge failed: give its held code back, to the renewal it was registered for or to anyone."""
+    released = promo_codes_release([charge], actor=actor)
+    return released[0] if released else None
+
+
+def promo_codes_release(charges: list, *, actor) -> list[PromoCode]:
+    """The charges failed: give back the codes held for them (charges holding none are passed over)."""
+    accounts = {charge.pk: charge.account for charge in charges}
     with transaction.atomic():
-        code = PromoCode.objects.select_for_update().filter(held_for=charge).first()
-        if code is None:
-            return None
-        before = snapshot(code, *CODE_FIELDS)
-        code.status = CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE
-        code.held_for = None
-        code.save(update_fields=["status", "held_for"])
-        audit_record(
-            actor=actor, action="promo_code.release", obj=code, account=charge.account, before=before,
-            after=snapshot(code, *CODE_FIELDS),
-        )  # fmt: skip
-    return code
+        codes = list(PromoCode.objects.select_for_update().filter(held_for__in=list(accounts)).order_by("pk"))
+        records = []
+        for code in codes:
+            before = snapshot(code, *CODE_FIELDS)
+            account = accounts[code.held_for_id]
+            code.status = CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE
+            code.held_for = None
+            records.append(audit_entry(actor=actor, action="promo_code.release", obj=code, account=account,
+                                       before=before, after=snapshot(code, *CODE_FIELDS)))  # fmt: skip
+        update_rows(codes, ["status", "held_for"])
+        AuditRecord.objects.bulk_create(records)
+    return codes
 
 
 def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_twd: int, forfeited_twd: int,
@@ -161,22 +180,46 @@ def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_tw
     """
     with transaction.atomic():
         code = _locked_code(text)
-        _refuse_unless_usable(code, account=account, charge=charge)
-        before = snapshot(code, *CODE_FIELDS)
-        ensure_transition(code, CodeStatus.REDEEMED)
-        code.status = CodeStatus.REDEEMED
-        code.registered_account = None
-        code.held_for = None
+        redemption, record = _redeem(code, account=account, charge=charge, applied_twd=applied_twd,
+                                     forfeited_twd=forfeited_twd, actor=actor)  # fmt: skip
         code.save(update_fields=["status", "registered_account", "held_for"])
-        redemption = Redemption.objects.create(
-            code=code, account=account, charge=charge, applied_twd=applied_twd, forfeited_twd=forfeited_twd
-        )
-        audit_record(
-            actor=actor, action="promo_code.redeem", obj=code, account=account, before=before,
-            after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk, "applied_twd": applied_twd,
-                   "forfeited_twd": forfeited_twd},
-        )  # fmt: skip
+        redemption.save(force_insert=True)
+        record.save(force_insert=True)
     return redemption
+
+
+def promo_codes_redeem_held(charges: list, *, actor) -> list[Redemption]:
+    """Redeem the codes held for these succeeded charges (each for its charge's deduction), at once."""
+    by_pk = {charge.pk: charge for charge in charges}
+    with transaction.atomic():
+        codes = list(PromoCode.objects.select_for_update().filter(held_for__in=list(by_pk)).order_by("pk"))
+        redeemed = []
+        for code in codes:
+            charge = by_pk[code.held_for_id]
+            redeemed.append(_redeem(code, account=charge.account, charge=charge, applied_twd=charge.deduction_twd,
+                                    forfeited_twd=charge.forfeited_twd, actor=actor))  # fmt: skip
+        update_rows(codes, ["status", "registered_account", "held_for"])
+        redemptions = Redemption.objects.bulk_create([redemption for redemption, _record in redeemed])
+        AuditRecord.objects.bulk_create([record for _redemption, record in redeemed])
+    return redemptions
+
+
+def _redeem(code: PromoCode, *, account, charge, applied_twd: int, forfeited_twd: int, actor):
+    """The locked code, redeemed in memory: (unsaved redemption, unsaved audit record)."""
+    _refuse_unless_usable(code, account=account, charge=charge)
+    before = snapshot(code, *CODE_FIELDS)
+    ensure_transition(code, CodeStatus.REDEEMED)
+    code.status = CodeStatus.REDEEMED
+    code.registered_account = None
+    code.held_for = None
+    redemption = Redemption(code=code, account=account, charge=charge, applied_twd=applied_twd,
+                            forfeited_twd=forfeited_twd)  # fmt: skip
+    record = audit_entry(
+        actor=actor, action="promo_code.redeem", obj=code, account=account, before=before,
+        after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk, "applied_twd": applied_twd,
+               "forfeited_twd": forfeited_twd},
+    )  # fmt: skip
+    return redemption, record
 
 
 def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> int:

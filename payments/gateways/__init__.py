@@ -4,10 +4,12 @@ Each adapter turns its protocol's answers into the outcomes below; nothing outsi
 knows a gateway's return codes.
 """
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +29,16 @@ class ChargeResult:
     reference: str = ""
     reason: str = ""
     method_gone: bool = False  # the card or regKey is expired or removed: ask the admins for a new one
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One order for `charge_many`: the arguments of `charge`."""
+
+    method: object
+    amount_twd: int
+    order_id: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,45 @@ class GatewayError(Exception):
         super().__init__(str(message))
         self.message = message
         self.code = code
+
+
+logger = logging.getLogger(__name__)
+
+
+def charge_concurrently(charge, requests: list[ChargeRequest]) -> list[ChargeResult]:
+    """`charge_many` for a gateway that takes one order per request: up to PAYMENTS_MAX_IN_FLIGHT at once.
+
+    Each call is a network round trip that mostly waits, so threads overlap the waits. An exception
+    from a call is an answer never received: UNKNOWN, for reconciliation to read back.
+    """
+    in_flight = min(settings.PAYMENTS_MAX_IN_FLIGHT, len(requests))
+    if in_flight <= 1:
+        return [_charge_or_unknown(charge, request) for request in requests]
+    with ThreadPoolExecutor(in_flight, thread_name_prefix="charge") as pool:
+        return list(pool.map(lambda request: _charge_in_thread(charge, request), requests))
+
+
+def _charge_or_unknown(charge, request: ChargeRequest) -> ChargeResult:
+    try:
+        return charge(method=request.method, amount_twd=request.amount_twd, order_id=request.order_id,
+                      description=request.description)  # fmt: skip
+    except Exception:  # noqa: BLE001 - the order may or may not have reached the gateway: never guessed
+        logger.exception("charge of order %s got no answer", request.order_id)
+        return ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")
+
+
+def _charge_in_thread(charge, request: ChargeRequest) -> ChargeResult:
+    try:
+        return _charge_or_unknown(charge, request)
+    finally:
+        connection.close()  # the pool thread's own connection, if the adapter opened one
+
+
+class OneOrderPerRequest:
+    """For adapters whose API charges one order per HTTP request (LINE Pay, TapPay)."""
+
+    def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
+        return charge_concurrently(self.charge, requests)
 
 
 ADAPTERS = {

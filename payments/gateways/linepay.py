@@ -33,6 +33,7 @@ from payments.gateways import (
     GatewayError,
     LinePayApproval,
     LinePayRequest,
+    OneOrderPerRequest,
     Outcome,
     partner_for,
 )
@@ -145,7 +146,7 @@ class LinePayClient:
         return answer
 
 
-class LinePayGateway:
+class LinePayGateway(OneOrderPerRequest):
     name = "linepay"
 
     # ---- the card side belongs to the card gateway ----

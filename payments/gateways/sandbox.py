@@ -19,12 +19,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from payments.gateways import (
+    ChargeRequest,
     ChargeResult,
     GatewayError,
     LinePayApproval,
     LinePayRequest,
     Outcome,
     SavedCard,
+    charge_concurrently,
 )
 from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction
 
@@ -120,17 +122,35 @@ def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
     One order is charged once: asked again, the sandbox gives the first answer.
     """
     pause_like_a_gateway()
-    card = SandboxCard.objects.filter(saved_token=saved_token).first()
-    if card is None:
-        return {"status": 10003, "msg": "card token not found"}
-    if card.behaviour in ("success", "timeout"):
-        answer = {"status": 0, "rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": order_id}
-    else:
-        answer = {"status": 10005, "msg": card.behaviour}
-    recorded = _record_charge(order_id, amount, answer.get("status") == 0, answer.get("rec_trade_id", ""), answer)
-    if card.behaviour == "timeout" and recorded.answer == answer:
-        return {"status": -1, "msg": "timeout"}  # charged, but the answer never reaches the merchant
-    return recorded.answer
+    return charge_card_tokens([(saved_token, amount, order_id)])[0]
+
+
+def charge_card_tokens(orders: list[tuple[str, int, str]]) -> list[dict]:
+    """`charge_card_token` for many (token, amount, order ID) at once: the sandbox's batch endpoint."""
+    cards = {card.saved_token: card for card in SandboxCard.objects.filter(saved_token__in={o[0] for o in orders})}
+    fresh, records = {}, []
+    for token, amount, order_id in orders:
+        card = cards.get(token)
+        if card is None:
+            continue
+        if card.behaviour in ("success", "timeout"):
+            answer = {"status": 0, "rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": order_id}
+        else:
+            answer = {"status": 10005, "msg": card.behaviour}
+        fresh[order_id] = answer
+        records.append(SandboxCharge(order_id=order_id, amount=amount, succeeded=answer["status"] == 0,
+                                     reference=answer.get("rec_trade_id", ""), answer=answer))  # fmt: skip
+    SandboxCharge.objects.bulk_create(records, ignore_conflicts=True)  # an order seen before keeps its first answer
+    recorded = dict(SandboxCharge.objects.filter(order_id__in=list(fresh)).values_list("order_id", "answer"))
+    answers = []
+    for token, _amount, order_id in orders:
+        if order_id not in fresh:
+            answers.append({"status": 10003, "msg": "card token not found"})
+        elif cards[token].behaviour == "timeout" and recorded[order_id] == fresh[order_id]:
+            answers.append({"status": -1, "msg": "timeout"})  # charged, but the answer never reaches the merchant
+        else:
+            answers.append(recorded[order_id])
+    return answers
 
 
 def _record_charge(order_id: str, amount: int, succeeded: bool, reference: str, answer: dict) -> SandboxCharge:
@@ -299,6 +319,27 @@ class SandboxGateway:
             return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})",
                                 method_gone=code in LINEPAY_METHOD_GONE)  # fmt: skip
         answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
+        return self._card_result(answer)
+
+    def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
+        """Many charges: card orders in one batch request, LINE Pay ones each in turn.
+
+        With SANDBOX_CHARGE_DELAY_MS set, each order takes its time, PAYMENTS_MAX_IN_FLIGHT at once, as
+        with a real gateway's one request per order.
+        """
+        if settings.SANDBOX_CHARGE_DELAY_MS:
+            return charge_concurrently(self.charge, requests)
+        cards = [request for request in requests if request.method.kind == MethodKind.CARD]
+        answers = charge_card_tokens([(r.method.gateway_token, r.amount_twd, r.order_id) for r in cards])
+        by_order = {request.order_id: self._card_result(answer) for request, answer in zip(cards, answers, strict=True)}
+        for r in requests:
+            if r.order_id not in by_order:
+                by_order[r.order_id] = self.charge(method=r.method, amount_twd=r.amount_twd, order_id=r.order_id,
+                                                   description=r.description)  # fmt: skip
+        return [by_order[request.order_id] for request in requests]
+
+    @staticmethod
+    def _card_result(answer: dict) -> ChargeResult:
         if answer["status"] == 0:
             return ChargeResult(Outcome.SUCCEEDED, reference=answer["rec_trade_id"])
         if answer["status"] == -1:

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from payments.gateways import ChargeResult, GatewayError, Outcome, SavedCard, partner_for
+from payments.gateways import ChargeResult, GatewayError, OneOrderPerRequest, Outcome, SavedCard, partner_for
 from payments.models import MethodKind
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class TapPayClient:
         return answer
 
 
-class TapPayGateway:
+class TapPayGateway(OneOrderPerRequest):
     name = "tappay"
     card_fields_url_name = None  # no URL of ours: the SDK's fields are a template partial
     card_fields_template = "billing/_tappay_fields.html"

@@ -62,7 +62,7 @@ def assert_each_charged_exactly_once():
 def test_a_run_killed_with_sigkill_then_run_again_charges_every_subscription_exactly_once():
     # given 40 due subscriptions and a slow gateway, so the kill lands mid-run
     due_subscriptions()
-    first = command(delay_ms=60)
+    first = command("--batch-size", "4", delay_ms=60)
     deadline = time.monotonic() + 30
     while Charge.objects.count() < COUNT // 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -81,7 +81,7 @@ def test_a_run_killed_with_sigkill_then_run_again_charges_every_subscription_exa
 
 def test_two_processes_at_once_share_the_work_and_charge_each_subscription_once():
     due_subscriptions()
-    runs = [command(delay_ms=20), command(delay_ms=20)]
+    runs = [command("--batch-size", "4", delay_ms=20), command("--batch-size", "4", delay_ms=20)]
     results = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], results
     assert_each_charged_exactly_once()

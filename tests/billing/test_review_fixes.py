@@ -75,7 +75,9 @@ def test_a_stale_checkout_page_returns_to_the_plans_with_a_message(client):
     assert response["Location"] == f"/accounts/{membership.account.pk}/plans/"
 
 
-def test_one_failing_renewal_does_not_stop_the_run(monkeypatch):
+def test_one_failing_renewal_does_not_stop_the_run(monkeypatch, settings):
+    # a gateway that takes one order per request (the sandbox with a delay), one order at a time
+    settings.SANDBOX_CHARGE_DELAY_MS, settings.PAYMENTS_MAX_IN_FLIGHT = 1, 1
     broken, fine = (SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1)) for _ in range(2))
     add_card(broken.account)
     add_card(fine.account)

@@ -21,8 +21,8 @@ from billing.models import RenewalRun
 from billing.renewals import (
     Totals,
     plans_by_pk,
-    renew_subscription,
-    renewal_quote,
+    renew_batch,
+    renewal_quotes,
     renewal_recover,
     renewals_in_doubt,
     run_finish,
@@ -34,18 +34,34 @@ logger = logging.getLogger(__name__)
 
 
 def renew_chunk(args) -> Totals:
-    """Renew a chunk of subscriptions (in this process or a forked worker); returns its totals."""
+    """Renew a chunk of subscriptions as one batch (in this process or a forked worker); returns its totals.
+
+    If the batch fails before any charge left (its claim rolled back), its subscriptions are renewed one
+    by one, so that one faulty subscription does not hold back the others.
+    """
     ids, as_of, run_id = args
     run = RenewalRun.objects.get(pk=run_id)
     plans = plans_by_pk()
     totals = Totals()
+    try:
+        renew_batch(ids, as_of=as_of, run=run, totals=totals, plans=plans)
+        return totals
+    except Exception as error:  # noqa: BLE001 - retried one by one below
+        if len(ids) == 1:
+            return _count_fault(totals, ids[0], error)
+        logger.exception("a batch of %s renewals failed; renewing them one by one", len(ids))
     for subscription_id in ids:
         try:
-            renew_subscription(subscription_id=subscription_id, as_of=as_of, run=run, totals=totals, plans=plans)
+            renew_batch([subscription_id], as_of=as_of, run=run, totals=totals, plans=plans)
         except Exception as error:  # noqa: BLE001 - one subscription's fault must not stop the others
-            logger.exception("renewal of subscription %s failed", subscription_id)
-            totals.pending += 1  # left 'charging' or unclaimed: recovery or the next run settles it
-            totals.failures.append({"subscription": subscription_id, "period": "", "reason": repr(error)[:200]})
+            _count_fault(totals, subscription_id, error)
+    return totals
+
+
+def _count_fault(totals: Totals, subscription_id: int, error: Exception) -> Totals:
+    logger.exception("renewal of subscription %s failed", subscription_id)
+    totals.pending += 1  # left 'charging' or unclaimed: recovery or the next run settles it
+    totals.failures.append({"subscription": subscription_id, "period": "", "reason": repr(error)[:200]})
     return totals
 
 
@@ -67,7 +83,7 @@ class Command(BaseCommand):
         if options["batch_size"] < 1 or options["workers"] < 1:
             raise CommandError("--batch-size and --workers must be at least 1")
         if options["dry_run"]:
-            return self.dry_run(as_of, limit=options["limit"])
+            return self.dry_run(as_of, limit=options["limit"], batch_size=options["batch_size"])
         totals = Totals()
         run = run_start(command="renew_subscriptions", as_of=as_of, dry_run=False)
         self.recover(as_of, totals, recover_after=options["recover_after"])
@@ -106,18 +122,29 @@ class Command(BaseCommand):
                 totals.merge(chunk_totals)
                 bar.update(chunk_totals.renewed + chunk_totals.failed + chunk_totals.skipped + chunk_totals.pending)
 
-    def dry_run(self, as_of, *, limit):
-        due = subscriptions_due(as_of).select_related("account", "plan", "scheduled_plan").order_by("pk")[:limit]
+    def dry_run(self, as_of, *, limit, batch_size):
+        due = subscriptions_due(as_of).select_related("account", "plan").order_by("pk")[:limit]
+        plans, total_twd, batch = plans_by_pk(), 0, []
+        for subscription in due.iterator(chunk_size=batch_size):
+            batch.append(subscription)
+            if len(batch) == batch_size:
+                total_twd += self.print_quotes(batch, as_of, plans)
+                batch = []
+        total_twd += self.print_quotes(batch, as_of, plans)
+        self.stdout.write(f"Dry run as of {as_of.isoformat()}: NT${total_twd:,} would be charged; nothing changed.")
+
+    def print_quotes(self, subscriptions, as_of, plans) -> int:
+        if not subscriptions:
+            return 0
         total_twd = 0
-        for subscription in due:
-            plan, quote = renewal_quote(subscription, as_of=as_of, release_expired_code=False)
+        for subscription, plan, quote in renewal_quotes(subscriptions, as_of=as_of, plans=plans):
             total_twd += quote.total_twd
             self.stdout.write(
                 f"{subscription.account.basic_id:<22} {plan.code:<7} fee NT${quote.fee_twd:,} "
                 f"deduction NT${quote.deduction_twd:,} extra NT${quote.extra_messages_twd:,} "
                 f"total NT${quote.total_twd:,}"
             )
-        self.stdout.write(f"Dry run as of {as_of.isoformat()}: NT${total_twd:,} would be charged; nothing changed.")
+        return total_twd
 
     def summarise(self, totals: Totals, as_of) -> None:
         self.stdout.write(
