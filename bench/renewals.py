@@ -194,8 +194,12 @@ def phase_migrate() -> dict:
 def phase_setup(n: int) -> dict:
     """N due subscriptions as the services would have left them; returns what a correct run must produce."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from billing.models import Plan
+    from billing.periods import local_date
+    from invoices.issuing import invoice_period
+    from invoices.models import InvoiceNumberRange
     from promos.codes import random_codes
     from promos.models import Campaign, CodeBatch
 
@@ -245,6 +249,7 @@ def phase_setup(n: int) -> dict:
         else:
             expected["codes_applied"] += bool(deduction)
     expected["renewed"] = expected["renewals"] - expected["failed"]
+    expected["invoices"] = expected["gateway_calls"] - expected["failed"]  # a NT$0 charge gets none
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor, "billing_officialaccount", ("id", "name", "basic_id", "region", "created_at"), accounts)
         copy_rows(cursor, "payments_sandboxcard", ("id", "one_time_token", "saved_token", "brand", "last_four",
@@ -255,6 +260,9 @@ def phase_setup(n: int) -> dict:
         copy_rows(cursor, "billing_subscription", ("id", "account_id", "plan_id", "period_start", "scheduled_plan_id",
                   "status", "extra_message_cap", "updated_at"), subscriptions)  # fmt: skip
         copy_rows(cursor, "billing_monthlyusage", ("id", "account_id", "month", "billed_messages", "updated_at"), usage)
+        # The 字軌 for invoices issued now (they are dated when issued, not as of the renewal).
+        InvoiceNumberRange.objects.create(period=invoice_period(local_date(timezone.now())), prefix="BN",
+                                          first_number=1, last_number=99_999_999)  # fmt: skip
         campaign = Campaign.objects.create(name="Bench renewals", valid_from=datetime(2026, 1, 1, tzinfo=UTC),
                                            valid_until=datetime(2027, 12, 31, 15, 59, 59, tzinfo=UTC))  # fmt: skip
         batch = CodeBatch.objects.create(campaign=campaign, requested=len(registered))
@@ -298,6 +306,7 @@ COUNTS = {
     "gateway": "SELECT succeeded::text, count(*), sum(amount) FROM payments_sandboxcharge GROUP BY 1",
     "audit": "SELECT action, count(*) FROM billing_auditrecord WHERE action <> ALL(%s) GROUP BY 1",
     "plan_changes": "SELECT kind, count(*) FROM billing_planchange GROUP BY 1",
+    "invoices": "SELECT status, count(*), sum(total_twd), count(DISTINCT number) FROM invoices_invoice GROUP BY 1",
     "twice": "SELECT 'charged twice', count(*) FROM (SELECT account_id FROM payments_charge "
     "WHERE status = 'succeeded' AND period_start = %s GROUP BY 1 HAVING count(*) > 1) AS t",
 }
@@ -328,6 +337,7 @@ def check(counts: dict, expected: dict) -> list[str]:
         "charges": sum(v[0] for v in counts["charges"].values()),
         "gateway_calls": sum(v[0] for v in counts["gateway"].values()),
         "codes_applied": counts["redemptions"].get("all", [0])[0],
+        "invoices": counts["invoices"].get("issued", [0, 0, 0])[2],  # issued, each with its own number
     }
     problems = [f"{k}: {found[k]:,} (expected {expected.get(k, 0):,})" for k in found if found[k] != expected.get(k, 0)]
     moved = counts["subscriptions"].get(f"{NEW_PERIOD} active", [0])[0]
@@ -456,6 +466,29 @@ def phase_floor() -> dict:
                  true)
             ) AS t(object_type, object_id, object_repr, action, before, after, wanted)
             WHERE t.wanted;
+            -- Each paid charge's invoice, numbered from the 字軌 in charge order, and its audit record.
+            CREATE TEMP TABLE numbered ON COMMIT DROP AS
+            SELECT c.id AS charge_id, c.account_id, row_number() OVER (ORDER BY c.id) - 1 AS n
+            FROM payments_charge c WHERE c.status = 'succeeded' AND c.total_twd > 0;
+            INSERT INTO invoices_invoice (charge_id, status, period, number, random_code, buyer, seller, lines,
+                                          sales_twd, tax_twd, total_twd, issued_at, void_reason, created_at)
+            SELECT c.id, 'issued', r.period, r.prefix || lpad((r.next_number + n.n)::text, 8, '0'),
+                   lpad((random() * 9999)::int::text, 4, '0'),
+                   '{"kind": "", "identifier": "0000000000", "name": "", "email": "", "carrier_type": "",
+                     "carrier_number": "", "donation_code": "", "ubn": "", "address": ""}',
+                   '{"ubn": "", "name": "", "address": ""}',
+                   (SELECT jsonb_agg(jsonb_build_object('description', l->>'kind', 'quantity', 1,
+                                     'unit_price_twd', l->'amount_twd', 'amount_twd', l->'amount_twd'))
+                    FROM jsonb_array_elements(c.lines) l WHERE l->>'kind' <> 'tax'),
+                   c.net_twd, c.tax_twd, c.total_twd, now(), '', now()
+            FROM numbered n JOIN payments_charge c ON c.id = n.charge_id
+            CROSS JOIN (SELECT period, prefix, next_number FROM invoices_invoicenumberrange LIMIT 1) r;
+            UPDATE invoices_invoicenumberrange SET next_number = next_number + (SELECT count(*) FROM numbered);
+            INSERT INTO billing_auditrecord (account_id, object_type, object_id, object_repr, action, after, created_at)
+            SELECT c.account_id, 'invoices.invoice', i.id::text, i.number, 'invoice.issue',
+                   jsonb_build_object('status', i.status, 'period', i.period, 'number', i.number, 'sales_twd',
+                                      i.sales_twd, 'tax_twd', i.tax_twd, 'total_twd', i.total_twd), now()
+            FROM invoices_invoice i JOIN payments_charge c ON c.id = i.charge_id;
             UPDATE billing_renewalrun SET status = 'failed', finished_at = now(),
                    totals = (SELECT jsonb_build_object('renewed', count(*) FILTER (WHERE ok),
                                                        'failed', count(*) FILTER (WHERE NOT ok)) FROM due)

@@ -96,7 +96,7 @@ class Command(BaseCommand):
         if options["report"]:
             with open(options["report"], "w", encoding="utf-8") as report:
                 json.dump({"run": run.pk, "as_of": as_of.isoformat(), **totals.as_dict()}, report, indent=2)
-        if totals.failed:
+        if totals.failures:  # declined, or a renewal that raised an error (logged)
             sys.exit(1)
 
     def recover(self, as_of, totals: Totals, *, recover_after: int) -> None:
