@@ -541,6 +541,7 @@ def phase_profile(n: int) -> dict:
     stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("tottime").print_stats(18)
     stats.sort_stats("cumulative").print_stats(r"billing|payments|promos|psycopg|django/db", 40)
+    stats.sort_stats("tottime").print_callers(8)
     Path(os.environ["BENCH_PROFILE_OUT"]).write_text(stream.getvalue(), encoding="utf-8")
     return {"seconds": seconds, "queries": sum(shapes.values()),
             "db_ms_per_renewal": 1000 * sum(db_seconds.values()) / n, "top": top,

@@ -27,11 +27,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.audit import audit_entry, snapshot
+from billing.audit import audit_entry, audit_records_save, snapshot
 from billing.bulk import update_rows
 from billing.invoicing import issue_invoices_for
 from billing.models import (
-    AuditRecord,
     Checkout,
     CheckoutStatus,
     MonthlyUsage,
@@ -199,7 +198,7 @@ def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None =
 # ---- a batch of subscriptions -------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Attempt:
     """One renewal attempt while its batch is claimed: what to record and, perhaps, charge."""
 
@@ -303,9 +302,14 @@ def _free_to_renew(subscriptions: list) -> list:
 def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
     """Record each attempt: nothing to pay starts the new period; no payment method fails it; the rest get
     their pending charge (its key is also the gateway's order ID) and held code. Returns those to charge."""
-    free = [a for a in attempts if a.quote.total_twd == 0 and not a.quote.code_applied]
-    unpayable = [a for a in attempts if a.method is None and a.quote.total_twd > 0]
-    paying = [a for a in attempts if a not in free and a not in unpayable]
+    free, unpayable, paying = [], [], []
+    for attempt in attempts:
+        if attempt.quote.total_twd == 0 and not attempt.quote.code_applied:
+            free.append(attempt)
+        elif attempt.method is None and attempt.quote.total_twd > 0:
+            unpayable.append(attempt)
+        else:
+            paying.append(attempt)
     for attempt in free:
         attempt.renewal.charge = None  # a retry's earlier failed charge does not pay for the new period
     orders = [
@@ -421,7 +425,7 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
                                        after=snapshot(subscription, *SUBSCRIPTION_FIELDS)))  # fmt: skip
     update_rows(retrying, ["status", "last_error", "next_retry_on", "updated_at"])
     update_rows(past_due, ["status", "updated_at"])
-    AuditRecord.objects.bulk_create(records)
+    audit_records_save(records)
     _start_new_periods(exhausted, dunning=True)
 
 
@@ -462,7 +466,7 @@ def _start_new_periods(pairs: list, *, dunning: bool = False) -> None:
     update_rows(subscriptions, ["plan", "scheduled_plan", "period_start", "status", "updated_at"])
     update_rows([renewal for renewal, _s in pairs], ["status", "charge", "next_retry_on", "last_error", "updated_at"])
     PlanChange.objects.bulk_create(changes)
-    AuditRecord.objects.bulk_create(records)
+    audit_records_save(records)
 
 
 def next_retry_day(period_start: date, *, after: date) -> date | None:

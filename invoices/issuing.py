@@ -18,9 +18,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_entry, audit_record, snapshot
+from billing.audit import audit_entry, audit_record, audit_records_save, snapshot
 from billing.errors import ServiceError
-from billing.models import AuditRecord, Membership, Role
+from billing.models import Membership, Role
 from billing.periods import local_date
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
 from payments.models import Charge, ChargeStatus, Refund
@@ -143,7 +143,7 @@ def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict
             )
             for charge, number in zip(to_issue, numbers, strict=True)
         ])  # fmt: skip
-        AuditRecord.objects.bulk_create([
+        audit_records_save([
             audit_entry(actor=None, action="invoice.issue" if invoice.number else "invoice.number_pending",
                         obj=invoice, account=invoice.charge.account, after=snapshot(invoice, *INVOICE_FIELDS))
             for invoice in created

@@ -9,10 +9,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_entry, audit_record, ensure_transition, lock_account, snapshot
+from billing.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
 from billing.bulk import update_rows
 from billing.errors import ServiceError
-from billing.models import AuditRecord, OfficialAccount, Plan
+from billing.models import OfficialAccount, Plan
 from billing.pricing import Quote
 from payments.gateways import gateway, gateway_name_for
 from payments.models import (
@@ -156,7 +156,7 @@ def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
         )
         for order in orders
     ])  # fmt: skip
-    AuditRecord.objects.bulk_create([
+    audit_records_save([
         audit_entry(actor=actor, action="charge.create", obj=charge, account=charge.account,
                     after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS))
         for charge in charges
@@ -189,7 +189,7 @@ def _charges_transition(items: list[tuple[Charge, dict]], new_status: str, *, ac
         records.append(audit_entry(actor=actor, action=action, obj=charge, account=charge.account, before=before,
                                    after=snapshot(charge, *CHARGE_FIELDS)))  # fmt: skip
     update_rows(charges, sorted(fields))
-    AuditRecord.objects.bulk_create(records)
+    audit_records_save(records)
     return charges
 
 

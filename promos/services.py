@@ -8,10 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_entry, audit_record, ensure_transition, lock_account, snapshot
+from billing.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
 from billing.bulk import update_rows
 from billing.errors import ServiceError
-from billing.models import AuditRecord, OfficialAccount
+from billing.models import OfficialAccount
 from billing.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
@@ -132,7 +132,7 @@ def promo_codes_hold(holds: list[tuple[PromoCode, OfficialAccount, object]], *, 
     """Hold many codes, each for its account's charge, at once. The caller has locked the code rows."""
     records = [_hold(code, account=account, charge=charge, actor=actor) for code, account, charge in holds]
     update_rows([code for code, _account, _charge in holds], ["status", "held_for"])
-    AuditRecord.objects.bulk_create(records)
+    audit_records_save(records)
 
 
 def _hold(code: PromoCode, *, account, charge, actor):
@@ -166,7 +166,7 @@ def promo_codes_release(charges: list, *, actor) -> list[PromoCode]:
             records.append(audit_entry(actor=actor, action="promo_code.release", obj=code, account=account,
                                        before=before, after=snapshot(code, *CODE_FIELDS)))  # fmt: skip
         update_rows(codes, ["status", "held_for"])
-        AuditRecord.objects.bulk_create(records)
+        audit_records_save(records)
     return codes
 
 
@@ -200,7 +200,7 @@ def promo_codes_redeem_held(charges: list, *, actor) -> list[Redemption]:
                                     forfeited_twd=charge.forfeited_twd, actor=actor))  # fmt: skip
         update_rows(codes, ["status", "registered_account", "held_for"])
         redemptions = Redemption.objects.bulk_create([redemption for redemption, _record in redeemed])
-        AuditRecord.objects.bulk_create([record for _redemption, record in redeemed])
+        audit_records_save([record for _redemption, record in redeemed])
     return redemptions
 
 
