@@ -382,6 +382,7 @@ def _succeed_all(items: list, *, totals: Totals) -> None:
     totals.renewed += len(items)
     for (renewal, _subscription, _reference), charge in zip(items, charges, strict=True):
         renewal.charge = charge
+        charge.plan = renewal.plan  # read once per batch, for the invoice's lines
     _start_new_periods([(renewal, subscription) for renewal, subscription, _reference in items])
     issue_invoices_for(charges)
 

@@ -119,11 +119,13 @@ def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict
     at = at or timezone.now()
     with transaction.atomic():
         ids = [charge.pk for charge in charges]
-        locked = Charge.objects.select_for_update(of=("self",)).select_related("plan", "account").filter(pk__in=ids)
-        locked = {charge.pk: charge for charge in locked.order_by("pk")}
+        # Lock the charges and read their status afresh; a charge's amounts and lines never change once
+        # recorded, so the rest is taken from the rows given (with their plan and account, if read).
+        status = Charge.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "status")
+        status = dict(status)
         invoices = {invoice.charge_id: invoice for invoice in Invoice.objects.filter(charge_id__in=ids)}
-        to_issue = [locked[pk] for pk in ids if pk not in invoices and locked[pk].total_twd > 0]
-        if any(charge.status != ChargeStatus.SUCCEEDED for charge in to_issue):
+        to_issue = [charge for charge in charges if charge.pk not in invoices and charge.total_twd > 0]
+        if any(status[charge.pk] != ChargeStatus.SUCCEEDED for charge in to_issue):
             raise ServiceError(_("Only a succeeded charge gets an invoice."), code="charge_not_succeeded")
         if not to_issue:
             return invoices
