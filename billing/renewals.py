@@ -319,13 +319,13 @@ def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals
     ]  # fmt: skip
     for attempt, charge in zip(paying, charges_create(orders, actor=None), strict=True):
         attempt.renewal.charge = charge
-    if new:
+    _start_new_periods([(a.renewal, a.subscription) for a in free], save_renewals=not new)
+    totals.renewed += len(free)
+    if new:  # inserted once, the free ones already renewed
         Renewal.objects.bulk_create([attempt.renewal for attempt in attempts])
     else:
         update_rows([attempt.renewal for attempt in attempts], ["plan", "attempts", "status", "charge", "updated_at"])
     promo_codes_hold([(a.code, a.subscription.account, a.renewal.charge) for a in paying if a.code], actor=None)
-    _start_new_periods([(a.renewal, a.subscription) for a in free])
-    totals.renewed += len(free)
     _fail_all([(a.renewal, a.subscription, NO_METHOD) for a in unpayable], as_of=as_of, totals=totals)
     paid_by_code = [(a.renewal, a.subscription, "") for a in paying if a.quote.total_twd == 0]
     _succeed_all(paid_by_code, totals=totals)  # the code paid it all: nothing goes to the gateway
@@ -430,11 +430,12 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
     _start_new_periods(exhausted, dunning=True)
 
 
-def _start_new_periods(pairs: list, *, dunning: bool = False) -> None:
+def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: bool = True) -> None:
     """(renewal, subscription) each: the new period starts and a past-due account is active again.
 
     It starts on the renewal's plan (a scheduled downgrade takes effect), or, after the last failed
-    retry (`dunning`), on the Light plan (SPEC §2), and the admins are told.
+    retry (`dunning`), on the Light plan (SPEC §2), and the admins are told. Without `save_renewals`
+    the caller inserts the renewals afterwards.
     """
     if not pairs:
         return
@@ -465,7 +466,9 @@ def _start_new_periods(pairs: list, *, dunning: bool = False) -> None:
             transaction.on_commit(lambda subscription=subscription, renewal=renewal: notify_admins(
                 account=subscription.account, notice="downgraded", renewal=renewal))  # fmt: skip
     update_rows(subscriptions, ["plan", "scheduled_plan", "period_start", "status", "updated_at"])
-    update_rows([renewal for renewal, _s in pairs], ["status", "charge", "next_retry_on", "last_error", "updated_at"])
+    if save_renewals:
+        fields = ["status", "charge", "next_retry_on", "last_error", "updated_at"]
+        update_rows([renewal for renewal, _subscription in pairs], fields)
     PlanChange.objects.bulk_create(changes)
     audit_records_save(records)
 
