@@ -348,7 +348,9 @@ def renewals_settle(answers: list[tuple[int, ChargeResult]], *, as_of: datetime,
             Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan")
             .filter(pk__in=list(results), status=RenewalStatus.CHARGING).order_by("pk")
         )  # fmt: skip
-        subscriptions = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan")
+        subscriptions = (
+            Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").order_by("pk")
+        )
         subscriptions = subscriptions.in_bulk([renewal.subscription_id for renewal in renewals])
         succeeded, declined = [], []
         for renewal in renewals:

@@ -144,3 +144,12 @@ def test_a_batch_whose_claim_fails_is_renewed_one_by_one(monkeypatch, capsys):
     assert not Renewal.objects.filter(subscription=broken).exists()
     assert exit_status.value.code == 1
     assert "pending 1" in capsys.readouterr().out
+
+
+def test_a_dry_run_in_batches_prices_every_subscription_and_changes_nothing(capsys):
+    subs = [due("medium") for _ in range(4)] + [due("high", messages=7000)]
+    call_command("renew_subscriptions", "--as-of", JULY_1.isoformat(), "--dry-run", "--batch-size", "2")
+    out = capsys.readouterr().out
+    assert out.count("total NT$") == len(subs)
+    assert f"NT${4 * 840 + 1470:,} would be charged" in out
+    assert not Charge.objects.exists() and not Renewal.objects.exists()
