@@ -45,6 +45,7 @@ def insert_rows(objs: list[models.Model]) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     with (
+        connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError…), as bulk_create's are
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):

@@ -24,4 +24,9 @@ def issue_invoices_for(charges: list) -> None:
         with transaction.atomic():
             invoices_issue(charges=charges)
     except Exception:
-        logger.exception("invoices not issued for charges %s", ", ".join(str(charge.pk) for charge in charges))
+        if len(charges) == 1:
+            logger.exception("invoice not issued for charge %s", charges[0].pk)
+            return
+        logger.exception("invoices for %s charges not issued at once; issuing them one by one", len(charges))
+        for charge in charges:  # so that one faulty invoice leaves only its own charge without one
+            issue_invoices_for([charge])

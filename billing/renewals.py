@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from billing.audit import audit_entry, audit_records_save, snapshot
 from billing.bulk import update_rows
+from billing.errors import ServiceError
 from billing.invoicing import issue_invoices_for
 from billing.models import (
     Checkout,
@@ -144,19 +145,29 @@ def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
     )
 
 
-def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime, release: bool) -> None:
-    """A registered code whose window has closed is not used; with `release`, it is released (with an
-    audit record) and the admins are told."""
+def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime) -> None:
+    """A registered code whose window has closed is not used (`release_expired_codes` gives it back)."""
     for subscription in subscriptions:
         code = inputs.codes.get(subscription.account_id)
-        if code is None or code.status != CodeStatus.REGISTERED or code.campaign.valid_until >= as_of:
-            continue
-        del inputs.codes[subscription.account_id]
-        if release:
-            account = subscription.account
+        if code is not None and code.status == CodeStatus.REGISTERED and code.campaign.valid_until < as_of:
+            del inputs.codes[subscription.account_id]
+
+
+def release_expired_codes(subscription_ids: list[int], *, as_of: datetime) -> None:
+    """Release the codes registered for these renewals whose window has closed, with an audit record,
+    and tell the admins. Each in its own transaction before the claim, locking account then code as
+    registering does (the claim holds code locks, so releasing inside it could deadlock with an admin)."""
+    expired = PromoCode.objects.filter(
+        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids,
+        campaign__valid_until__lt=as_of,
+    ).select_related("registered_account")  # fmt: skip
+    for code in expired:
+        account = code.registered_account
+        try:
             promo_code_unregister(account=account, actor=None)
-            transaction.on_commit(lambda account=account, code=code: notify_admins(account=account,
-                                  notice="code_released", code=code))  # fmt: skip
+        except ServiceError:  # the admin removed it meanwhile
+            continue
+        notify_admins(account=account, notice="code_released", code=code)
 
 
 class Pricer:
@@ -190,7 +201,7 @@ class Pricer:
 def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None = None):
     """(subscription, new plan, quote) for each, changing nothing: what a dry run prints."""
     inputs = pricing_inputs(subscriptions, lock_codes=False)
-    drop_expired_codes(subscriptions, inputs, as_of=as_of, release=False)
+    drop_expired_codes(subscriptions, inputs, as_of=as_of)
     pricer = Pricer(plans or plans_by_pk(), as_of=as_of)
     return [(subscription, *pricer.quote(subscription, inputs)[:2]) for subscription in subscriptions]
 
@@ -218,6 +229,7 @@ def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun
 def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals,
                 plans=None) -> None:  # fmt: skip
     """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
+    release_expired_codes(subscription_ids, as_of=as_of)
     claimed = Totals()
     attempts = _claim_batch(subscription_ids, as_of=as_of, run=run, totals=claimed, plans=plans or plans_by_pk())
     totals.merge(claimed)  # only once the claim has committed
@@ -225,21 +237,32 @@ def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun
 
 
 def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
-    """Step 2 and 3. If settling the batch fails, each renewal is settled on its own; one that still
-    fails stays `charging`, and the next run reads its order back from the gateway."""
-    if not attempts:
-        return
+    """Step 2 and 3, slice by slice: as many orders as the gateway takes in one go (`orders_per_call`).
+
+    Each slice's renewals have their claim renewed (`updated_at`) just before their orders leave, so no
+    recovery takes a renewal still queued here for one whose run died. If settling a slice fails, each
+    renewal is settled on its own; one that still fails stays `charging`, for recovery to read back.
+    """
+    adapter = gateway()
+    size = getattr(adapter, "orders_per_call", None) or len(attempts) or 1
+    for start in range(0, len(attempts), size):
+        chunk = attempts[start : start + size]
+        Renewal.objects.filter(pk__in=[attempt.renewal.pk for attempt in chunk]).update(updated_at=timezone.now())
+        _charge_and_settle_slice(adapter, chunk, as_of=as_of, totals=totals)
+
+
+def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
     requests = [
         ChargeRequest(method=a.method, amount_twd=a.renewal.charge.total_twd, order_id=a.renewal.charge.idempotency_key,
                       description=f"LINE Official Account {a.renewal.plan.code} {a.renewal.period_start:%Y-%m}")
         for a in attempts
     ]  # fmt: skip
     try:
-        results = gateway().charge_many(requests)
+        results = adapter.charge_many(requests)
     except Exception:  # noqa: BLE001 - the orders may or may not have reached the gateway: never guessed
         logger.exception("the gateway did not answer a batch of %s charges", len(requests))
         results = [ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")] * len(requests)
-    answers = [(attempt.renewal.pk, result) for attempt, result in zip(attempts, results, strict=True)]
+    answers = [(a.renewal.pk, r.order_id, result) for a, r, result in zip(attempts, requests, results, strict=True)]
     try:
         renewals_settle(answers, as_of=as_of, totals=totals)
     except Exception:
@@ -268,7 +291,7 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
         if not subscriptions:
             return []
         inputs = pricing_inputs(subscriptions, lock_codes=True)
-        drop_expired_codes(subscriptions, inputs, as_of=as_of, release=True)
+        drop_expired_codes(subscriptions, inputs, as_of=as_of)
         pricer = Pricer(plans, as_of=as_of)
         attempts = []
         for subscription in subscriptions:
@@ -332,17 +355,23 @@ def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals
     return [attempt for attempt in paying if attempt.quote.total_twd > 0]
 
 
-def renewal_settle(*, renewal_id: int, result: ChargeResult, as_of: datetime, totals: Totals) -> None:
-    renewals_settle([(renewal_id, result)], as_of=as_of, totals=totals)
+def renewal_settle(*, renewal_id: int, order_id: str, result: ChargeResult, as_of: datetime, totals: Totals) -> None:
+    renewals_settle([(renewal_id, order_id, result)], as_of=as_of, totals=totals)
 
 
-def renewals_settle(answers: list[tuple[int, ChargeResult]], *, as_of: datetime, totals: Totals) -> None:
-    """Step 3: the gateway's answers, in one short transaction. Unknown answers wait for reconciliation."""
-    results = {renewal_id: result for renewal_id, result in answers if result.outcome != Outcome.UNKNOWN}
-    totals.pending += len(answers) - len(results)
+def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: datetime, totals: Totals) -> None:
+    """Step 3: the gateway's answers (renewal, order ID, result), in one short transaction.
+
+    Unknown answers wait for reconciliation. An answer for an order that is no longer the renewal's
+    attempt (a late answer, after recovery moved on) is logged and settles nothing.
+    """
+    results = {renewal_id: (order_id, result) for renewal_id, order_id, result in answers
+               if result.outcome != Outcome.UNKNOWN}  # fmt: skip
+    unknown = len(answers) - len(results)
     if not results:
+        totals.pending += unknown
         return
-    settled = Totals()
+    settled = Totals(pending=unknown)
     with transaction.atomic():
         renewals = list(
             Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan")
@@ -354,7 +383,10 @@ def renewals_settle(answers: list[tuple[int, ChargeResult]], *, as_of: datetime,
         subscriptions = subscriptions.in_bulk([renewal.subscription_id for renewal in renewals])
         succeeded, declined = [], []
         for renewal in renewals:
-            result = results[renewal.pk]
+            order_id, result = results[renewal.pk]
+            if renewal.charge is None or renewal.charge.idempotency_key != order_id:
+                logger.warning("answer for order %s ignored: renewal %s is on another attempt", order_id, renewal.pk)
+                continue
             subscription = subscriptions[renewal.subscription_id]
             if result.outcome == Outcome.SUCCEEDED:
                 succeeded.append((renewal, subscription, result.reference))
@@ -413,7 +445,7 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
                                 "reason": reason})  # fmt: skip
         notice = {"renewal": renewal, "reason": reason, "retry_on": renewal.next_retry_on}
         transaction.on_commit(lambda subscription=subscription, notice=notice: notify_admins(
-            account=subscription.account, notice="renewal_failed", **notice))  # fmt: skip
+            account=subscription.account, notice="renewal_failed", **notice), robust=True)  # fmt: skip
         if renewal.next_retry_on is None:
             exhausted.append((renewal, subscription))
             continue
@@ -466,7 +498,7 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
         ))  # fmt: skip
         if dunning:
             transaction.on_commit(lambda subscription=subscription, renewal=renewal: notify_admins(
-                account=subscription.account, notice="downgraded", renewal=renewal))  # fmt: skip
+                account=subscription.account, notice="downgraded", renewal=renewal), robust=True)  # fmt: skip
     update_rows(subscriptions, ["plan", "scheduled_plan", "period_start", "status", "updated_at"])
     if save_renewals:
         fields = ["status", "charge", "next_retry_on", "last_error", "updated_at"]
@@ -507,7 +539,7 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
     elif result.outcome == Outcome.ABSENT:
         result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
                                   description="renewal")  # fmt: skip
-    renewal_settle(renewal_id=renewal.pk, result=result, as_of=as_of, totals=totals)
+    renewal_settle(renewal_id=renewal.pk, order_id=charge.idempotency_key, result=result, as_of=as_of, totals=totals)
 
 
 # ---- retries ----------------------------------------------------------------------------------
@@ -523,6 +555,8 @@ def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_da
 
     `on_its_day=False` is staff retrying from the admin before the scheduled day.
     """
+    subscription_id = Renewal.objects.filter(pk=renewal_id).values_list("subscription_id", flat=True).first()
+    release_expired_codes([subscription_id], as_of=as_of)
     claimed = Totals()
     attempts = _claim_retry(renewal_id, as_of=as_of, totals=claimed, on_its_day=on_its_day)
     totals.merge(claimed)
@@ -541,7 +575,7 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
         subscription = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").get(
             pk=renewal.subscription_id)  # fmt: skip
         inputs = pricing_inputs([subscription], lock_codes=True)
-        drop_expired_codes([subscription], inputs, as_of=as_of, release=True)
+        drop_expired_codes([subscription], inputs, as_of=as_of)
         new_plan, quote, code = Pricer(plans_by_pk(), as_of=as_of).quote(subscription, inputs)
         renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
         renewal.attempts += 1

@@ -150,9 +150,9 @@ def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict
                         obj=invoice, account=invoice.charge.account, after=snapshot(invoice, *INVOICE_FIELDS))
             for invoice in created
         ])  # fmt: skip
-        issued = [invoice for invoice in created if invoice.number]
-        if issued:
-            transaction.on_commit(lambda: [invoice_notice_send(invoice=invoice) for invoice in issued])
+        for invoice in created:
+            if invoice.number:
+                transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
     return invoices | {invoice.charge_id: invoice for invoice in created}
 
 

@@ -82,12 +82,12 @@ def charge_concurrently(charge, requests: list[ChargeRequest]) -> list[ChargeRes
     """
     in_flight = min(settings.PAYMENTS_MAX_IN_FLIGHT, len(requests))
     if in_flight <= 1:
-        return [_charge_or_unknown(charge, request) for request in requests]
+        return [charge_or_unknown(charge, request) for request in requests]
     with ThreadPoolExecutor(in_flight, thread_name_prefix="charge") as pool:
         return list(pool.map(lambda request: _charge_in_thread(charge, request), requests))
 
 
-def _charge_or_unknown(charge, request: ChargeRequest) -> ChargeResult:
+def charge_or_unknown(charge, request: ChargeRequest) -> ChargeResult:
     try:
         return charge(method=request.method, amount_twd=request.amount_twd, order_id=request.order_id,
                       description=request.description)  # fmt: skip
@@ -98,13 +98,18 @@ def _charge_or_unknown(charge, request: ChargeRequest) -> ChargeResult:
 
 def _charge_in_thread(charge, request: ChargeRequest) -> ChargeResult:
     try:
-        return _charge_or_unknown(charge, request)
+        return charge_or_unknown(charge, request)
     finally:
         connection.close()  # the pool thread's own connection, if the adapter opened one
 
 
 class OneOrderPerRequest:
     """For adapters whose API charges one order per HTTP request (LINE Pay, TapPay)."""
+
+    @property
+    def orders_per_call(self) -> int:
+        """How many orders a caller should hand `charge_many` at once: the requests in flight together."""
+        return settings.PAYMENTS_MAX_IN_FLIGHT
 
     def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
         return charge_concurrently(self.charge, requests)

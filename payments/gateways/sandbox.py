@@ -27,6 +27,7 @@ from payments.gateways import (
     Outcome,
     SavedCard,
     charge_concurrently,
+    charge_or_unknown,
 )
 from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction
 
@@ -321,6 +322,11 @@ class SandboxGateway:
         answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
         return self._card_result(answer)
 
+    @property
+    def orders_per_call(self) -> int | None:
+        """All of them in one batch request; with a delay, one request per order, as a real gateway."""
+        return settings.PAYMENTS_MAX_IN_FLIGHT if settings.SANDBOX_CHARGE_DELAY_MS else None
+
     def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
         """Many charges: card orders in one batch request, LINE Pay ones each in turn.
 
@@ -332,10 +338,9 @@ class SandboxGateway:
         cards = [request for request in requests if request.method.kind == MethodKind.CARD]
         answers = charge_card_tokens([(r.method.gateway_token, r.amount_twd, r.order_id) for r in cards])
         by_order = {request.order_id: self._card_result(answer) for request, answer in zip(cards, answers, strict=True)}
-        for r in requests:
+        for r in requests:  # LINE Pay orders, each in turn
             if r.order_id not in by_order:
-                by_order[r.order_id] = self.charge(method=r.method, amount_twd=r.amount_twd, order_id=r.order_id,
-                                                   description=r.description)  # fmt: skip
+                by_order[r.order_id] = charge_or_unknown(self.charge, r)
         return [by_order[request.order_id] for request in requests]
 
     @staticmethod

@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import MonthlyUsage, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
 from billing.periods import BILLING_TZ
-from billing.renewals import Totals, renew_batch, renewal_recover, renewals_in_doubt
+from billing.renewals import Totals, renew_batch, renewal_recover, renewals_in_doubt, renewals_settle
 from invoices.models import Invoice
-from payments.gateways import sandbox
+from payments.gateways import ChargeResult, Outcome, sandbox
 from payments.models import Charge, ChargeStatus, SandboxCharge
 from promos.models import CodeStatus
 from promos.services import promo_code_register
@@ -153,3 +153,34 @@ def test_a_dry_run_in_batches_prices_every_subscription_and_changes_nothing(caps
     assert out.count("total NT$") == len(subs)
     assert f"NT${4 * 840 + 1470:,} would be charged" in out
     assert not Charge.objects.exists() and not Renewal.objects.exists()
+
+
+def test_an_answer_for_another_order_than_the_renewals_attempt_settles_nothing():
+    sub = due("medium", card=DECLINING_CARD)
+    renew_all([sub])
+    renewal = Renewal.objects.get()
+    renewal.status = RenewalStatus.CHARGING  # as if at the gateway again
+    renewal.save()
+    totals = Totals()
+    stale = ChargeResult(Outcome.SUCCEEDED, reference="LATE")
+    renewals_settle([(renewal.pk, f"renewal:{sub.pk}:2026-07:9", stale)], as_of=JULY_1, totals=totals)
+    renewal.refresh_from_db()
+    assert (renewal.status, totals.renewed) == (RenewalStatus.CHARGING, 0)
+    assert renewal.charge.status == ChargeStatus.FAILED
+
+
+def test_one_faulty_invoice_leaves_only_its_own_charge_without_an_invoice(monkeypatch):
+    subs = [due("medium") for _ in range(3)]
+    from invoices import issuing
+
+    real_lines = issuing.lines_snapshot
+
+    def lines(charge):
+        if charge.account_id == subs[1].account_id:
+            raise ValueError("a malformed line")
+        return real_lines(charge)
+
+    monkeypatch.setattr(issuing, "lines_snapshot", lines)
+    totals = renew_all(subs)
+    assert totals.renewed == 3
+    assert set(Invoice.objects.values_list("charge__account", flat=True)) == {subs[0].account_id, subs[2].account_id}
