@@ -80,6 +80,26 @@ def json_column(model, field_name: str):
     return column
 
 
+def charge_number_column():
+    """A column showing the row's charge as #id, for the rows that point to one."""
+
+    @admin.display(description=_("charge"), ordering="charge_id")
+    def column(modeladmin, obj):
+        return f"#{obj.charge_id}" if obj.charge_id else None
+
+    return column
+
+
+def subscription_account_column():
+    """A column showing the official account of the row's subscription (select it with the rows)."""
+
+    @admin.display(description=_("official account"), ordering="subscription__account__name")
+    def column(modeladmin, obj):
+        return obj.subscription.account
+
+    return column
+
+
 def report_service_error(modeladmin, request, error: ServiceError, subject=None) -> None:
     text = f"{subject}: {error.message}" if subject is not None else str(error.message)
     modeladmin.message_user(request, text, level=messages.ERROR)
@@ -415,13 +435,8 @@ class PlanChangeAdmin(ServiceWrittenAdmin):
     search_fields = ("subscription__account__basic_id", "subscription__account__name")
     date_hierarchy = "created_at"
 
-    @admin.display(description=_("official account"), ordering="subscription__account__name")
-    def account(self, change):
-        return change.subscription.account
-
-    @admin.display(description=_("charge"), ordering="charge_id")
-    def charge_number(self, change):
-        return f"#{change.charge_id}" if change.charge_id else None
+    account = subscription_account_column()
+    charge_number = charge_number_column()
 
 
 # ---- usage ----------------------------------------------------------------------------------
@@ -488,9 +503,7 @@ class CheckoutAdmin(ServiceWrittenAdmin):
     def token_start(self, checkout):
         return f"{checkout.token[:8]}…"
 
-    @admin.display(description=_("charge"))
-    def charge_number(self, checkout):
-        return f"#{checkout.charge_id}" if checkout.charge_id else None
+    charge_number = charge_number_column()
 
 
 @admin.register(RenewalRun)
@@ -523,13 +536,8 @@ class RenewalAdmin(ServiceWrittenAdmin):
     search_fields = ("subscription__account__basic_id", "subscription__account__name")
     actions = ["retry_now"]
 
-    @admin.display(description=_("official account"), ordering="subscription__account__name")
-    def subscription_account(self, renewal):
-        return renewal.subscription.account
-
-    @admin.display(description=_("charge"))
-    def charge_number(self, renewal):
-        return f"#{renewal.charge_id}" if renewal.charge_id else None
+    subscription_account = subscription_account_column()
+    charge_number = charge_number_column()
 
     @admin.action(description=_("Retry the charge now"), permissions=["service"])
     def retry_now(self, request, queryset):

@@ -247,7 +247,8 @@ def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Total
     size = getattr(adapter, "orders_per_call", None) or len(attempts) or 1
     for start in range(0, len(attempts), size):
         chunk = attempts[start : start + size]
-        Renewal.objects.filter(pk__in=[attempt.renewal.pk for attempt in chunk]).update(updated_at=timezone.now())
+        if start:  # the first slice's claim was just made
+            Renewal.objects.filter(pk__in=[attempt.renewal.pk for attempt in chunk]).update(updated_at=timezone.now())
         _charge_and_settle_slice(adapter, chunk, as_of=as_of, totals=totals)
 
 
@@ -353,10 +354,6 @@ def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals
     paid_by_code = [(a.renewal, a.subscription, "") for a in paying if a.quote.total_twd == 0]
     _succeed_all(paid_by_code, totals=totals)  # the code paid it all: nothing goes to the gateway
     return [attempt for attempt in paying if attempt.quote.total_twd > 0]
-
-
-def renewal_settle(*, renewal_id: int, order_id: str, result: ChargeResult, as_of: datetime, totals: Totals) -> None:
-    renewals_settle([(renewal_id, order_id, result)], as_of=as_of, totals=totals)
 
 
 def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: datetime, totals: Totals) -> None:
@@ -539,7 +536,7 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
     elif result.outcome == Outcome.ABSENT:
         result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
                                   description="renewal")  # fmt: skip
-    renewal_settle(renewal_id=renewal.pk, order_id=charge.idempotency_key, result=result, as_of=as_of, totals=totals)
+    renewals_settle([(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals)
 
 
 # ---- retries ----------------------------------------------------------------------------------
