@@ -7,6 +7,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def actor_field() -> models.ForeignKey:
+    """Who did it: a staff member or an admin, or nobody for a cron run."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+
+
 class MethodKind(models.TextChoices):
     CARD = "card", _("Credit card")
     LINEPAY = "linepay", _("LINE Pay")
@@ -170,14 +182,7 @@ class Refund(models.Model):
     amount_twd = models.PositiveIntegerField(_("amount (NT$)"))
     reason = models.CharField(_("reason"), max_length=255)
     gateway_reference = models.CharField(_("gateway reference"), max_length=64, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
+    actor = actor_field()
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
@@ -214,14 +219,7 @@ class LinePayRegistration(models.Model):
         PaymentMethod, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("method")
     )
     return_to = models.CharField(_("return to"), max_length=200, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
+    actor = actor_field()
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

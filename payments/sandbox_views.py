@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods
 
 from billing.views import opener_policy
-from payments.gateways.sandbox import LINEPAY_CARDS, CardError, tokenise_card
+from payments.gateways.sandbox import LINEPAY_CARD_BY_MASK, LINEPAY_CARDS, CardError, tokenise_card
 from payments.models import SandboxLinePayTransaction
 
 TEST_CARDS_HINT = [
@@ -99,7 +99,7 @@ def linepay_approval(request, transaction_id: str):
     if action not in ("confirm", "cancel"):
         return _approval_page(request, tx, error=_("Choose confirm or cancel."), status=400)
     card = request.POST.get("card", "")
-    if action == "confirm" and card not in {masked for masked, _brand, _behaviour in LINEPAY_CARDS}:
+    if action == "confirm" and card not in LINEPAY_CARD_BY_MASK:
         return _approval_page(request, tx, error=_("Choose a card to pay with."), status=400)
     return _decide(tx, action, card)
 

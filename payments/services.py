@@ -85,19 +85,11 @@ def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
                 _("This is the main payment method of a paid plan. Make another method main before removing it."),
                 code="main_on_paid_plan",
             )
-        before = snapshot(method, *METHOD_FIELDS)
-        ensure_transition(method, MethodStatus.REVOKED)
-        method.status = MethodStatus.REVOKED
-        method.is_main = False
-        method.save(update_fields=["status", "is_main"])
+        _method_retire(method, MethodStatus.REVOKED, actor=actor, action="payment_method.remove")
         if method.kind == MethodKind.LINEPAY:
             # SPEC §6: removing LINE Pay also expires its regKey at the gateway. It runs on commit, so a
             # rolled-back removal keeps a working key; a failure there leaves a key nobody will use.
             transaction.on_commit(partial(gateway().linepay_expire, reg_key=method.gateway_token))
-        audit_record(
-            actor=actor, action="payment_method.remove", obj=method, account=method.account,
-            before=before, after=snapshot(method, *METHOD_FIELDS),
-        )  # fmt: skip
     return method
 
 
@@ -108,16 +100,21 @@ def payment_method_mark_expired(*, method: PaymentMethod, actor=None) -> Payment
         method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
         if method.status != MethodStatus.ACTIVE:
             return method
-        before = snapshot(method, *METHOD_FIELDS)
-        ensure_transition(method, MethodStatus.EXPIRED)
-        method.status = MethodStatus.EXPIRED
-        method.is_main = False
-        method.save(update_fields=["status", "is_main"])
-        audit_record(
-            actor=actor, action="payment_method.expire", obj=method, account=method.account, before=before,
-            after=snapshot(method, *METHOD_FIELDS),
-        )  # fmt: skip
+        _method_retire(method, MethodStatus.EXPIRED, actor=actor, action="payment_method.expire")
     return method
+
+
+def _method_retire(method: PaymentMethod, new_status: str, *, actor, action: str) -> None:
+    """Move a locked method out of use (expired or removed): it is no longer main. Call in a transaction."""
+    before = snapshot(method, *METHOD_FIELDS)
+    ensure_transition(method, new_status)
+    method.status = new_status
+    method.is_main = False
+    method.save(update_fields=["status", "is_main"])
+    audit_record(
+        actor=actor, action=action, obj=method, account=method.account, before=before,
+        after=snapshot(method, *METHOD_FIELDS),
+    )  # fmt: skip
 
 
 def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, payment_method: PaymentMethod | None,
@@ -267,8 +264,8 @@ def card_add(*, account: OfficialAccount, one_time_token: str, actor) -> Payment
     saved = gateway().save_card(one_time_token=one_time_token, cardholder=cardholder_of(account))
     return payment_method_add(
         account=account, kind=MethodKind.CARD, gateway=gateway_name_for(MethodKind.CARD), gateway_token=saved.token,
-        brand=saved.brand,
-        last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year, actor=actor,
+        brand=saved.brand, last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year,
+        actor=actor,
     )  # fmt: skip
 
 

@@ -4,9 +4,11 @@ Each adapter turns its protocol's answers into the outcomes below; nothing outsi
 knows a gateway's return codes.
 """
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, models
@@ -71,7 +73,29 @@ class GatewayError(Exception):
         self.code = code
 
 
+class NoAnswer(Exception):
+    """A time-out or a connection error: the call may or may not have reached the gateway."""
+
+
 logger = logging.getLogger(__name__)
+
+
+# ---- what the real adapters' HTTP clients share ----
+
+
+def api_base(configured: str, *, use_sandbox: bool, sandbox: str, production: str) -> str:
+    """A gateway's API root: the configured one (a local fake in tests), else its sandbox or production."""
+    return (configured or (sandbox if use_sandbox else production)).rstrip("/")
+
+
+def http_timeout() -> tuple[float, float]:
+    """(connect, read) seconds for every gateway call."""
+    return settings.GATEWAY_CONNECT_TIMEOUT_SECONDS, settings.GATEWAY_TIMEOUT_SECONDS
+
+
+def parse_answer(content: bytes) -> dict:
+    """JSON with no float anywhere: 19-digit IDs and amounts stay exact."""
+    return json.loads(content, parse_float=Decimal)
 
 
 def charge_concurrently(charge, requests: list[ChargeRequest]) -> list[ChargeResult]:

@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import uuid
-from decimal import Decimal
 from urllib.parse import urlencode
 
 import requests
@@ -33,8 +32,12 @@ from payments.gateways import (
     GatewayError,
     LinePayApproval,
     LinePayRequest,
+    NoAnswer,
     OneOrderPerRequest,
     Outcome,
+    api_base,
+    http_timeout,
+    parse_answer,
     partner_for,
 )
 from payments.models import MethodKind
@@ -79,10 +82,6 @@ class RedactRegKeys(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(RedactRegKeys())
 
 
-class NoAnswer(Exception):
-    """A time-out or a connection error: the call may or may not have reached LINE Pay."""
-
-
 def decline_reason(code: str) -> str:
     reason = next((text for codes, text in DECLINE_REASONS if code in codes), OTHER_DECLINE)
     return f"{reason} ({code})"
@@ -95,9 +94,21 @@ def sign(secret: str, path: str, payload: str, nonce: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
-def parse(content: bytes) -> dict:
-    """JSON with no float anywhere: 19-digit transactionIds stay exact (and become strings where read)."""
-    return json.loads(content, parse_float=Decimal)
+def request_body(*, order_id: str, amount_twd: int, product_name: str, confirm_url: str, cancel_url: str) -> dict:
+    """Request API: a preapproved payment of `amount_twd`, only authorised (capture=false) when confirmed."""
+    return {
+        "amount": amount_twd, "currency": "TWD", "orderId": order_id,
+        "packages": [{"id": order_id, "amount": amount_twd,
+                      "products": [{"name": product_name, "quantity": 1, "price": amount_twd}]}],
+        "redirectUrls": {"confirmUrl": confirm_url, "cancelUrl": cancel_url},
+        "options": {"payment": {"payType": "PREAPPROVED", "capture": False}},
+    }  # fmt: skip
+
+
+def preapproved_pay_body(*, amount_twd: int, order_id: str, description: str) -> dict:
+    """Preapproved Payment API: charge the regKey, captured at once; productName is at most 4000 characters."""
+    return {"productName": description[:4000], "amount": amount_twd, "currency": "TWD", "orderId": order_id,
+            "capture": True}  # fmt: skip
 
 
 class LinePayClient:
@@ -106,9 +117,9 @@ class LinePayClient:
     def __init__(self):
         self.channel_id = settings.LINEPAY_CHANNEL_ID
         self.secret = settings.LINEPAY_CHANNEL_SECRET
-        default = SANDBOX_BASE if settings.LINEPAY_SANDBOX else PRODUCTION_BASE
-        self.base = (settings.LINEPAY_API_BASE or default).rstrip("/")
-        self.timeout = (settings.GATEWAY_CONNECT_TIMEOUT_SECONDS, settings.GATEWAY_TIMEOUT_SECONDS)
+        self.base = api_base(settings.LINEPAY_API_BASE, use_sandbox=settings.LINEPAY_SANDBOX, sandbox=SANDBOX_BASE,
+                             production=PRODUCTION_BASE)  # fmt: skip
+        self.timeout = http_timeout()
         if not (self.channel_id and self.secret):
             raise GatewayError(_("LINE Pay is not configured."), code="not_configured")
 
@@ -135,7 +146,7 @@ class LinePayClient:
         data = payload.encode() if method == "POST" else None
         try:
             response = requests.request(method, url, data=data, headers=headers, timeout=self.timeout)
-            answer = parse(response.content)
+            answer = parse_answer(response.content)
         except requests.RequestException:
             logger.warning("LINE Pay %s order=%s: no answer", label, order_id)
             raise NoAnswer from None  # the exception text holds the URL (and so a regKey): dropped
@@ -166,26 +177,22 @@ class LinePayGateway(OneOrderPerRequest):
 
     def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
                         cancel_url: str) -> LinePayRequest:  # fmt: skip
-        body = {
-            "amount": amount_twd, "currency": "TWD", "orderId": order_id,
-            "packages": [{"id": order_id, "amount": amount_twd,
-                          "products": [{"name": product_name, "quantity": 1, "price": amount_twd}]}],
-            "redirectUrls": {"confirmUrl": confirm_url, "cancelUrl": cancel_url},
-            "options": {"payment": {"payType": "PREAPPROVED", "capture": False}},
-        }  # fmt: skip
-        answer = self._registration_call("post", "/v3/payments/request", body, label="request", order_id=order_id)
+        body = request_body(order_id=order_id, amount_twd=amount_twd, product_name=product_name,
+                            confirm_url=confirm_url, cancel_url=cancel_url)  # fmt: skip
+        answer = self._call("post", "/v3/payments/request", body, label="request", order_id=order_id)
         info = answer["info"]
         return LinePayRequest(transaction_id=str(info["transactionId"]), payment_url=info["paymentUrl"]["web"])
 
     def linepay_confirm(self, *, transaction_id: str, amount_twd: int) -> LinePayApproval:
         path = f"/v3/payments/{transaction_id}/confirm"
-        answer = self._registration_call("post", path, {"amount": amount_twd, "currency": "TWD"}, label="confirm")
+        answer = self._call("post", path, {"amount": amount_twd, "currency": "TWD"}, label="confirm")
         info = answer["info"]
         self._void_registration(str(info["transactionId"]), order_id=str(info.get("orderId", "")))
         pay_info = (info.get("payInfo") or [{}])[0]
         return LinePayApproval(reg_key=str(info["regKey"]), masked_card=pay_info.get("maskedCreditCardNumber", ""))
 
-    def _registration_call(self, verb: str, path: str, body: dict, *, label: str, order_id: str = "") -> dict:
+    def _call(self, verb: str, path: str, body: dict, *, label: str, order_id: str = "") -> dict:
+        """A call whose every answer but success is refused: GatewayError, with LINE Pay's code."""
         try:
             answer = getattr(LinePayClient(), verb)(path, body, label=label, order_id=order_id)
         except NoAnswer:
@@ -207,13 +214,11 @@ class LinePayGateway(OneOrderPerRequest):
         path = f"/v3/payments/preapprovedPay/{reg_key}/check"
         query = {"creditCardAuth": "true" if credit_card_auth else "false"}
         try:
-            code = LinePayClient().get(path, query, label="check_regkey").get("returnCode", "")
-        except NoAnswer:
-            raise GatewayError(_("LINE Pay did not answer in time. Try again."), code="timeout") from None
-        if code in ("1190", "1193"):
-            return False
-        if code != SUCCESS:
-            raise GatewayError(_("LINE Pay refused the request (%(code)s).") % {"code": code}, code=code)
+            self._call("get", path, query, label="check_regkey")
+        except GatewayError as error:
+            if error.code in ("1190", "1193"):
+                return False
+            raise
         return True
 
     @sensitive_variables()
@@ -231,8 +236,7 @@ class LinePayGateway(OneOrderPerRequest):
         if method.kind != MethodKind.LINEPAY:
             return partner_for(method.kind).charge(method=method, amount_twd=amount_twd, order_id=order_id,
                                                    description=description)  # fmt: skip
-        body = {"productName": description[:4000], "amount": amount_twd, "currency": "TWD", "orderId": order_id,
-                "capture": True}  # fmt: skip
+        body = preapproved_pay_body(amount_twd=amount_twd, order_id=order_id, description=description)
         path = f"/v3/payments/preapprovedPay/{method.gateway_token}/payment"
         try:
             answer = LinePayClient().post(path, body, label="preapproved_pay", order_id=order_id)

@@ -29,6 +29,7 @@ from payments.gateways import (
     charge_concurrently,
     charge_or_unknown,
 )
+from payments.gateways.linepay import METHOD_GONE, READ_BACK, preapproved_pay_body, request_body
 from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction
 
 # Test cards (any future expiry, any 3-digit CVC). Other Luhn-valid Visa, Mastercard or JCB numbers succeed.
@@ -49,6 +50,7 @@ LINEPAY_CARDS = [
     ("**** **** **** 0002", "VISA", "declined"),
     ("**** **** **** 9995", "MASTER", "insufficient_funds"),
 ]
+LINEPAY_CARD_BY_MASK = {card[0]: card for card in LINEPAY_CARDS}
 DECLINE_REASONS = {
     "declined": _("The card issuer declined the payment. Use another card or contact the bank."),
     "insufficient_funds": _("The card has insufficient funds or credit. Use another card."),
@@ -56,8 +58,6 @@ DECLINE_REASONS = {
 }
 # LINE Pay v3 return codes the sandbox answers with (shared/reference domain-facts §2.7).
 LINEPAY_CODES = {"success": "0000", "declined": "1281", "insufficient_funds": "1288", "expired_card": "1287"}
-LINEPAY_METHOD_GONE = {"1190", "1193", "1287"}
-LINEPAY_READ_BACK = {"1172", "1198"}
 
 
 class CardError(GatewayError):
@@ -220,7 +220,7 @@ def _linepay_confirm(transaction_id: str, body: dict) -> dict:
         if tx.status == "approved":
             tx.status, tx.reg_key = "confirmed", f"{secrets.randbelow(9 * 10**14) + 10**14}"
             tx.save(update_fields=["status", "reg_key"])
-    masked, brand, _behaviour = next(card for card in LINEPAY_CARDS if card[0] == tx.card)
+    masked, brand, _behaviour = LINEPAY_CARD_BY_MASK[tx.card]
     return {
         "returnCode": "0000",
         "returnMessage": "Success.",
@@ -239,7 +239,7 @@ def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
         return {"returnCode": "1193", "returnMessage": "regKey expired."}
     if SandboxCharge.objects.filter(order_id=body["orderId"]).exists():
         return {"returnCode": "1172", "returnMessage": "Existing same orderId."}
-    behaviour = next(card[2] for card in LINEPAY_CARDS if card[0] == tx.card)
+    _masked, _brand, behaviour = LINEPAY_CARD_BY_MASK[tx.card]
     code = LINEPAY_CODES[behaviour]
     if code != "0000":
         answer = {"returnCode": code, "returnMessage": behaviour}
@@ -282,13 +282,8 @@ class SandboxGateway:
 
     def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
                         cancel_url: str) -> LinePayRequest:  # fmt: skip
-        body = {
-            "amount": amount_twd, "currency": "TWD", "orderId": order_id,
-            "packages": [{"id": order_id, "amount": amount_twd,
-                          "products": [{"name": product_name, "quantity": 1, "price": amount_twd}]}],
-            "redirectUrls": {"confirmUrl": confirm_url, "cancelUrl": cancel_url},
-            "options": {"payment": {"payType": "PREAPPROVED", "capture": False}},
-        }  # fmt: skip
+        body = request_body(order_id=order_id, amount_twd=amount_twd, product_name=product_name,
+                            confirm_url=confirm_url, cancel_url=cancel_url)  # fmt: skip
         answer = linepay_api("POST", "/v3/payments/request", body)
         if answer["returnCode"] != "0000":
             raise GatewayError(_("LINE Pay refused the request (%(code)s).") % {"code": answer["returnCode"]})
@@ -309,16 +304,16 @@ class SandboxGateway:
 
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
         if method.kind == MethodKind.LINEPAY:
-            body = {"productName": description, "amount": amount_twd, "currency": "TWD", "orderId": order_id}
+            body = preapproved_pay_body(amount_twd=amount_twd, order_id=order_id, description=description)
             answer = linepay_api("POST", f"/v3/payments/preapprovedPay/{method.gateway_token}/payment", body)
             code = answer["returnCode"]
             if code == "0000":
                 return ChargeResult(Outcome.SUCCEEDED, reference=str(answer["info"]["transactionId"]))
-            if code in LINEPAY_READ_BACK:
+            if code in READ_BACK:
                 return self._linepay_read_back(order_id)
             behaviour = answer["returnMessage"] if answer["returnMessage"] in DECLINE_REASONS else "declined"
             return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})",
-                                method_gone=code in LINEPAY_METHOD_GONE)  # fmt: skip
+                                method_gone=code in METHOD_GONE)  # fmt: skip
         answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
         return self._card_result(answer)
 

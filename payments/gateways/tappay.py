@@ -18,14 +18,24 @@ import hashlib
 import json
 import logging
 import secrets
-from decimal import Decimal
 
 import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from payments.gateways import ChargeResult, GatewayError, OneOrderPerRequest, Outcome, SavedCard, partner_for
+from payments.gateways import (
+    ChargeResult,
+    GatewayError,
+    NoAnswer,
+    OneOrderPerRequest,
+    Outcome,
+    SavedCard,
+    api_base,
+    http_timeout,
+    parse_answer,
+    partner_for,
+)
 from payments.models import MethodKind
 
 logger = logging.getLogger(__name__)
@@ -47,10 +57,6 @@ DECLINED = _("The card issuer declined the payment. Use another card or contact 
 EXPIRED = _("The card has expired. Register a new payment method.")
 MERCHANT = _("TapPay refused our merchant settings. Staff must check TAPPAY_PARTNER_KEY and TAPPAY_MERCHANT_ID.")
 MERCHANT_STATUSES = {4, 61, 67, 80, 81, 84, 89}
-
-
-class NoAnswer(Exception):
-    """A time-out or a connection error: the call may or may not have reached TapPay."""
 
 
 def bank_transaction_id(order_id: str) -> str:
@@ -77,9 +83,9 @@ class TapPayClient:
     def __init__(self):
         self.partner_key = settings.TAPPAY_PARTNER_KEY
         self.merchant_id = settings.TAPPAY_MERCHANT_ID
-        default = SANDBOX_BASE if settings.TAPPAY_SANDBOX else PRODUCTION_BASE
-        self.base = (settings.TAPPAY_API_BASE or default).rstrip("/")
-        self.timeout = (settings.GATEWAY_CONNECT_TIMEOUT_SECONDS, settings.GATEWAY_TIMEOUT_SECONDS)
+        self.base = api_base(settings.TAPPAY_API_BASE, use_sandbox=settings.TAPPAY_SANDBOX, sandbox=SANDBOX_BASE,
+                             production=PRODUCTION_BASE)  # fmt: skip
+        self.timeout = http_timeout()
         if not (self.partner_key and self.merchant_id):
             raise GatewayError(_("TapPay is not configured."), code="not_configured")
 
@@ -89,7 +95,7 @@ class TapPayClient:
         headers = {"Content-Type": "application/json", "x-api-key": self.partner_key}
         try:
             response = requests.post(self.base + path, data=data, headers=headers, timeout=self.timeout)
-            answer = json.loads(response.content, parse_float=Decimal)
+            answer = parse_answer(response.content)
         except (requests.RequestException, ValueError):
             logger.warning("TapPay %s order=%s: no answer", label, order_id)
             raise NoAnswer from None
