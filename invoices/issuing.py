@@ -6,13 +6,12 @@ shared/reference/domain-facts.md §4 (periods, 字軌, B2C/B2B, void in the peri
 
 import logging
 import secrets
-import zlib
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -22,13 +21,14 @@ from billing.audit import audit_entry, audit_record, audit_records_save, snapsho
 from billing.errors import ServiceError
 from billing.models import Membership, Role
 from billing.periods import local_date
+from billing.pricing import round_half_up_twd
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
+from invoices.services import ALLOWANCE_LOCK_NAMESPACE, advisory_xact_lock
 from payments.models import Charge, ChargeStatus, Refund
 
 B2C_BUYER_IDENTIFIER = "0000000000"
 CARRIER_TYPES = {ProfileKind.MOBILE_BARCODE: "3J0002", ProfileKind.CITIZEN_CERTIFICATE: "CQ0001"}
 INVOICE_FIELDS = ("status", "period", "number", "sales_twd", "tax_twd", "total_twd", "void_reason", "voided_at")
-ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": pg_advisory_xact_lock(namespace, period) while numbering allowances
 
 
 # ---- periods and amounts ----------------------------------------------------------------------
@@ -49,7 +49,7 @@ def period_label(period: str) -> str:
 
 def split_tax_inclusive(total_twd: int, rate: Decimal = Decimal("0.05")) -> tuple[int, int]:
     """A tax-inclusive amount as (sales, tax): sales = round(total / 1.05), tax = the rest (5238 + 262 = 5500)."""
-    sales = int((Decimal(total_twd) / (1 + rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    sales = round_half_up_twd(Decimal(total_twd) / (1 + rate))
     return sales, total_twd - sales
 
 
@@ -61,7 +61,7 @@ def buyer_snapshot(profile: EInvoiceProfile | None) -> dict:
     if profile is None:
         return {"kind": "", "identifier": B2C_BUYER_IDENTIFIER, "name": "", "email": "", "carrier_type": "",
                 "carrier_number": "", "donation_code": "", "ubn": "", "address": ""}  # fmt: skip
-    company = profile.kind == ProfileKind.COMPANY
+    company = profile.is_b2b
     carrier_number = profile.carrier_number or (profile.email if profile.kind == ProfileKind.MEMBER_CARRIER else "")
     return {
         "kind": profile.kind,
@@ -319,11 +319,7 @@ def invoice_correct_for_refund(*, refund: Refund, actor, at: datetime | None = N
 
 def _allowance_number(period: str) -> str:
     """AL + period + a 6-digit sequence of the period, e.g. AL11512000001 (MIG AllowanceNumber, ≤ 16)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [ALLOWANCE_LOCK_NAMESPACE, zlib.crc32(period.encode()) - 2**31]
-            )
+    advisory_xact_lock(ALLOWANCE_LOCK_NAMESPACE, period)
     return f"AL{period}{Allowance.objects.filter(period=period).count() + 1:06d}"
 
 

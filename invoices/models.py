@@ -240,10 +240,6 @@ class Invoice(models.Model):
     def is_b2b(self) -> bool:
         return self.buyer.get("kind") == ProfileKind.COMPANY
 
-    @property
-    def allowed_twd(self) -> int:
-        return sum(allowance.total_twd for allowance in self.allowances.all())
-
 
 class Allowance(models.Model):
     """An allowance (折讓證明單) giving back part or all of an issued invoice, usually in a later period."""

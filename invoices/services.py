@@ -1,4 +1,4 @@
-"""Writes to e-invoice profiles and number ranges (字軌). Issuing invoices comes in a later issue.
+"""Writes to e-invoice profiles and number ranges (字軌). Issuing and corrections: invoices/issuing.py.
 
 A refusal is the model's ValidationError from full_clean(): interfaces show its per-field messages.
 """
@@ -14,6 +14,18 @@ from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange
 NUMBER_RANGE_FIELDS = ("period", "prefix", "first_number", "last_number", "next_number")
 # First key of pg_advisory_xact_lock(int, int): which kind of thing the second key names.
 NUMBER_RANGE_LOCK_NAMESPACE = 0x4E52  # "NR"
+ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": while numbering a period's allowances
+
+
+def advisory_xact_lock(namespace: int, name: str) -> None:
+    """On PostgreSQL, hold until commit the lock on `name` of its kind, even when no row exists to lock.
+
+    Elsewhere a no-op: SQLite lets one transaction write at a time.
+    """
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(name.encode()) - 2**31  # into int4's signed range
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
 def einvoice_profile_save(*, account: OfficialAccount, data: dict, actor) -> EInvoiceProfile:
@@ -69,8 +81,5 @@ def _lock_track(*, period: str, prefix: str) -> None:
     PostgreSQL a transaction-scoped advisory lock on the (period, prefix) pair covers that case; SQLite
     lets one transaction write at a time and makes a second, concurrent writer fail.
     """
-    if connection.vendor == "postgresql":
-        key = zlib.crc32(f"{period}:{prefix}".encode()) - 2**31  # into int4's signed range
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NUMBER_RANGE_LOCK_NAMESPACE, key])
+    advisory_xact_lock(NUMBER_RANGE_LOCK_NAMESPACE, f"{period}:{prefix}")
     list(InvoiceNumberRange.objects.select_for_update().filter(period=period, prefix=prefix).values_list("pk"))

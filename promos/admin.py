@@ -57,7 +57,9 @@ def _csv_chunks(codes):
         last_pk, first = upto, False
 
 
-def codes_csv_response(codes, name: str) -> StreamingHttpResponse:
+def codes_csv_response(request, codes, *, sources, scope: str, name: str) -> StreamingHttpResponse:
+    """The codes as a CSV download; the export is recorded against `sources` (campaigns or batches) first."""
+    promo_codes_export_record(sources=sources, actor=request.user, scope=scope)
     response = StreamingHttpResponse(_csv_chunks(codes), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="promo-codes-{name}-{stamp}.csv"'
@@ -184,8 +186,8 @@ class CampaignAdmin(AuditedAdmin):
 
     @admin.action(description=_("Export codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
-        promo_codes_export_record(sources=queryset, actor=request.user, scope="campaign")
-        return codes_csv_response(PromoCode.objects.filter(campaign__in=queryset), name="campaigns")
+        codes = PromoCode.objects.filter(campaign__in=queryset)
+        return codes_csv_response(request, codes, sources=queryset, scope="campaign", name="campaigns")
 
 
 @admin.register(CodeBatch)
@@ -198,8 +200,8 @@ class CodeBatchAdmin(ServiceWrittenAdmin):
 
     @admin.action(description=_("Export codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
-        promo_codes_export_record(sources=queryset, actor=request.user, scope="batch")
-        return codes_csv_response(PromoCode.objects.filter(batch__in=queryset), name="batches")
+        codes = PromoCode.objects.filter(batch__in=queryset)
+        return codes_csv_response(request, codes, sources=queryset, scope="batch", name="batches")
 
 
 # ---- codes ----------------------------------------------------------------------------------
@@ -245,8 +247,8 @@ class PromoCodeAdmin(ServiceWrittenAdmin):
     @admin.action(description=_("Export selected codes as CSV"), permissions=["view"])
     def export_codes(self, request, queryset):
         campaigns = Campaign.objects.filter(pk__in=queryset.values("campaign_id"))
-        promo_codes_export_record(sources=campaigns, actor=request.user, scope=f"{queryset.count()} selected codes")
-        return codes_csv_response(queryset, name="selected")
+        scope = f"{queryset.count()} selected codes"
+        return codes_csv_response(request, queryset, sources=campaigns, scope=scope, name="selected")
 
 
 @admin.register(Redemption)

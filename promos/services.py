@@ -16,11 +16,11 @@ from billing.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
-from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
 from promos.selectors import code_terms
 from promos.throttle import code_entry_guard, code_guess_record
 
-RENEWAL_KINDS = {"renewal_medium", "renewal_high"}
+RENEWAL_KINDS = {ChargeKind.RENEWAL_MEDIUM.value, ChargeKind.RENEWAL_HIGH.value}
 CODE_FIELDS = ("status", "registered_account")
 
 
@@ -224,23 +224,26 @@ def _redeem(code: PromoCode, *, account, charge, applied_twd: int, forfeited_twd
 
 def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> int:
     """Void the codes that are still available or registered; redeemed ones are history and stay."""
-    voided = 0
     ids = [code.pk for code in codes]
     with transaction.atomic():
-        for code in PromoCode.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+        locked = (PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account")
+                  .filter(pk__in=ids).order_by("pk"))  # fmt: skip
+        voided, records = [], []
+        for code in locked:
             if CodeStatus.VOID not in PromoCode.TRANSITIONS[code.status]:
                 continue
             before = snapshot(code, *CODE_FIELDS)
             account = code.registered_account
             code.status = CodeStatus.VOID
             code.registered_account = None
-            code.save(update_fields=["status", "registered_account"])
-            audit_record(
+            voided.append(code)
+            records.append(audit_entry(
                 actor=actor, action="promo_code.void", obj=code, account=account, before=before,
                 after={**snapshot(code, *CODE_FIELDS), "reason": reason},
-            )  # fmt: skip
-            voided += 1
-    return voided
+            ))  # fmt: skip
+        update_rows(voided, ["status", "registered_account"])
+        audit_records_save(records)
+    return len(voided)
 
 
 # Codes per COPY. Each chunk goes in sorted, so the unique indexes are filled page by page rather than at
@@ -333,8 +336,9 @@ def promo_codes_write_csv(*, codes, stream) -> int:
 
 def promo_codes_export_record(*, sources, actor, scope: str) -> None:
     """Codes are money: who exported which campaign's or batch's codes is kept in the audit trail."""
-    for source in sources:
-        audit_record(actor=actor, action="promo_code.export", obj=source, after={"scope": scope})
+    audit_records_save([
+        audit_entry(actor=actor, action="promo_code.export", obj=source, after={"scope": scope}) for source in sources
+    ])  # fmt: skip
 
 
 def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
@@ -350,18 +354,18 @@ def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
               "available": stale.filter(status=CodeStatus.AVAILABLE).count()}  # fmt: skip
     if dry_run:
         return counts
-    for code in stale.filter(status=CodeStatus.REGISTERED).select_related("registered_account"):
-        _expire_registered(code)
+    for pk in stale.filter(status=CodeStatus.REGISTERED).values_list("pk", flat=True):
+        _expire_registered(pk)
     for campaign in Campaign.objects.filter(pk__in=stale.values("campaign_id")):
         _expire_available(campaign)
     return counts
 
 
-def _expire_registered(code: PromoCode) -> None:
+def _expire_registered(pk: int) -> None:
     from billing.notices import notify_admins
 
     with transaction.atomic():
-        code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=code.pk)
+        code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=pk)
         if code.status != CodeStatus.REGISTERED:
             return
         account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
