@@ -174,7 +174,7 @@ def invoices_issue_pending(*, at: datetime | None = None) -> int:
             invoice.number, invoice.status, invoice.issued_at = number, InvoiceStatus.ISSUED, at
             invoice.save(update_fields=["number", "status", "issued_at"])
             _audit(invoice, actor=None, action="invoice.issue", before=before)
-            transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice))
+            transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
         issued += 1
     return issued
 
