@@ -38,6 +38,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from _databases import server_connection
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench_web"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -71,18 +73,6 @@ end
 
 
 # ---- the database -------------------------------------------------------------------------------
-
-
-def server_connection(url: str):
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(url)
-    connection = psycopg.connect(
-        host=config.get("HOST") or "127.0.0.1", port=config.get("PORT") or 5432, user=config.get("USER"),
-        password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
-    return connection, config["NAME"]
 
 
 def create_database(url: str) -> None:

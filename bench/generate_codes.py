@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _databases import server_connection
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench"
 COUNT = int(os.environ.get("BENCH_COUNT", "1000000"))
@@ -35,18 +37,6 @@ def setup_django() -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
-
-def server_connection(url: str):
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(url)
-    connection = psycopg.connect(
-        host=config.get("HOST") or "127.0.0.1", port=config.get("PORT") or 5432, user=config.get("USER"),
-        password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
-    return connection, config["NAME"]
 
 
 def create_database_if_missing(url: str) -> bool:

@@ -45,6 +45,8 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import _databases
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("BENCH_SERVER_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 PREFIX = "oa_billing_bench_renew"
@@ -83,14 +85,7 @@ def db_url(name: str) -> str:
 
 
 def server_connection():
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(db_url("postgres"))
-    return psycopg.connect(
-        host=config.get("HOST") or "127.0.0.1", port=config.get("PORT") or 5432, user=config.get("USER"),
-        password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
+    return _databases.server_connection(db_url("postgres"))[0]
 
 
 def refuse_leftovers() -> None:

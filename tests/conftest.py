@@ -3,6 +3,10 @@ import os
 
 import pytest
 from django.conf import settings
+from django.utils import translation
+
+# The fake payment gateways' fixtures (fake_linepay, fake_tappay, linepay_on, tappay_on), for any test to ask for.
+pytest_plugins = ["tests.payments.fakes.fixtures"]
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # The browser tests (tests/e2e) drive the system's Chromium (Debian's `chromium` package) through Playwright.
@@ -67,6 +71,21 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"REQUIRE_POSTGRES=1: {len(skipped)} PostgreSQL test(s) were skipped", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def english(settings):
+    """The site in English (LANGUAGE_CODE "en"): for modules that read the English source strings, through
+    `pytestmark = pytest.mark.usefixtures("english")`; tests/test_i18n.py checks the zh-Hant ones."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def english_messages():
+    """Messages built outside a request (validation errors, form errors) in English, through
+    `pytestmark = pytest.mark.usefixtures("english_messages")`."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

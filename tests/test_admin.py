@@ -44,7 +44,6 @@ from tests.factories import (
     EInvoiceProfileFactory,
     InvoiceFactory,
     InvoiceNumberRangeFactory,
-    MembershipFactory,
     MonthlyUsageFactory,
     PaymentMethodFactory,
     PlanChangeFactory,
@@ -57,14 +56,10 @@ from tests.factories import (
     UserFactory,
     plan,
 )
+from tests.helpers import add_card, ready_admin, start_checkout
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    """These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones."""
-    settings.LANGUAGE_CODE = "en"
+# These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def admin_url(model, view: str, *args) -> str:
@@ -803,8 +798,6 @@ def test_exporting_codes_is_audited(admin_client, admin_user):
 
 def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
     # given a failed renewal of an account that now has a working card
-    from tests.billing.test_checkout import add_card
-
     subscription = SubscriptionFactory(medium=True, period_start=date(2026, 6, 1))
     add_card(subscription.account)
     renewal = Renewal.objects.create(
@@ -824,19 +817,14 @@ def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
 
 def test_staff_refund_a_charge_through_the_gateway_and_the_invoice_is_voided(admin_client, admin_user):
     # given a paid upgrade with its invoice, in this period
-    from billing.checkout import checkout_purchase, checkout_start
+    from billing.checkout import checkout_purchase
     from invoices.issuing import invoice_period
     from invoices.models import InvoiceStatus
-    from tests.billing.test_checkout import add_card
 
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
+    membership = ready_admin()
     InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="AB", first_number=1,
                                       last_number=9)  # fmt: skip
-    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user,
-                              channel="desktop")  # fmt: skip
+    checkout = start_checkout(membership)
     charge = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None).charge
     # when staff refund it in full, with a reason
     form = post_action(admin_client, Charge, "refund", [charge])

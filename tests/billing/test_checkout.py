@@ -1,7 +1,5 @@
 """The upgrade checkout through the sandbox gateway: steps, purchase, declines, double submits."""
 
-from datetime import date
-
 import pytest
 
 from billing.checkout import (
@@ -19,40 +17,21 @@ from billing.checkout import (
 from billing.errors import ServiceError
 from billing.models import AuditRecord, Checkout, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
 from billing.pricing import CodeRefusal
-from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
+from payments.gateways.sandbox import LINEPAY_CARDS
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
-from payments.services import card_add
 from promos.models import CodeStatus, Redemption
 from promos.services import CodeNotUsable, promo_code_register
 from tests.factories import EInvoiceProfileFactory, MembershipFactory, PromoCodeFactory, SubscriptionFactory, plan
+from tests.helpers import add_card, ready_admin, start_checkout
 
-pytestmark = pytest.mark.django_db
-TODAY = date(2026, 6, 10)
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    """Decline reasons are read in English here; the pages show them in the admin's language."""
-    settings.LANGUAGE_CODE = "en"
-
-
-def add_card(account, number="4242424242424242", user=None):
-    token = tokenise_card(number=number, expiry="12/30", cvc="123", today=TODAY).one_time_token
-    return card_add(account=account, one_time_token=token, actor=user)
+# Decline reasons are read in English here; the pages show them in the admin's language.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture
 def ready():
     """An admin of a light account with e-invoice information and a working card."""
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    return membership
-
-
-def start(membership, target="medium"):
-    return checkout_start(account=membership.account, plan=plan(target), user=membership.user, channel="desktop")
+    return ready_admin()
 
 
 def state(account):
@@ -66,7 +45,7 @@ def state(account):
 def test_each_step_waits_for_its_precondition():
     membership = MembershipFactory()
     SubscriptionFactory(account=membership.account)
-    checkout = start(membership)
+    checkout = start_checkout(membership)
     assert checkout_step(checkout) == EINVOICE
     EInvoiceProfileFactory(account=membership.account)
     assert checkout_step(checkout) == PAYMENT_METHOD
@@ -75,21 +54,21 @@ def test_each_step_waits_for_its_precondition():
 
 
 def test_starting_again_resumes_the_open_checkout(ready):
-    assert start(ready).pk == start(ready).pk
-    assert start(ready, "high").pk != start(ready).pk
+    assert start_checkout(ready).pk == start_checkout(ready).pk
+    assert start_checkout(ready, "high").pk != start_checkout(ready).pk
 
 
 @pytest.mark.parametrize("target", ["light"])
 def test_only_a_bigger_plan_can_be_bought(ready, target):
     with pytest.raises(ServiceError):
-        start(ready, target)
+        start_checkout(ready, target)
 
 
 def test_a_past_due_account_cannot_upgrade(ready):
     ready.account.subscription.status = SubscriptionStatus.PAST_DUE
     ready.account.subscription.save()
     with pytest.raises(ServiceError) as error:
-        start(ready)
+        start_checkout(ready)
     assert error.value.code == "past_due"
 
 
@@ -99,7 +78,7 @@ def test_a_past_due_account_cannot_upgrade(ready):
 def test_buying_medium_with_the_1200_code_deducts_800_forfeits_400_and_charges_nothing(ready):
     # given
     code = PromoCodeFactory()
-    checkout = start(ready)
+    checkout = start_checkout(ready)
     quote = checkout_set_code(checkout=checkout, text=code.code.lower())
     assert (quote.deduction_twd, quote.forfeited_twd, quote.total_twd) == (800, 400, 0)
     # when
@@ -120,7 +99,7 @@ def test_buying_medium_with_the_1200_code_deducts_800_forfeits_400_and_charges_n
 
 
 def test_buying_without_a_code_charges_the_card_840(ready):
-    checkout = checkout_purchase(checkout=start(ready), expected_total_twd=840, actor=ready.user)
+    checkout = checkout_purchase(checkout=start_checkout(ready), expected_total_twd=840, actor=ready.user)
     assert checkout.status == CheckoutStatus.PAID
     assert (checkout.charge.total_twd, checkout.charge.status) == (840, ChargeStatus.SUCCEEDED)
     assert checkout.charge.gateway_reference.startswith("D")
@@ -128,12 +107,9 @@ def test_buying_without_a_code_charges_the_card_840(ready):
 
 def test_a_declined_card_changes_nothing_but_shows_the_reason_and_frees_the_code():
     # given an account whose only card is declined, and a code entered
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account, number="4000000000000002")
+    membership = ready_admin(card="4000000000000002")
     code = PromoCodeFactory(campaign__face_value_twd=500)
-    checkout = start(membership)
+    checkout = start_checkout(membership)
     checkout_set_code(checkout=checkout, text=code.code)
     # when
     checkout = checkout_purchase(checkout=checkout, expected_total_twd=315, actor=membership.user)
@@ -149,11 +125,8 @@ def test_a_declined_card_changes_nothing_but_shows_the_reason_and_frees_the_code
 
 
 def test_after_a_decline_a_new_card_pays_on_a_new_attempt():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account, number="4000000000009995")
-    checkout = checkout_purchase(checkout=start(membership), expected_total_twd=840, actor=None)
+    membership = ready_admin(card="4000000000009995")
+    checkout = checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=None)
     assert "insufficient" in checkout.last_error
     from payments.services import payment_method_make_main
 
@@ -168,13 +141,13 @@ def test_an_expired_card_is_marked_expired_and_no_longer_main():
     SubscriptionFactory(account=membership.account)
     EInvoiceProfileFactory(account=membership.account)
     method = add_card(membership.account, number="4000000000000069")
-    checkout_purchase(checkout=start(membership), expected_total_twd=840, actor=None)
+    checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=None)
     method.refresh_from_db()
     assert (method.status, method.is_main) == (MethodStatus.EXPIRED, False)
 
 
 def test_a_second_submit_of_the_same_attempt_makes_no_second_charge(ready):
-    checkout = start(ready)
+    checkout = start_checkout(ready)
     first = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
     second = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
     assert first.pk == second.pk
@@ -183,7 +156,7 @@ def test_a_second_submit_of_the_same_attempt_makes_no_second_charge(ready):
 
 
 def test_a_changed_price_charges_nothing_and_says_so(ready):
-    checkout = start(ready)
+    checkout = start_checkout(ready)
     with pytest.raises(QuoteChanged) as error:
         checkout_purchase(checkout=checkout, expected_total_twd=0, actor=None)
     assert error.value.quote.total_twd == 840
@@ -192,7 +165,7 @@ def test_a_changed_price_charges_nothing_and_says_so(ready):
 
 def test_a_code_used_elsewhere_since_the_summary_charges_nothing(ready):
     code = PromoCodeFactory()
-    checkout = start(ready)
+    checkout = start_checkout(ready)
     checkout_set_code(checkout=checkout, text=code.code)
     other = SubscriptionFactory(medium=True).account
     add_card(other)
@@ -208,7 +181,7 @@ def test_a_code_used_elsewhere_since_the_summary_charges_nothing(ready):
 def test_a_code_registered_for_renewal_can_be_spent_on_the_upgrade(ready):
     code = PromoCodeFactory()
     promo_code_register(account=ready.account, text=code.code, actor=None)
-    checkout = start(ready, "high")
+    checkout = start_checkout(ready, "high")
     checkout_set_code(checkout=checkout, text=code.code)
     checkout_purchase(checkout=checkout, expected_total_twd=0, actor=None)
     code.refresh_from_db()
@@ -217,17 +190,14 @@ def test_a_code_registered_for_renewal_can_be_spent_on_the_upgrade(ready):
 
 
 def test_an_upgrade_cancels_a_scheduled_downgrade():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account, medium=True, scheduled_plan=plan("light"))
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    checkout_purchase(checkout=start(membership, "high"), expected_total_twd=420, actor=None)
+    membership = ready_admin(medium=True, scheduled_plan=plan("light"))
+    checkout_purchase(checkout=start_checkout(membership, "high"), expected_total_twd=420, actor=None)
     membership.account.subscription.refresh_from_db()
     assert (membership.account.subscription.plan.code, membership.account.subscription.scheduled_plan) == ("high", None)
 
 
 def test_a_refused_code_is_not_kept(ready):
-    checkout = start(ready)
+    checkout = start_checkout(ready)
     with pytest.raises(CodeNotUsable):
         checkout_set_code(checkout=checkout, text="NOPE-NOPE")
     checkout.refresh_from_db()
@@ -251,7 +221,7 @@ def test_linepay_pays_through_its_regkey(ready):
                                           actor=None)  # fmt: skip
     assert (method.kind, method.masked_card, len(method.gateway_token)) == ("linepay", "**** **** **** 1111", 15)
     payment_method_make_main(method=method, actor=None)
-    checkout = checkout_purchase(checkout=start(ready), expected_total_twd=840, actor=None)
+    checkout = checkout_purchase(checkout=start_checkout(ready), expected_total_twd=840, actor=None)
     assert checkout.status == CheckoutStatus.PAID
     assert len(checkout.charge.gateway_reference) == 19
     assert SandboxGateway.name == "sandbox"
@@ -261,7 +231,7 @@ def test_linepay_pays_through_its_regkey(ready):
 
 def test_a_second_admins_upgrade_waits_while_another_payment_of_the_account_is_at_the_gateway(ready):
     # given a first admin's purchase whose gateway answer is still pending
-    first = start(ready, "high")
+    first = start_checkout(ready, "high")
     Checkout.objects.filter(pk=first.pk).update(status=CheckoutStatus.PROCESSING)
     other_admin = MembershipFactory(account=ready.account)
     second = checkout_start(account=ready.account, plan=plan("medium"), user=other_admin.user, channel="desktop")

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from billing.checkout import checkout_purchase, checkout_start
+from billing.checkout import checkout_purchase
 from billing.models import (
     CheckoutStatus,
     PlanChange,
@@ -22,15 +22,13 @@ from billing.periods import BILLING_TZ
 from payments.models import Charge, ChargeStatus, MethodStatus
 from payments.services import payment_method_make_main
 from promos.models import CodeStatus
-from tests.billing.test_checkout import add_card
 from tests.factories import (
     CampaignFactory,
-    EInvoiceProfileFactory,
     MembershipFactory,
     PromoCodeFactory,
     SubscriptionFactory,
-    plan,
 )
+from tests.helpers import add_card, ready_admin, start_checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -155,13 +153,8 @@ def test_expire_promo_codes_expires_available_and_registered_codes_once():
 
 
 def test_reconcile_settles_a_checkout_whose_answer_was_lost():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account, number="4000000000000119")
-    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user,
-                              channel="desktop")  # fmt: skip
-    checkout = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None)
+    membership = ready_admin(card="4000000000000119")
+    checkout = checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=None)
     assert checkout.status == CheckoutStatus.PROCESSING
     call_command("reconcile_payments", "--older-than", "-5")
     checkout.refresh_from_db()

@@ -5,14 +5,14 @@ from datetime import date, datetime
 import pytest
 from django.utils import timezone
 
-from billing.checkout import checkout_purchase, checkout_start
+from billing.checkout import checkout_purchase
 from billing.periods import BILLING_TZ
 from billing.renewals import Totals, renew_subscription
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange, InvoiceStatus
 from payments.models import Charge
-from tests.billing.test_checkout import add_card
-from tests.factories import EInvoiceProfileFactory, MembershipFactory, SubscriptionFactory, plan
+from tests.factories import EInvoiceProfileFactory, SubscriptionFactory, plan
+from tests.helpers import add_card, ready_admin, start_checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +23,9 @@ def number_range(day: date, prefix="AB"):
 
 
 def test_a_paid_upgrade_gets_the_periods_next_invoice_number():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
+    membership = ready_admin()
     number_range(timezone.localdate())
-    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user,
-                              channel="desktop")  # fmt: skip
-    checkout = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=membership.user)
+    checkout = checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=membership.user)
     invoice = checkout.charge.invoice
     assert (invoice.status, invoice.number, invoice.total_twd) == (InvoiceStatus.ISSUED, "AB00000001", 840)
 

@@ -15,8 +15,8 @@ from payments.gateways import ChargeResult, Outcome, sandbox
 from payments.models import Charge, ChargeStatus, SandboxCharge
 from promos.models import CodeStatus
 from promos.services import promo_code_register
-from tests.billing.test_checkout import add_card
 from tests.factories import PromoCodeFactory, SubscriptionFactory, plan
+from tests.helpers import add_card
 
 pytestmark = pytest.mark.django_db
 JUNE = date(2026, 6, 1)

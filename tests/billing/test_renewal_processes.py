@@ -16,8 +16,8 @@ from django.db import connection
 
 from billing.models import Renewal, RenewalStatus, Subscription
 from payments.models import Charge, ChargeStatus, SandboxCharge
-from tests.billing.test_checkout import add_card
 from tests.factories import SubscriptionFactory, plan
+from tests.helpers import add_card
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,8 +20,8 @@ from billing.renewals import Totals, renew_subscription, renewal_recover, renewa
 from payments.models import Charge, ChargeStatus
 from promos.models import CodeStatus, Redemption
 from promos.services import promo_code_register
-from tests.billing.test_checkout import add_card
 from tests.factories import CampaignFactory, PromoCodeFactory, SubscriptionFactory, plan
+from tests.helpers import add_card
 
 pytestmark = pytest.mark.django_db
 JUNE = date(2026, 6, 1)

@@ -13,8 +13,8 @@ from billing.renewals import Totals, renew_subscription, renewal_retry
 from billing.services import subscription_schedule_downgrade
 from payments.models import Charge, ChargeStatus
 from promos.services import CodeNotUsable
-from tests.billing.test_checkout import add_card, start
-from tests.factories import EInvoiceProfileFactory, MembershipFactory, SubscriptionFactory, plan
+from tests.factories import SubscriptionFactory, plan
+from tests.helpers import add_card, ready_admin, start_checkout
 
 pytestmark = pytest.mark.django_db
 JULY_1 = datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ)
@@ -44,31 +44,21 @@ def test_no_upgrade_before_the_months_renewal_has_run(ready_last_month):
 
 @pytest.fixture
 def ready_last_month():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account, medium=True, period_start=date(2020, 1, 1))
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    return membership
+    return ready_admin(medium=True, period_start=date(2020, 1, 1))
 
 
 def test_an_empty_code_is_refused_not_a_500():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    checkout = start(membership)
+    membership = ready_admin()
+    checkout = start_checkout(membership)
     for typed in ("", " - ", "   "):
         with pytest.raises(CodeNotUsable):
             checkout_set_code(checkout=checkout, text=typed)
 
 
 def test_a_stale_checkout_page_returns_to_the_plans_with_a_message(client):
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    medium = start(membership, "medium")
-    checkout_purchase(checkout=start(membership, "high"), expected_total_twd=1260, actor=None)
+    membership = ready_admin()
+    medium = start_checkout(membership, "medium")
+    checkout_purchase(checkout=start_checkout(membership, "high"), expected_total_twd=1260, actor=None)
     client.force_login(membership.user)
     response = client.get(f"/checkout/{medium.token}/")
     assert response.status_code == 302

@@ -9,7 +9,6 @@ from billing.models import Checkout, CheckoutStatus
 from payments.gateways.sandbox import tokenise_card
 from payments.models import Charge, PaymentMethod
 from promos.models import CodeStatus
-from tests.billing.test_checkout import add_card
 from tests.factories import (
     EInvoiceProfileFactory,
     MembershipFactory,
@@ -17,18 +16,13 @@ from tests.factories import (
     PromoCodeFactory,
     SubscriptionFactory,
 )
+from tests.helpers import add_card, new_admin, past_charges
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def admin_of_new_account(client, **subscription):
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account, **subscription)
+    membership = new_admin(**subscription)
     client.force_login(membership.user)
     return membership
 
@@ -183,11 +177,7 @@ def test_pages_keep_a_fixed_query_budget_with_200_charges_and_20_methods(client,
     EInvoiceProfileFactory(account=account)
     method = PaymentMethodFactory(account=account)
     PaymentMethodFactory.create_batch(19, account=account, spare=True)
-    Charge.objects.bulk_create(
-        Charge(account=account, purpose="renewal", period_start=date(2026, 1, 1), payment_method=method,
-               fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"k{i}", status="succeeded")
-        for i in range(200)
-    )  # fmt: skip
+    past_charges(account, method)
     with django_assert_max_num_queries(12):
         response = client.get(billing_url(name, account.pk))
     assert response.status_code == 200
@@ -199,11 +189,7 @@ def test_the_summary_and_receipt_keep_a_fixed_query_budget_with_200_charges(clie
     EInvoiceProfileFactory(account=account)
     method = add_card(account)
     PaymentMethodFactory.create_batch(19, account=account, spare=True)
-    Charge.objects.bulk_create(
-        Charge(account=account, purpose="renewal", period_start=date(2026, 1, 1), payment_method=method,
-               fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"k{i}", status="succeeded")
-        for i in range(200)
-    )  # fmt: skip
+    past_charges(account, method)
     code = PromoCodeFactory()
     client.post(billing_url("upgrade_start", account.pk, "medium"))
     checkout = Checkout.objects.get()

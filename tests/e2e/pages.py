@@ -11,7 +11,6 @@ from django.utils import translation
 from playwright.sync_api import Page, expect
 
 from billing.pricing import CodeRefusal
-from tests.factories import MembershipFactory, SubscriptionFactory
 
 PASSWORD = "pass-for-tests-1"  # tests.factories.UserFactory's
 CHECKOUT_URL = re.compile(r"/checkout/[\w-]+/$")
@@ -27,13 +26,6 @@ def text(msgid, language: str = "zh-hant") -> str:
 def refusal(reason: CodeRefusal, language: str = "zh-hant") -> str:
     with translation.override(language):
         return str(reason.label)
-
-
-def new_admin(*, role="admin", region="TW", **subscription):
-    """A member of a fresh official account on the Light plan (or `medium=True` / `high=True`)."""
-    membership = MembershipFactory(account__region=region, operator=role == "operator")
-    SubscriptionFactory(account=membership.account, **subscription)
-    return membership
 
 
 # ---- logging in and choosing the account -------------------------------------------------------
@@ -88,6 +80,18 @@ def fill_einvoice(page: Page, *, name="王小明", email="ming@example.tw") -> N
     form.locator("input[name=name]").fill(name)
     form.locator("input[name=email]").fill(email)
     page.get_by_test_id("save-einvoice").click()
+
+
+def add_linepay_in_popup(page: Page, plan_code: str = "medium"):
+    """選擇方案 > 升級 with nothing registered: the e-invoice information first (filled in and saved), then
+    新增付款方式 > LINE Pay > 新增, which opens LINE Pay's pop-up; returns the pop-up."""
+    upgrade(page, plan_code)
+    expect_message(page, text("You need to register your e-invoice information first."))
+    fill_einvoice(page)
+    expect_message(page, text("Add a payment method to continue."))
+    with page.expect_popup() as opened:
+        page.get_by_test_id("add-linepay").click()
+    return opened.value
 
 
 def fill_card(page: Page, *, number="4242 4242 4242 4242", expiry="12/30", cvc="123") -> None:

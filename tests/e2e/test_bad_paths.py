@@ -15,7 +15,6 @@ from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import DECLINE_REASONS
 from payments.models import Charge, ChargeStatus
 from promos.models import CodeStatus, Redemption
-from tests.billing.test_checkout import add_card
 from tests.e2e.pages import (
     CHECKOUT_URL,
     agree_and_purchase,
@@ -24,7 +23,6 @@ from tests.e2e.pages import (
     expect_receipt,
     log_in,
     log_in_quickly,
-    new_admin,
     plan_name,
     refusal,
     text,
@@ -32,25 +30,13 @@ from tests.e2e.pages import (
 )
 from tests.factories import (
     CampaignFactory,
-    EInvoiceProfileFactory,
-    PaymentMethodFactory,
     PromoCodeFactory,
     RedemptionFactory,
     plan,
 )
+from tests.helpers import new_admin, ready_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def ready_admin(*, region="TW", linepay=False, **subscription):
-    """An admin whose e-invoice information and main payment method are registered, on a new checkout to Medium."""
-    membership = new_admin(region=region, **subscription)
-    EInvoiceProfileFactory(account=membership.account)
-    if linepay:
-        PaymentMethodFactory(account=membership.account, linepay=True)
-    else:
-        add_card(membership.account)
-    return membership
 
 
 def summary_url(checkout, side="billing"):
@@ -193,10 +179,8 @@ def test_two_tabs_purchasing_the_same_checkout_at_once_make_one_charge(new_conte
 
 def test_a_declined_card_shows_the_reason_and_changes_nothing(desktop, screenshot):
     # given an admin whose only card is the sandbox's declined one
-    membership = new_admin()
+    membership = ready_admin(card="4000000000000002")
     account = membership.account
-    EInvoiceProfileFactory(account=account)
-    add_card(account, number="4000000000000002")
     code = PromoCodeFactory()
     log_in(desktop, membership.user)
     desktop.goto(reverse("billing:plans", args=[account.pk]))

@@ -13,15 +13,14 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from billing.models import Checkout, CheckoutStatus
 from billing.periods import next_month_start
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange
-from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
+from payments.models import Charge, MethodKind, PaymentMethod
 from promos.models import CodeStatus, Redemption
-from tests.billing.test_checkout import add_card
 from tests.e2e.pages import (
     CHECKOUT_URL,
+    add_linepay_in_popup,
     agree_and_purchase,
     choose_account,
     enter_code,
@@ -31,33 +30,16 @@ from tests.e2e.pages import (
     fill_card,
     fill_einvoice,
     log_in,
-    new_admin,
     plan_name,
     settings_nav,
     text,
     upgrade,
     webstore_menu,
 )
-from tests.factories import EInvoiceProfileFactory, PromoCodeFactory
+from tests.factories import PromoCodeFactory
+from tests.helpers import assert_upgraded_with_code, new_admin, ready_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def assert_upgraded_with_code(account, code, *, plan, deduction, forfeited, method_kind):
-    """The database after a paid upgrade: new plan, one succeeded charge, the code redeemed on it."""
-    account.subscription.refresh_from_db()
-    assert account.subscription.plan.code == plan
-    charge = Charge.objects.get(account=account)
-    assert (charge.status, charge.plan.code) == (ChargeStatus.SUCCEEDED, plan)
-    assert (charge.deduction_twd, charge.forfeited_twd) == (deduction, forfeited)
-    assert charge.payment_method.kind == method_kind
-    redemption = Redemption.objects.get(code=code)
-    assert (redemption.account, redemption.charge) == (account, charge)
-    assert (redemption.applied_twd, redemption.forfeited_twd) == (deduction, forfeited)
-    code.refresh_from_db()
-    assert code.status == CodeStatus.REDEEMED
-    assert Checkout.objects.get(account=account).status == CheckoutStatus.PAID
-    return charge
 
 
 def test_scenario_1_webstore_first_time_on_a_phone(phone, screenshot):
@@ -112,15 +94,9 @@ def test_scenario_2_desktop_first_time_through_the_linepay_popup(desktop, screen
     # 1-3: 設定 > 帳務專區 > 推廣方案 > 中用量 > 升級
     settings_nav(page, "plans")
     expect(page.get_by_test_id("webstore-qr")).to_be_visible()
-    upgrade(page, "medium")
-    # 4-5: the prompt: e-invoice information first; fill it in and save
-    expect_message(page, text("You need to register your e-invoice information first."))
-    fill_einvoice(page)
+    # 升級, then 4-5: the prompt: e-invoice information first; fill it in and save
     # 6-7: 新增付款方式 > LINE Pay > 新增: a pop-up, as LINE's own manager opens
-    expect_message(page, text("Add a payment method to continue."))
-    with page.expect_popup() as opened:
-        page.get_by_test_id("add-linepay").click()
-    popup = opened.value
+    popup = add_linepay_in_popup(page, "medium")
     # 8: the pop-up asks to open LINE on the phone, with the QR code
     expect(popup.locator(".linepay-qr svg")).to_be_visible()
     expect(popup.locator(".linepay-qr")).to_contain_text(text("Open LINE on your phone"))
@@ -150,10 +126,8 @@ def test_scenario_2_desktop_first_time_through_the_linepay_popup(desktop, screen
 
 def test_scenario_3_desktop_returning_medium_to_high_in_both_languages(desktop, screenshot):
     # given an admin of a Medium account whose e-invoice information and card are registered
-    membership = new_admin(medium=True)
+    membership = ready_admin(medium=True)
     account = membership.account
-    EInvoiceProfileFactory(account=account)
-    add_card(account)
     code = PromoCodeFactory()
     page = desktop
     log_in(page, membership.user)
@@ -183,10 +157,8 @@ def test_scenario_3_desktop_returning_medium_to_high_in_both_languages(desktop, 
 
 def test_a_paid_upgrade_without_a_code_gets_its_invoice_and_a_printable_proof(desktop, screenshot):
     # given a returning admin (情境三) with no code, and the period's 字軌 registered by staff
-    membership = new_admin(medium=True)
+    membership = ready_admin(medium=True)
     account = membership.account
-    EInvoiceProfileFactory(account=account)
-    add_card(account)
     InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="ZX", first_number=100,
                                       last_number=199)  # fmt: skip
     page = desktop
@@ -209,10 +181,8 @@ def test_a_paid_upgrade_without_a_code_gets_its_invoice_and_a_printable_proof(de
 
 def test_scenario_4_a_code_registered_removed_registered_again_and_used_by_the_renewal(desktop, screenshot):
     # given an admin of a Medium account that pays by card
-    membership = new_admin(medium=True)
+    membership = ready_admin(medium=True)
     account = membership.account
-    EInvoiceProfileFactory(account=account)
-    add_card(account)
     code = PromoCodeFactory()
     page = desktop
     log_in(page, membership.user)

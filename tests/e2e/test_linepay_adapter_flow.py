@@ -19,32 +19,21 @@ from billing.periods import next_month_start
 from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
 from tests.e2e.pages import (
     CHECKOUT_URL,
+    add_linepay_in_popup,
     agree_and_purchase,
     choose_account,
     enter_code,
     expect_deduction,
-    expect_message,
     expect_receipt,
-    fill_einvoice,
     log_in,
-    new_admin,
     plan_name,
     settings_nav,
     text,
-    upgrade,
 )
-from tests.e2e.test_flows import assert_upgraded_with_code
 from tests.factories import PromoCodeFactory
-from tests.payments.fakes.fixtures import fake_linepay  # noqa: F401
+from tests.helpers import assert_upgraded_with_code, new_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def linepay_on(settings, fake_linepay):  # noqa: F811
-    """The real LINE Pay adapter, pointed at the fake (the fixture sets LINEPAY_API_BASE and the channel)."""
-    settings.PAYMENTS_GATEWAY = "linepay"
-    return fake_linepay
 
 
 def test_scenario_2_through_the_linepay_adapter_on_the_fake_then_renewed_through_it(linepay_on, desktop, screenshot):
@@ -58,15 +47,9 @@ def test_scenario_2_through_the_linepay_adapter_on_the_fake_then_renewed_through
     choose_account(page, account)
     # 1-3: 設定 > 帳務專區 > 推廣方案 > 中用量 > 升級
     settings_nav(page, "plans")
-    upgrade(page, "medium")
-    # 4-5: e-invoice information first
-    expect_message(page, text("You need to register your e-invoice information first."))
-    fill_einvoice(page)
+    # 升級, then 4-5: e-invoice information first
     # 6-7: 新增付款方式 > LINE Pay > 新增: the pop-up opens on LINE Pay's (the fake's) approval page
-    expect_message(page, text("Add a payment method to continue."))
-    with page.expect_popup() as opened:
-        page.get_by_test_id("add-linepay").click()
-    popup = opened.value
+    popup = add_linepay_in_popup(page, "medium")
     expect(popup).to_have_url(re.compile(rf"^{re.escape(fake.base_url)}/approve/\d{{19}}$"))
     (transaction,) = fake.transactions.values()
     assert (transaction["amount"], transaction["capture"], transaction["status"]) == (1, False, "requested")

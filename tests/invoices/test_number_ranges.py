@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import translation
 
 from billing.models import AuditRecord
 from invoices.forms import InvoiceNumberRangeForm
@@ -11,15 +10,11 @@ from invoices.services import invoice_number_range_create
 from tests.concurrency import run_at_once
 from tests.factories import UserFactory
 
+pytestmark = pytest.mark.usefixtures("english_messages")
+
 PERIOD_MESSAGE = "A period is the ROC year and an even month, e.g. 11502 for January–February 2026."
 EIGHT_DIGITS = "Invoice numbers have 8 digits."
 FORM_EIGHT_DIGITS = "An invoice number is exactly 8 digits, e.g. 00000050."
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 def create(period="11502", prefix="AB", first_number=1, last_number=50, actor=None) -> InvoiceNumberRange:

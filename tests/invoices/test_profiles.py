@@ -4,7 +4,6 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import translation
 
 from billing.audit import snapshot
 from billing.models import AuditRecord
@@ -15,7 +14,7 @@ from payments.models import Charge
 from tests.concurrency import run_at_once
 from tests.factories import AccountFactory, EInvoiceProfileFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
 EMAIL = "owner@example.tw"
 GOOD = {
@@ -34,12 +33,6 @@ EVERYTHING = {
     "company_title": "小店有限公司", "ubn": "04595252", "address": "臺北市信義區市府路1號",
 }  # fmt: skip
 EMPTY = dict.fromkeys(EVERYTHING, "")
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 def stored(profile: EInvoiceProfile) -> dict:

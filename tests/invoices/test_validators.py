@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import translation
 
 from invoices.validators import (
     ubn_is_valid,
@@ -13,11 +12,7 @@ from invoices.validators import (
     validate_ubn,
 )
 
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 def refusal(check, value) -> ValidationError:

@@ -20,16 +20,9 @@ from payments.gateways.linepay import LinePayGateway, sign
 from payments.models import ChargeStatus, MethodKind, MethodStatus, PaymentMethod
 from payments.services import linepay_registration_confirm, linepay_registration_start, payment_method_remove
 from tests.factories import EInvoiceProfileFactory, MembershipFactory, SubscriptionFactory, plan
-from tests.payments.fakes.fixtures import fake_linepay  # noqa: F401
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def linepay_on(settings, fake_linepay):  # noqa: F811
-    settings.PAYMENTS_GATEWAY = "linepay"
-    settings.LANGUAGE_CODE = "en"
-    return fake_linepay
+# The real adapter against the fake (tests/payments/fakes/fixtures.py), the site in English (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("linepay_on", "english")]
 
 
 def register(fake, account=None, card="**** **** **** 1111") -> PaymentMethod:
@@ -56,7 +49,7 @@ def test_the_signature_is_the_documented_hmac():
     assert sign("secret", "/v3/payments/request", '{"a":1}', "nonce") == expected
 
 
-def test_a_request_signed_with_another_secret_or_a_changed_body_is_refused_with_1106(fake_linepay):  # noqa: F811
+def test_a_request_signed_with_another_secret_or_a_changed_body_is_refused_with_1106(fake_linepay):
     body = json.dumps({"orderId": "o", "amount": 1})
     for secret, sent in (("wrong-secret", body), (fake_linepay.secret, body + " ")):
         nonce = str(uuid.uuid4())
@@ -68,7 +61,7 @@ def test_a_request_signed_with_another_secret_or_a_changed_body_is_refused_with_
     assert fake_linepay.refused == ["1106", "1106"]
 
 
-def test_the_adapter_with_a_wrong_secret_is_refused_and_says_so(settings, fake_linepay):  # noqa: F811
+def test_the_adapter_with_a_wrong_secret_is_refused_and_says_so(settings, fake_linepay):
     settings.LINEPAY_CHANNEL_SECRET = "not-the-secret"
     with pytest.raises(GatewayError) as refused:
         register(fake_linepay)
@@ -76,7 +69,7 @@ def test_the_adapter_with_a_wrong_secret_is_refused_and_says_so(settings, fake_l
     assert fake_linepay.refused == ["1106"]
 
 
-def test_every_call_has_a_fresh_nonce_and_transaction_ids_stay_19_digit_strings(fake_linepay):  # noqa: F811
+def test_every_call_has_a_fresh_nonce_and_transaction_ids_stay_19_digit_strings(fake_linepay):
     method = register(fake_linepay)
     result = pay(method)
     payment = fake_linepay.payments["order-1"]
@@ -87,7 +80,7 @@ def test_every_call_has_a_fresh_nonce_and_transaction_ids_stay_19_digit_strings(
 # ---- registration -------------------------------------------------------------------------
 
 
-def test_registering_keeps_the_regkey_and_masked_card_and_voids_the_nt1_authorisation(fake_linepay):  # noqa: F811
+def test_registering_keeps_the_regkey_and_masked_card_and_voids_the_nt1_authorisation(fake_linepay):
     method = register(fake_linepay, card="**** **** **** 0000")
     assert (method.kind, method.gateway, method.masked_card) == (MethodKind.LINEPAY, "linepay", "**** **** **** 0000")
     assert method.gateway_token in fake_linepay.reg_keys
@@ -96,7 +89,7 @@ def test_registering_keeps_the_regkey_and_masked_card_and_voids_the_nt1_authoris
     assert fake_linepay.payments == {}  # nothing captured for registering
 
 
-def test_confirming_an_unapproved_request_is_refused(fake_linepay):  # noqa: F811
+def test_confirming_an_unapproved_request_is_refused(fake_linepay):
     account = SubscriptionFactory().account
     registration, _url = linepay_registration_start(account=account, actor=None, confirm_url=lambda o: "https://x/c",
                                                     cancel_url=lambda o: "https://x/x")  # fmt: skip
@@ -105,7 +98,7 @@ def test_confirming_an_unapproved_request_is_refused(fake_linepay):  # noqa: F81
     assert refused.value.code == "1150"
 
 
-def test_check_and_expire_the_regkey(fake_linepay, django_capture_on_commit_callbacks):  # noqa: F811
+def test_check_and_expire_the_regkey(fake_linepay, django_capture_on_commit_callbacks):
     method = register(fake_linepay)
     assert LinePayGateway().linepay_check(reg_key=method.gateway_token) is True
     assert LinePayGateway().linepay_check(reg_key="RK0") is False
@@ -124,7 +117,7 @@ def test_expiring_when_line_pay_does_not_answer_is_logged_not_raised(settings, c
 # ---- charges --------------------------------------------------------------------------------
 
 
-def test_a_preapproved_payment_succeeds_once(fake_linepay):  # noqa: F811
+def test_a_preapproved_payment_succeeds_once(fake_linepay):
     method = register(fake_linepay)
     assert pay(method, amount=840).outcome == Outcome.SUCCEEDED
     assert fake_linepay.payments["order-1"]["amount"] == 840
@@ -135,7 +128,7 @@ def test_a_preapproved_payment_succeeds_once(fake_linepay):  # noqa: F811
     )
 
 
-def test_a_time_out_that_did_charge_reads_back_as_succeeded_and_charges_nothing_more(fake_linepay):  # noqa: F811
+def test_a_time_out_that_did_charge_reads_back_as_succeeded_and_charges_nothing_more(fake_linepay):
     method = register(fake_linepay)
     fake_linepay.fail_next("preapproved_pay", "timeout")
     result = pay(method)
@@ -149,7 +142,7 @@ def test_a_time_out_that_did_charge_reads_back_as_succeeded_and_charges_nothing_
 
 
 @pytest.mark.parametrize("code", ["1172", "1198"])
-def test_a_duplicate_answer_is_read_back(fake_linepay, code):  # noqa: F811
+def test_a_duplicate_answer_is_read_back(fake_linepay, code):
     method = register(fake_linepay)
     fake_linepay.fail_next("preapproved_pay", code)
     result = pay(method)
@@ -157,7 +150,7 @@ def test_a_duplicate_answer_is_read_back(fake_linepay, code):  # noqa: F811
     assert result.reference == str(fake_linepay.payments["order-1"]["transactionId"])
 
 
-def test_a_time_out_with_nothing_charged_is_unknown_then_absent(fake_linepay):  # noqa: F811
+def test_a_time_out_with_nothing_charged_is_unknown_then_absent(fake_linepay):
     method = register(fake_linepay)
     fake_linepay.fail_next("preapproved_pay", "lost_request")
     assert pay(method).outcome == Outcome.UNKNOWN  # never guessed
@@ -165,7 +158,7 @@ def test_a_time_out_with_nothing_charged_is_unknown_then_absent(fake_linepay):  
     assert fake_linepay.payments == {}
 
 
-def test_no_connection_at_all_is_unknown(settings, fake_linepay):  # noqa: F811
+def test_no_connection_at_all_is_unknown(settings, fake_linepay):
     method = register(fake_linepay)
     settings.LINEPAY_API_BASE = "http://127.0.0.1:9"
     assert pay(method).outcome == Outcome.UNKNOWN
@@ -176,7 +169,7 @@ def test_no_connection_at_all_is_unknown(settings, fake_linepay):  # noqa: F811
     ("code", "words"),
     [("1281", "declined the payment"), ("1288", "insufficient funds"), ("1280", "temporary"), ("1179", "declined")],
 )
-def test_a_decline_says_why_and_charges_nothing(fake_linepay, code, words):  # noqa: F811
+def test_a_decline_says_why_and_charges_nothing(fake_linepay, code, words):
     method = register(fake_linepay)
     fake_linepay.fail_next("preapproved_pay", code)
     result = pay(method)
@@ -185,7 +178,7 @@ def test_a_decline_says_why_and_charges_nothing(fake_linepay, code, words):  # n
     assert LinePayGateway().charge_status(method=method, order_id="order-1").outcome == Outcome.ABSENT
 
 
-def test_an_expired_or_unknown_regkey_is_method_gone(fake_linepay):  # noqa: F811
+def test_an_expired_or_unknown_regkey_is_method_gone(fake_linepay):
     method = register(fake_linepay)
     fake_linepay.expire(method.gateway_token)
     expired = pay(method)
@@ -197,7 +190,7 @@ def test_an_expired_or_unknown_regkey_is_method_gone(fake_linepay):  # noqa: F81
 # ---- refunds --------------------------------------------------------------------------------
 
 
-def test_refund_in_part_then_the_rest(fake_linepay):  # noqa: F811
+def test_refund_in_part_then_the_rest(fake_linepay):
     method = register(fake_linepay)
     reference = pay(method, amount=840).reference
     part = LinePayGateway().refund(method=method, reference=reference, amount_twd=40)
@@ -208,7 +201,7 @@ def test_refund_in_part_then_the_rest(fake_linepay):  # noqa: F811
     assert again.outcome == Outcome.DECLINED and "(1165)" in again.reason
 
 
-def test_a_refund_whose_answer_was_lost_reads_back_and_is_not_repeated(fake_linepay):  # noqa: F811
+def test_a_refund_whose_answer_was_lost_reads_back_and_is_not_repeated(fake_linepay):
     method = register(fake_linepay)
     reference = pay(method, amount=840).reference
     fake_linepay.fail_next("refund", "timeout")
@@ -221,7 +214,7 @@ def test_a_refund_whose_answer_was_lost_reads_back_and_is_not_repeated(fake_line
 # ---- through the billing flows ----------------------------------------------------------------
 
 
-def test_an_upgrade_checkout_is_paid_through_line_pay(fake_linepay):  # noqa: F811
+def test_an_upgrade_checkout_is_paid_through_line_pay(fake_linepay):
     membership = MembershipFactory()
     SubscriptionFactory(account=membership.account)
     EInvoiceProfileFactory(account=membership.account)
@@ -237,7 +230,7 @@ def test_an_upgrade_checkout_is_paid_through_line_pay(fake_linepay):  # noqa: F8
     assert membership.account.subscription.plan.code == "medium"
 
 
-def test_a_renewal_is_charged_through_line_pay_and_a_lost_answer_is_not_charged_twice(fake_linepay):  # noqa: F811
+def test_a_renewal_is_charged_through_line_pay_and_a_lost_answer_is_not_charged_twice(fake_linepay):
     sub = SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1))
     register(fake_linepay, account=sub.account)
     fake_linepay.fail_next("preapproved_pay", "timeout")
@@ -251,7 +244,7 @@ def test_a_renewal_is_charged_through_line_pay_and_a_lost_answer_is_not_charged_
     assert payment["orderId"] == f"renewal:{sub.pk}:2026-07:1" and payment["amount"] == 840
 
 
-def test_a_renewal_on_an_expired_regkey_marks_the_method_expired(fake_linepay):  # noqa: F811
+def test_a_renewal_on_an_expired_regkey_marks_the_method_expired(fake_linepay):
     sub = SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1))
     method = register(fake_linepay, account=sub.account)
     fake_linepay.expire(method.gateway_token)
@@ -265,7 +258,7 @@ def test_a_renewal_on_an_expired_regkey_marks_the_method_expired(fake_linepay): 
 # ---- secrets stay out of the logs -------------------------------------------------------------
 
 
-def test_register_and_charge_log_order_ids_and_codes_but_no_secret(fake_linepay, caplog):  # noqa: F811
+def test_register_and_charge_log_order_ids_and_codes_but_no_secret(fake_linepay, caplog):
     caplog.set_level(logging.DEBUG)
     method = register(fake_linepay)
     pay(method, order_id="order-0")

@@ -10,13 +10,8 @@ from promos.codes import ALPHABET, format_code, random_codes
 from promos.models import CodeBatch, CodeStatus, PromoCode
 from tests.factories import CampaignFactory, PromoCodeFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    """These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones."""
-    settings.LANGUAGE_CODE = "en"
+# These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def generate(*args: str) -> str:

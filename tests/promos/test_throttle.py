@@ -8,26 +8,19 @@ from billing.periods import BILLING_TZ
 from promos.models import CodeGuess, CodeStatus
 from promos.services import CodeNotUsable, promo_code_register
 from promos.throttle import MAX_PER_ACCOUNT, MAX_PER_CLIENT, WINDOW
-from tests.billing.test_checkout import add_card
 from tests.factories import (
     CampaignFactory,
-    EInvoiceProfileFactory,
-    MembershipFactory,
     PromoCodeFactory,
-    SubscriptionFactory,
     plan,
 )
+from tests.helpers import ready_admin
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 10, 12, tzinfo=BILLING_TZ)
 
 
 def paying_account():
-    membership = MembershipFactory()
-    SubscriptionFactory(account=membership.account, medium=True)
-    EInvoiceProfileFactory(account=membership.account)
-    add_card(membership.account)
-    return membership
+    return ready_admin(medium=True)
 
 
 def guess(account, client="203.0.113.7", at=NOW):
