@@ -61,6 +61,29 @@ def ensure_transition(obj: models.Model, new_status: str) -> None:
         )
 
 
+# ---- the lock order ------------------------------------------------------------------------------
+#
+# Every transaction that changes an account's money or billing state takes its locks in this order:
+#
+#   1. the official account (`lock_account`; several accounts: `lock_accounts`, in key order);
+#   2. that account's rows: its subscription, checkout or renewal, payment methods, e-invoice profile;
+#   3. charges and refunds, in key order;
+#   4. promo codes, in key order;
+#   5. invoices and invoice number ranges.
+#
+# The account lock comes first and serialises everything of one account, so two transactions of the
+# same account never wait for each other in a circle; rows shared between accounts (codes, number
+# ranges) are taken after it, in key order. The lock is FOR NO KEY UPDATE: a row that merely refers to
+# the account (a charge, an audit record) takes FOR KEY SHARE on it, which that lock does not block.
+# Checkout, renewal, retry, refund and recovery all start with `lock_account(s)`.
+
+
 def lock_account(account_id: int) -> None:
-    """Serialise every billing change of one account behind its row lock (call inside a transaction)."""
-    OfficialAccount.objects.select_for_update().filter(pk=account_id).first()
+    """Take the account's lock, the first in the lock order above (call inside a transaction)."""
+    lock_accounts([account_id])
+
+
+def lock_accounts(account_ids) -> list[int]:
+    """Lock these accounts in key order (the first step of the lock order). Returns the ids locked."""
+    rows = OfficialAccount.objects.select_for_update(no_key=True).filter(pk__in=list(account_ids)).order_by("pk")
+    return list(rows.values_list("pk", flat=True))

@@ -10,9 +10,10 @@ second. A double submit finds the pending charge of the same attempt and charges
 """
 
 import logging
+import time
 from datetime import datetime
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +50,7 @@ EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
     "receipt",
 )
 logger = logging.getLogger(__name__)
+SETTLE_TRIES = 3
 
 
 class QuoteChanged(ServiceError):
@@ -158,16 +160,32 @@ def checkout_purchase(*, checkout: Checkout, expected_total_twd: int, actor, at:
     except CodeNotUsable:
         checkout_remove_code(checkout=checkout)  # the code went elsewhere since the summary: show it without
         raise
-    if charge is None:
+    if charge is None:  # another request of the same attempt charged, or is charging: show its outcome
         return Checkout.objects.get(pk=checkout.pk)
     if quote.total_twd == 0:
-        return _settle(checkout.pk, outcome=Outcome.SUCCEEDED, reference="", reason="", method_gone=False, actor=actor)
-    result = gateway().charge(
-        method=method, amount_twd=quote.total_twd, order_id=charge.idempotency_key,
-        description=str(_("LINE Official Account: %(plan)s") % {"plan": checkout.target_plan.display_name}),
-    )  # fmt: skip
-    return _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
-                   method_gone=result.method_gone, actor=actor)  # fmt: skip
+        result = ChargeResult(Outcome.SUCCEEDED)  # the code paid it all: nothing goes to the gateway
+    else:
+        result = gateway().charge(
+            method=method, amount_twd=quote.total_twd, order_id=charge.idempotency_key,
+            description=str(_("LINE Official Account: %(plan)s") % {"plan": checkout.target_plan.display_name}),
+        )  # fmt: skip
+    return _settle_now(checkout, result, actor=actor)
+
+
+def _settle_now(checkout: Checkout, result: ChargeResult, *, actor) -> Checkout:
+    """Settle in the request that charged: the gateway has answered, so its answer must not be lost to a
+    passing database fault (a lock time-out, a dropped connection). Tried a few times; only if every try
+    fails is the checkout left `processing` for reconciliation, which reads the answer back."""
+    for attempt in range(SETTLE_TRIES):
+        try:
+            return _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
+                           method_gone=result.method_gone, actor=actor)  # fmt: skip
+        except OperationalError:
+            if attempt == SETTLE_TRIES - 1:
+                raise
+            logger.warning("checkout %s: settling failed (try %s), trying again", checkout.pk, attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor, at: datetime):
@@ -219,6 +237,7 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
 def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, method_gone: bool, actor) -> Checkout:
     """Second short transaction: the gateway's answer becomes the plan, the redemption, or a message."""
     with transaction.atomic():
+        lock_account(Checkout.objects.values_list("account_id", flat=True).get(pk=checkout_id))  # the lock order
         # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the charge's outer join.
         checkout = (
             Checkout.objects.select_for_update(of=("self",)).select_related("charge", "account").get(pk=checkout_id)
@@ -265,7 +284,10 @@ def checkout_reconcile(*, checkout: Checkout) -> bool:
     charge = checkout.charge
     if checkout.status != CheckoutStatus.PROCESSING or charge is None or charge.payment_method is None:
         return False
-    result = gateway().charge_status(method=charge.payment_method, order_id=charge.idempotency_key)
+    if charge.total_twd == 0:  # paid in full by a code: it never went to the gateway, so there is nothing to ask
+        result = ChargeResult(Outcome.SUCCEEDED)
+    else:
+        result = gateway().charge_status(method=charge.payment_method, order_id=charge.idempotency_key)
     if result.outcome == Outcome.UNKNOWN:
         return False
     if result.outcome == Outcome.ABSENT:

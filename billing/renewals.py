@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.audit import audit_entry, audit_records_save, snapshot
+from billing.audit import audit_entry, audit_records_save, lock_account, lock_accounts, snapshot
 from billing.bulk import update_rows
 from billing.errors import ServiceError
 from billing.invoicing import issue_invoices_for
@@ -281,10 +281,14 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:
     """Step 1, in one short transaction. Returns the attempts whose charges go to the gateway."""
     with transaction.atomic():
+        due = Subscription.objects.filter(pk__in=ids, period_start__lt=month_start(local_date(as_of)))
+        # The lock order: accounts first. Another run on the same batch waits here for this claim to commit,
+        # then finds these renewals under way and skips them.
+        accounts = lock_accounts(due.values_list("account_id", flat=True))
         subscriptions = list(
-            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("account", "plan")
-            .filter(pk__in=ids, period_start__lt=month_start(local_date(as_of)))
+            .filter(pk__in=ids, account_id__in=accounts, period_start__lt=month_start(local_date(as_of)))
             .order_by("pk")
         )
         subscriptions = _free_to_renew(subscriptions)
@@ -370,6 +374,7 @@ def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: date
         return
     settled = Totals(pending=unknown)
     with transaction.atomic():
+        lock_accounts(Subscription.objects.filter(renewals__pk__in=list(results)).values_list("account_id", flat=True))
         renewals = list(
             Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan")
             .filter(pk__in=list(results), status=RenewalStatus.CHARGING).order_by("pk")
@@ -562,6 +567,9 @@ def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_da
 
 def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day: bool) -> list[Attempt]:
     with transaction.atomic():
+        account_id = Subscription.objects.filter(renewals__pk=renewal_id).values_list("account_id", flat=True).first()
+        if account_id is not None:
+            lock_account(account_id)
         failed = Renewal.objects.select_for_update(skip_locked=True).filter(pk=renewal_id, status=RenewalStatus.FAILED)
         if on_its_day:
             failed = failed.filter(next_retry_on__lte=local_date(as_of))

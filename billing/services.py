@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, snapshot
+from billing.audit import audit_record, lock_account, snapshot
 from billing.errors import ServiceError
 from billing.models import (
     ExtraMessageTier,
@@ -51,6 +51,7 @@ def account_create(*, name: str, basic_id: str, region: str, plan: Plan, actor, 
 def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, actor) -> Subscription:
     """A smaller plan from the first of next month; nothing is refused or refunded now (SPEC §2)."""
     with transaction.atomic():
+        lock_account(subscription.account_id)
         subscription = (
             Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(pk=subscription.pk)
         )
@@ -72,6 +73,7 @@ def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, a
 
 def subscription_cancel_downgrade(*, subscription: Subscription, actor) -> Subscription:
     with transaction.atomic():
+        lock_account(subscription.account_id)
         subscription = (
             Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(pk=subscription.pk)
         )
@@ -159,6 +161,7 @@ def plan_price_withdraw(*, price: PlanPrice, actor) -> None:
 def subscription_apply_upgrade(*, account: OfficialAccount, plan: Plan, charge, actor) -> Subscription:
     """The paid upgrade takes effect now, for the rest of this month; it cancels a scheduled downgrade."""
     with transaction.atomic():
+        lock_account(account.pk)
         subscription = Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(account=account)
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
         previous = subscription.plan

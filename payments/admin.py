@@ -41,7 +41,7 @@ class PaymentMethodAdmin(ServiceWrittenAdmin):
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ("amount", "reason", "gateway_reference", "actor", "created_at")
+    fields = ("amount", "status", "reason", "gateway_reference", "failure_reason", "actor", "created_at")
     readonly_fields = fields
     amount = money_column(Refund, "amount_twd")
 
@@ -127,11 +127,13 @@ class ChargeAdmin(ServiceWrittenAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ServiceWrittenAdmin):
-    list_display = ("created_at", "charge_number", "account", "amount", "reason", "actor")
+    list_display = ("created_at", "charge_number", "account", "amount", "status", "reason", "actor")
     list_select_related = ("charge__account", "actor")
-    search_fields = ("=charge__idempotency_key", "=gateway_reference", "charge__account__basic_id")
+    list_filter = ("status",)
+    search_fields = ("=charge__idempotency_key", "=idempotency_key", "=gateway_reference", "charge__account__basic_id")
     date_hierarchy = "created_at"
-    fields = ("charge", "amount", "reason", "gateway_reference", "actor", "created_at")
+    fields = ("charge", "amount", "status", "reason", "idempotency_key", "gateway_reference", "failure_reason",
+              "actor", "created_at", "settled_at")  # fmt: skip
     readonly_fields = ("amount",)
     amount = money_column(Refund, "amount_twd")
 

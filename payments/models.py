@@ -174,16 +174,36 @@ class Charge(models.Model):
 
     @property
     def refunded_twd(self) -> int:
-        return sum(refund.amount_twd for refund in self.refunds.all())
+        """What the gateway gave back (refunds still pending or refused are not money given back)."""
+        return sum(refund.amount_twd for refund in self.refunds.all() if refund.status == RefundStatus.SUCCEEDED)
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Refused by the gateway")
 
 
 class Refund(models.Model):
+    """Money given back on a charge. Recorded `pending` under the charge's lock before the gateway is asked,
+    so the refunds of a charge never add up to more than it, however many staff click at once."""
+
+    TRANSITIONS = {
+        RefundStatus.PENDING: {RefundStatus.SUCCEEDED, RefundStatus.FAILED},
+        RefundStatus.SUCCEEDED: set(),
+        RefundStatus.FAILED: set(),
+    }
+
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("charge"))
     amount_twd = models.PositiveIntegerField(_("amount (NT$)"))
     reason = models.CharField(_("reason"), max_length=255)
+    status = models.CharField(_("status"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
     gateway_reference = models.CharField(_("gateway reference"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=255, blank=True)
     actor = actor_field()
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("refund")
@@ -293,3 +313,20 @@ class SandboxCharge(models.Model):
 
     def __str__(self):
         return self.order_id
+
+
+class SandboxRefund(models.Model):
+    """A refund the sandbox made, by the merchant's refund key: the same key twice is one refund."""
+
+    refund_key = models.CharField(max_length=100, unique=True)
+    charge = models.ForeignKey(SandboxCharge, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveIntegerField()
+    reference = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sandbox refund")
+        verbose_name_plural = _("sandbox refunds")
+
+    def __str__(self):
+        return self.refund_key

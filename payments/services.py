@@ -14,7 +14,7 @@ from billing.bulk import update_rows
 from billing.errors import ServiceError
 from billing.models import OfficialAccount, Plan
 from billing.pricing import Quote
-from payments.gateways import gateway, gateway_name_for
+from payments.gateways import Outcome, gateway, gateway_name_for
 from payments.models import (
     Charge,
     ChargeStatus,
@@ -24,6 +24,7 @@ from payments.models import (
     MethodStatus,
     PaymentMethod,
     Refund,
+    RefundStatus,
 )
 
 METHOD_FIELDS = ("status", "is_main")
@@ -219,31 +220,56 @@ def charges_mark_failed(failures: list[tuple[Charge, str]], *, actor) -> list[Ch
         )  # fmt: skip
 
 
-def charge_refund(*, charge: Charge, amount_twd: int | None, reason: str, actor,
-                  gateway_reference: str = "") -> Refund:  # fmt: skip
-    """Record money given back (the gateway call is the caller's). Fully refunded → status refunded."""
+REFUND_FIELDS = ("status", "amount_twd", "gateway_reference", "failure_reason")
+
+
+def refund_start(*, charge: Charge, amount_twd: int | None, reason: str, actor) -> Refund:
+    """Record a refund as pending, before the gateway is asked, under the account's and the charge's locks.
+
+    What is left to refund counts the pending refunds too, so refunds started at once never add up to more
+    than the charge. `amount_twd=None` refunds all that is left. The refund's key goes to the gateway.
+    """
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().get(pk=charge.pk)
+        lock_account(charge.account_id)
+        charge = Charge.objects.select_for_update(of=("self",)).select_related("account").get(pk=charge.pk)
         if charge.status != ChargeStatus.SUCCEEDED:
             raise ServiceError(_("Only a succeeded charge can be refunded."), code="not_refundable")
-        refunded = charge.refunds.aggregate(total=Sum("amount_twd"))["total"] or 0
-        remaining = charge.total_twd - refunded
+        refunds = charge.refunds.exclude(status=RefundStatus.FAILED)
+        remaining = charge.total_twd - (refunds.aggregate(total=Sum("amount_twd"))["total"] or 0)
         amount_twd = remaining if amount_twd is None else amount_twd
         if not 0 < amount_twd <= remaining:
             raise ServiceError(
-                _("A refund must be between NT$1 and the NT$%(remaining)s not yet refunded.")
+                _("A refund must be between NT$1 and the NT$%(remaining)s not yet refunded or being refunded.")
                 % {"remaining": f"{remaining:,}"},
                 code="refund_amount",
             )
         refund = Refund.objects.create(
             charge=charge, amount_twd=amount_twd, reason=reason, actor=actor if actor and actor.pk else None,
-            gateway_reference=gateway_reference,
+            idempotency_key=f"refund:{charge.pk}:{charge.refunds.count() + 1}",
         )  # fmt: skip
-        audit_record(
-            actor=actor, action="charge.refund", obj=charge, account=charge.account,
-            before={"refunded_twd": refunded}, after={"refunded_twd": refunded + amount_twd, "refund": refund.pk},
-        )  # fmt: skip
-        if refunded + amount_twd == charge.total_twd:
+        audit_record(actor=actor, action="refund.start", obj=refund, account=charge.account,
+                     after=snapshot(refund, *REFUND_FIELDS))  # fmt: skip
+    return refund
+
+
+def refund_settle(*, refund: Refund, outcome: str, reference: str = "", reason: str = "", actor) -> Refund:
+    """The gateway's answer to a pending refund: made (a fully refunded charge becomes refunded), refused, or
+    not known (left pending for reconciliation). Settling a settled refund changes nothing."""
+    with transaction.atomic():
+        lock_account(refund.charge.account_id)
+        charge = Charge.objects.select_for_update(of=("self",)).select_related("account").get(pk=refund.charge_id)
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status != RefundStatus.PENDING or outcome not in (Outcome.SUCCEEDED, Outcome.DECLINED):
+            return refund
+        before = snapshot(refund, *REFUND_FIELDS)
+        new_status = RefundStatus.SUCCEEDED if outcome == Outcome.SUCCEEDED else RefundStatus.FAILED
+        ensure_transition(refund, new_status)
+        refund.status, refund.settled_at = new_status, timezone.now()
+        refund.gateway_reference, refund.failure_reason = reference, reason[:255]
+        refund.save(update_fields=["status", "settled_at", "gateway_reference", "failure_reason"])
+        audit_record(actor=actor, action=f"refund.{new_status}", obj=refund, account=charge.account, before=before,
+                     after=snapshot(refund, *REFUND_FIELDS))  # fmt: skip
+        if new_status == RefundStatus.SUCCEEDED and charge.refunded_twd == charge.total_twd:
             _charge_transition(charge, ChargeStatus.REFUNDED, actor=actor, action="charge.refunded")
     return refund
 

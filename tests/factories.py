@@ -197,6 +197,8 @@ class RefundFactory(factory.django.DjangoModelFactory):
     charge = factory.SubFactory(ChargeFactory)
     amount_twd = 840
     reason = "客訴退款"
+    status = "succeeded"
+    idempotency_key = factory.Sequence(lambda n: f"refund-{n:06d}")
 
 
 class CodeBatchFactory(factory.django.DjangoModelFactory):

@@ -269,10 +269,13 @@ class LinePayGateway(OneOrderPerRequest):
             return ChargeResult(Outcome.ABSENT)
         return unknown
 
-    def refund(self, *, method, reference: str, amount_twd: int | None = None) -> ChargeResult:
-        """Give back `amount_twd` (all when None) of the payment `reference` (its transactionId)."""
+    def refund(self, *, method, reference: str, amount_twd: int | None = None, refund_key: str = "") -> ChargeResult:
+        """Give back `amount_twd` (all when None) of the payment `reference` (its transactionId).
+
+        LINE Pay takes no key of ours for a refund; it refuses one that would exceed what is left (1164)."""
         if method.kind != MethodKind.LINEPAY:
-            return partner_for(method.kind).refund(method=method, reference=reference, amount_twd=amount_twd)
+            return partner_for(method.kind).refund(method=method, reference=reference, amount_twd=amount_twd,
+                                                   refund_key=refund_key)  # fmt: skip
         body = {} if amount_twd is None else {"refundAmount": amount_twd}
         try:
             answer = LinePayClient().post(f"/v3/payments/{reference}/refund", body, label="refund")
@@ -284,6 +287,13 @@ class LinePayGateway(OneOrderPerRequest):
         if code in READ_BACK:
             return self._refund_read_back(reference, amount_twd)
         return ChargeResult(Outcome.DECLINED, reason=decline_reason(code))
+
+    def refund_status(self, *, method, reference: str, amount_twd: int, refund_key: str) -> ChargeResult:
+        """A refund whose answer was lost, from payment details' refund list (a refund of that amount)."""
+        if method.kind != MethodKind.LINEPAY:
+            return partner_for(method.kind).refund_status(method=method, reference=reference, amount_twd=amount_twd,
+                                                          refund_key=refund_key)  # fmt: skip
+        return self._refund_read_back(reference, amount_twd)
 
     def _refund_read_back(self, reference: str, amount_twd: int | None) -> ChargeResult:
         """Payment details lists the refunds of a payment: one of this amount means it went through."""

@@ -15,6 +15,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +31,7 @@ from payments.gateways import (
     charge_or_unknown,
 )
 from payments.gateways.linepay import METHOD_GONE, READ_BACK, preapproved_pay_body, request_body
-from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction
+from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction, SandboxRefund
 
 # Test cards (any future expiry, any 3-digit CVC). Other Luhn-valid Visa, Mastercard or JCB numbers succeed.
 # "timeout": the charge goes through at the gateway but its answer is lost on the way back.
@@ -368,9 +369,28 @@ class SandboxGateway:
             return ChargeResult(Outcome.ABSENT)
         return ChargeResult(Outcome.UNKNOWN, reason=str(_("LINE Pay has no record of this payment yet.")))
 
-    def refund(self, *, method, reference: str, amount_twd: int | None = None) -> ChargeResult:
-        """Give money back on a payment the sandbox made (by its reference); never more than was paid."""
-        charge = SandboxCharge.objects.filter(reference=reference, succeeded=True).first()
-        if charge is None:
-            return ChargeResult(Outcome.DECLINED, reason=str(_("The gateway has no such payment to refund.")))
-        return ChargeResult(Outcome.SUCCEEDED, reference=f"R{secrets.token_hex(8).upper()}")
+    def refund(self, *, method, reference: str, amount_twd: int | None = None, refund_key: str = "") -> ChargeResult:
+        """Give money back on a payment the sandbox made (by its reference), as a real gateway does: never more
+        than is left of it, and a second request with the same refund key gets the first one's answer."""
+        with transaction.atomic():
+            charge = SandboxCharge.objects.select_for_update().filter(reference=reference, succeeded=True).first()
+            if charge is None:
+                return ChargeResult(Outcome.DECLINED, reason=str(_("The gateway has no such payment to refund.")))
+            done = charge.refunds.filter(refund_key=refund_key).first() if refund_key else None
+            if done is not None:
+                return ChargeResult(Outcome.SUCCEEDED, reference=done.reference)
+            left = charge.amount - (charge.refunds.aggregate(total=Sum("amount"))["total"] or 0)
+            amount = left if amount_twd is None else amount_twd
+            if not 0 < amount <= left:
+                return ChargeResult(Outcome.DECLINED, reason=str(_("The refund is more than is left of the payment.")))
+            made = SandboxRefund.objects.create(refund_key=refund_key or f"anonymous-{secrets.token_hex(8)}",
+                                                charge=charge, amount=amount,
+                                                reference=f"R{secrets.token_hex(8).upper()}")  # fmt: skip
+        return ChargeResult(Outcome.SUCCEEDED, reference=made.reference)
+
+    def refund_status(self, *, method, reference: str, amount_twd: int, refund_key: str) -> ChargeResult:
+        """What became of a refund whose answer was lost: made (with its reference), or never received."""
+        made = SandboxRefund.objects.filter(refund_key=refund_key, charge__reference=reference).first()
+        if made is None:
+            return ChargeResult(Outcome.ABSENT)
+        return ChargeResult(Outcome.SUCCEEDED, reference=made.reference)

@@ -2,11 +2,13 @@
 codes expiring; pending charges reconciled from the gateway."""
 
 import contextlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from billing.checkout import checkout_purchase
 from billing.models import (
@@ -152,11 +154,17 @@ def test_expire_promo_codes_expires_available_and_registered_codes_once():
 # ---- reconciliation ---------------------------------------------------------------------------
 
 
+def reconcile_later(minutes=5):
+    """reconcile_payments run a few minutes from now, when the charges left pending are old enough."""
+    with time_machine.travel(timezone.now() + timedelta(minutes=minutes)):
+        call_command("reconcile_payments")
+
+
 def test_reconcile_settles_a_checkout_whose_answer_was_lost():
     membership = ready_admin(card="4000000000000119")
     checkout = checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=None)
     assert checkout.status == CheckoutStatus.PROCESSING
-    call_command("reconcile_payments", "--older-than", "-5")
+    reconcile_later()
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
     assert Charge.objects.get().status == ChargeStatus.SUCCEEDED
@@ -168,9 +176,23 @@ def test_reconcile_renews_a_renewal_whose_answer_was_lost_and_a_second_run_chang
     account = declining_account(card="4000000000000119")
     run("renew_subscriptions", at(1))
     assert Renewal.objects.get().status == RenewalStatus.CHARGING
-    call_command("reconcile_payments", "--older-than", "-5")
-    call_command("reconcile_payments", "--older-than", "-5")
+    reconcile_later()
+    reconcile_later(minutes=10)
     account.subscription.refresh_from_db()
     assert account.subscription.period_start == date(2026, 7, 1)
     assert Charge.objects.count() == 1
     assert Charge.objects.get().status == ChargeStatus.SUCCEEDED
+
+
+def test_reconcile_leaves_a_charge_younger_than_the_gateways_time_outs_alone():
+    # given a checkout whose answer was lost a moment ago: the gateway may still be working on it
+    membership = ready_admin(card="4000000000000119")
+    checkout = checkout_purchase(checkout=start_checkout(membership), expected_total_twd=840, actor=None)
+    # when reconciliation runs now with its default age, or is asked for an age below the time-outs
+    call_command("reconcile_payments")
+    with pytest.raises(CommandError, match="at least 46 seconds"):
+        call_command("reconcile_payments", "--older-than", "10")
+    # then the checkout is still waiting for its answer, and nothing was asked of the gateway
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PROCESSING
+    assert Charge.objects.get().status == ChargeStatus.PENDING

@@ -12,11 +12,12 @@ from payments.services import (
     charge_create,
     charge_mark_failed,
     charge_mark_succeeded,
-    charge_refund,
     payment_method_add,
     payment_method_make_main,
     payment_method_mark_expired,
     payment_method_remove,
+    refund_settle,
+    refund_start,
 )
 from tests.factories import PaymentMethodFactory, SubscriptionFactory
 
@@ -142,19 +143,47 @@ def test_charge_transitions_follow_the_table():
         "charge.create", "charge.succeed"]  # fmt: skip
 
 
+def refund_now(charge, amount_twd, reason):
+    """A refund started and made by the gateway at once."""
+    refund = refund_start(charge=charge, amount_twd=amount_twd, reason=reason, actor=None)
+    return refund_settle(refund=refund, outcome="succeeded", reference="R1", actor=None)
+
+
 def test_refunds_add_up_to_the_total_and_then_the_charge_is_refunded():
     account = SubscriptionFactory(medium=True).account
     charge, _ = charge_create(account=account, quote=quote_for(account), plan=None, payment_method=None,
                               idempotency_key="r", actor=None)  # fmt: skip
     charge_mark_succeeded(charge=charge, gateway_reference="sbx_2", actor=None)
-    charge_refund(charge=charge, amount_twd=40, reason="goodwill", actor=None)
+    refund_now(charge, 40, "goodwill")
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.SUCCEEDED
     with pytest.raises(ServiceError):
-        charge_refund(charge=charge, amount_twd=801, reason="too much", actor=None)
-    charge_refund(charge=charge, amount_twd=None, reason="the rest", actor=None)
+        refund_start(charge=charge, amount_twd=801, reason="too much", actor=None)
+    refund_now(charge, None, "the rest")
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.REFUNDED
     assert charge.refunded_twd == 840
     with pytest.raises(ServiceError):
-        charge_refund(charge=charge, amount_twd=1, reason="again", actor=None)
+        refund_start(charge=charge, amount_twd=1, reason="again", actor=None)
+
+
+def test_a_pending_refund_counts_against_what_is_left_and_a_refused_one_gives_it_back():
+    # given a NT$840 charge with a NT$800 refund pending at the gateway
+    account = SubscriptionFactory(medium=True).account
+    charge, _ = charge_create(account=account, quote=quote_for(account), plan=None, payment_method=None,
+                              idempotency_key="p", actor=None)  # fmt: skip
+    charge_mark_succeeded(charge=charge, gateway_reference="sbx_3", actor=None)
+    pending = refund_start(charge=charge, amount_twd=800, reason="first", actor=None)
+    # when another refund of NT$41 is asked for, then it is refused: only NT$40 is not being refunded
+    with pytest.raises(ServiceError) as refused:
+        refund_start(charge=charge, amount_twd=41, reason="second", actor=None)
+    assert refused.value.code == "refund_amount"
+    assert charge.refunds.count() == 1
+    # when the gateway refuses the first, its NT$800 can be refunded again, under a key of its own
+    refund_settle(refund=pending, outcome="declined", reason="1164", actor=None)
+    again = refund_start(charge=charge, amount_twd=840, reason="again", actor=None)
+    pending.refresh_from_db()
+    assert (pending.status, pending.failure_reason) == ("failed", "1164")
+    assert again.idempotency_key != pending.idempotency_key
+    charge.refresh_from_db()
+    assert (charge.status, charge.refunded_twd) == (ChargeStatus.SUCCEEDED, 0)
