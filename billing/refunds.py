@@ -59,9 +59,16 @@ def _ask_gateway(refund: Refund) -> ChargeResult:
 
 
 def _settle(refund: Refund, result: ChargeResult, *, actor) -> Refund:
+    """Record the gateway's answer; a refund made is then the invoice's void or allowance. The money comes
+    first: an invoice that cannot be corrected yet (its number still pending) never undoes the record of a
+    refund the gateway made. That fault is logged, and staff correct the invoice from the admin."""
     with transaction.atomic():
         refund = refund_settle(refund=refund, outcome=result.outcome, reference=result.reference,
                                reason=result.reason or str(result.outcome), actor=actor)  # fmt: skip
         if refund.status == RefundStatus.SUCCEEDED:
-            invoice_correct_for_refund(refund=refund, actor=actor)
+            try:
+                with transaction.atomic():
+                    invoice_correct_for_refund(refund=refund, actor=actor)
+            except ServiceError:
+                logger.exception("refund %s recorded; its invoice was not corrected", refund.idempotency_key)
     return refund
