@@ -193,3 +193,32 @@ def refund_race(server, *, count: int, amount_twd: int | None, staff, figures: F
     figures.recorded_refunds.append((recorded["n"] or 0, recorded["twd"] or 0))
     figures.unsettled += Refund.objects.filter(charge=charge, status=RefundStatus.PENDING).count()
     figures.refunded_above_charge += (made["twd"] or 0) > charge.total_twd
+
+
+# ---- the same on the embedded default (SQLite in a file, as `make run` serves it) ------------------
+
+
+def sqlite_purchase_race(directory: Path, *, count: int, rounds: int) -> dict:
+    """Run in a process of its own (`python -m tests.races sqlite DIR COUNT ROUNDS`): a fresh SQLite file,
+    migrated, and the purchase race against gunicorn's workers on it. Returns the figures as a dict."""
+    import django
+
+    url = f"sqlite:///{directory / 'race.sqlite3'}"
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url})
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    journal = connection.cursor().execute("PRAGMA journal_mode").fetchone()[0]
+    figures = Figures()
+    with gunicorn(url, workers=2) as server:
+        for _ in range(rounds):
+            purchase_race(server, count=count, code_twd=None, figures=figures)
+    return {"journal_mode": journal, **figures.__dict__}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["sqlite"]:
+    import json
+
+    print(json.dumps(sqlite_purchase_race(Path(sys.argv[2]), count=int(sys.argv[3]), rounds=int(sys.argv[4]))))

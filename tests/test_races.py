@@ -5,13 +5,17 @@ paid when the last answer is back; ten staff refunds of one charge make as many 
 as we record, never more than was paid. bench/races.py runs the same races for 20 rounds each.
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from django.db import connection
 
 from tests.factories import UserFactory
-from tests.races import Figures, database_url, gunicorn, purchase_race, refund_race
+from tests.races import ROOT, Figures, database_url, gunicorn, purchase_race, refund_race
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROUNDS = 2
 
 
@@ -21,6 +25,8 @@ def server():
         yield address
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("code_twd", [None, 500], ids=["no code", "a NT$500 code"])
 def test_twenty_purchases_of_one_checkout_at_once_charge_once_and_settle(server, code_twd):
     # given a ready admin's checkout, each round a new one
@@ -36,6 +42,8 @@ def test_twenty_purchases_of_one_checkout_at_once_charge_once_and_settle(server,
     assert figures.unsettled == 0
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("amount_twd", "made"), [(None, (1, 840)), (100, (8, 800))], ids=["full", "NT$100"])
 def test_ten_refunds_of_one_charge_at_once_are_each_recorded_and_never_exceed_it(server, amount_twd, made):
     # given a paid NT$840 upgrade and a member of staff
@@ -49,3 +57,19 @@ def test_ten_refunds_of_one_charge_at_once_are_each_recorded_and_never_exceed_it
     assert figures.gateway_refunds == [made] * ROUNDS
     assert figures.recorded_refunds == figures.gateway_refunds
     assert (figures.unsettled, figures.refunded_above_charge) == (0, 0)
+
+
+def test_purchases_at_once_on_the_embedded_sqlite_default_queue_instead_of_failing(tmp_path):
+    # given `make run`'s database, SQLite in a file, served by two worker processes (in a process of its own,
+    # since this suite's own database is elsewhere)
+    command = [sys.executable, "-m", "tests.races", "sqlite", str(tmp_path), "5", "2"]
+    # when one checkout's purchase is posted 5 times at once, twice
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    # then writers waited for each other (WAL and IMMEDIATE): no 500, one charge, each checkout paid
+    assert (figures["answers"], figures["answers_500"], figures["no_answer"]) == (10, 0, 0)
+    assert figures["journal_mode"] == "wal"
+    assert figures["our_charges"] == figures["gateway_charges"] == [1, 1]
+    assert figures["unsettled"] == 0
