@@ -241,3 +241,59 @@ def test_a_second_admins_upgrade_waits_while_another_payment_of_the_account_is_a
     # then nothing is charged and the plan is unchanged
     assert error.value.code == "payment_in_progress"
     assert state(ready.account) == ("light", 0)
+
+
+def test_a_passing_database_fault_while_settling_does_not_leave_a_paid_checkout_unsettled(ready, monkeypatch):
+    # given a settlement whose first try meets a lock time-out, after the gateway has taken the money
+    from django.db import OperationalError
+
+    import billing.checkout as checkout_module
+
+    settle, tries = checkout_module._settle, []
+
+    def flaky_settle(*args, **kwargs):
+        tries.append(1)
+        if len(tries) == 1:
+            raise OperationalError("deadlock detected")
+        return settle(*args, **kwargs)
+
+    monkeypatch.setattr(checkout_module, "_settle", flaky_settle)
+    # when the admin purchases
+    checkout = checkout_purchase(checkout=start_checkout(ready), expected_total_twd=840, actor=ready.user)
+    # then the same request settled it on its second try: paid, upgraded, one charge
+    assert (checkout.status, len(tries)) == (CheckoutStatus.PAID, 2)
+    assert state(ready.account) == ("medium", 1)
+    assert Charge.objects.get().status == ChargeStatus.SUCCEEDED
+
+
+def test_a_checkout_paid_in_full_by_a_code_and_left_unsettled_is_reconciled_as_paid(ready, monkeypatch):
+    # given a NT$1,200 code that pays the whole Medium upgrade, and a request that died before settling it
+    from datetime import timedelta
+
+    import time_machine
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    import billing.checkout as checkout_module
+
+    code = PromoCodeFactory()
+    checkout = start_checkout(ready)
+    checkout_set_code(checkout=checkout, text=code.code)
+
+    def died(*args, **kwargs):
+        raise SystemExit("the worker was killed")
+
+    monkeypatch.setattr(checkout_module, "_settle_now", died)
+    with pytest.raises(SystemExit):
+        checkout_purchase(checkout=checkout, expected_total_twd=0, actor=ready.user)
+    monkeypatch.undo()
+    assert Checkout.objects.get().status == CheckoutStatus.PROCESSING
+    # when reconciliation runs a few minutes later
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        call_command("reconcile_payments")
+    # then it is paid (nothing was ever due at the gateway), not failed and reopened
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PAID
+    assert state(ready.account) == ("medium", 1)
+    code.refresh_from_db()
+    assert code.status == CodeStatus.REDEEMED
