@@ -62,7 +62,7 @@ def test_the_desktop_flow_breaks_no_rule_of_the_policy(desktop, screenshot):
     assert violations == []
 
 
-def test_the_policy_is_enforced_so_the_watch_would_see_a_violation(desktop, live_server):
+def test_the_policy_is_enforced_so_the_watch_would_see_a_violation(desktop):
     # given a page under the policy
     membership = ready_admin()
     page = desktop
