@@ -40,7 +40,7 @@ from payments.services import charge_create, charge_mark_failed, charge_mark_suc
 from promos.codes import normalise_code
 from promos.selectors import code_terms, find_code
 from promos.services import CodeNotUsable, promo_code_hold, promo_code_redeem, promo_code_release
-from promos.throttle import code_entry_guard, code_guess_record
+from promos.throttle import code_guess_claim, code_guess_withdraw
 
 EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
     "einvoice",
@@ -133,12 +133,12 @@ def checkout_quote(
 
 def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None, client: str = "") -> Quote:
     """Enter a code (登錄): kept only when it applies, so the summary shows its deduction at once."""
-    code_entry_guard(account=checkout.account, client=client, at=at)
     if not normalise_code(text):
-        raise CodeNotUsable(CodeRefusal.UNKNOWN)
+        raise CodeNotUsable(CodeRefusal.UNKNOWN)  # nothing to look up: not a guess
+    guess = code_guess_claim(account=checkout.account, client=client, at=at)  # counted before the look-up
     quote = checkout_quote(checkout, at=at, code_text=text)
-    if quote.code_refusal == CodeRefusal.UNKNOWN:
-        code_guess_record(account=checkout.account, client=client, at=at)
+    if quote.code_refusal != CodeRefusal.UNKNOWN:
+        code_guess_withdraw(guess=guess)  # the code exists: not a guess
     if quote.code_refusal is not None:
         raise CodeNotUsable(quote.code_refusal)
     Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.OPEN).update(code=quote.code)

@@ -45,9 +45,16 @@ def upgrade_start(request, account, code):
 
 
 def admins_checkout(request, token) -> Checkout:
-    """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403."""
+    """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403.
+
+    Someone logged out (an admin following a checkout link) is sent to log in, and back here after.
+    """
     if not request.user.is_authenticated:
-        raise Http404
+        from allauth.core.exceptions import ImmediateHttpResponse  # answered by allauth's AccountMiddleware
+        from django.contrib.auth.views import redirect_to_login
+
+        back = request.get_full_path() if request.method == "GET" else url(request, "checkout", token)
+        raise ImmediateHttpResponse(redirect_to_login(back))
     # The account's subscription (its plan) and e-invoice profile come along: the summary shows the one and
     # checkout_step asks for the other.
     checkout = (

@@ -4,10 +4,12 @@ Everything that differs between a laptop and production is read from the environ
 (or a `.env` file beside manage.py) with django-environ. See `.env.example` and the README.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -44,6 +46,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.line",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +62,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Security headers (config/security.py): the CSP with its nonce, no-store, Permissions-Policy
+    "config.security.ContentSecurityPolicyMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    # django-axes last, as its docs ask: it turns a locked-out log-in into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,7 +117,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Django's own LoginView at /login/ (and the admin's) stays the username/password log-in; allauth adds
 # only the LINE social log-in. Its own e-mail/password sign-up, password reset and e-mail pages are off.
 # allauth's own authentication backend is left out: nobody logs in through allauth's password form.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes' backend comes first: it refuses a locked-out username or client before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 SOCIALACCOUNT_ONLY = True
 ACCOUNT_ADAPTER = "billing.line_login.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "billing.line_login.SocialAccountAdapter"
@@ -133,6 +143,19 @@ if LINE_LOGIN_CHANNEL_ID and LINE_LOGIN_CHANNEL_SECRET:
         "client_id": LINE_LOGIN_CHANNEL_ID,
         "secret": LINE_LOGIN_CHANNEL_SECRET,
     }
+
+# --- Password guessing (django-axes): /login/ and /admin/login/ ------------------------------
+# After AXES_FAILURE_LIMIT wrong passwords for one username, or from one client, log-in is refused (429, the
+# page of config.security.login_locked_out) for AXES_COOLOFF_MINUTES. Staff unlock sooner with `manage.py
+# axes_reset_username <username>`, `axes_reset_ip <address>` or `axes_reset`, or by deleting the access
+# attempt in the admin. The client is the address our rate limits use (the TLS proxy's, when behind one).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.security.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "billing.views.client_address"
+AXES_VERBOSE = False  # no banner in every command's output; lockouts are still logged
 
 # Billing periods are calendar months in Taipei; every "today" in the code is this zone's.
 TIME_ZONE = "Asia/Taipei"
@@ -208,6 +231,25 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"  # the sandbox's hosted card fields alone allow same-origin framing
+
+# --- Content-Security-Policy (django-csp 4) ------------------------------------------------
+# Only our own files, and inline <script>/<style> that carry the page's nonce ({{ request.csp_nonce }}).
+# Bootstrap's CSS draws a few icons as data: images. config/security.py sets frame-ancestors per page and
+# adds TapPay's hosts on the card page when cards go to TapPay.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- E-invoice seller (SPEC §4): printed on every invoice and in the MIG 4.0 export ----------
 SELLER_UBN = env.str("SELLER_UBN", default="22099131")

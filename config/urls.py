@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -13,7 +14,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("auth/", include("allauth.urls")),  # django-allauth, 以LINE登入 (/accounts/ is the billing pages)
     path("webstore/", include("billing.urls", namespace="webstore")),
-    path("sandbox/", include("payments.sandbox_urls")),
     path("invoices/", include("invoices.urls")),
     path("", include("billing.urls", namespace="billing")),
 ]
+
+# The sandbox gateway's own pages (hosted card fields, LINE Pay approval) exist only while it is the gateway:
+# with LINE Pay or TapPay on, /sandbox/ is a 404, so nobody can add a card that no real gateway knows.
+if settings.PAYMENTS_GATEWAY == "sandbox":
+    urlpatterns.insert(-1, path("sandbox/", include("payments.sandbox_urls")))

@@ -18,7 +18,7 @@ from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
 from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
 from promos.selectors import code_terms
-from promos.throttle import code_entry_guard, code_guess_record
+from promos.throttle import code_guess_claim, code_guess_withdraw
 
 RENEWAL_KINDS = {ChargeKind.RENEWAL_MEDIUM.value, ChargeKind.RENEWAL_HIGH.value}
 CODE_FIELDS = ("status", "registered_account")
@@ -41,13 +41,20 @@ def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datet
                         client: str = "") -> PromoCode:  # fmt: skip
     """Reserve a code for the account's next renewal (情境四), if it could be applied then."""
     at = at or timezone.now()
-    code_entry_guard(account=account, client=client, at=at)
+    if not normalise_code(text):
+        raise CodeNotUsable(CodeRefusal.UNKNOWN)  # nothing to look up: not a guess
+    guess = code_guess_claim(account=account, client=client, at=at)  # counted before the look-up
     try:
-        return _register(account=account, text=text, actor=actor, at=at)
+        code = _register(account=account, text=text, actor=actor, at=at)
     except CodeNotUsable as error:
-        if error.refusal == CodeRefusal.UNKNOWN:
-            code_guess_record(account=account, client=client, at=at)
+        if error.refusal != CodeRefusal.UNKNOWN:
+            code_guess_withdraw(guess=guess)  # the code exists: refused for a reason, not a guess
         raise
+    except ServiceError:
+        code_guess_withdraw(guess=guess)  # refused before any look-up (a code is already registered)
+        raise
+    code_guess_withdraw(guess=guess)
+    return code
 
 
 def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> PromoCode:

@@ -1,13 +1,17 @@
+import io
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from billing.checkout import checkout_set_code, checkout_start
 from billing.errors import ServiceError
 from billing.periods import BILLING_TZ
+from billing.pricing import CodeRefusal
 from promos.models import CodeGuess, CodeStatus
 from promos.services import CodeNotUsable, promo_code_register
 from promos.throttle import MAX_PER_ACCOUNT, MAX_PER_CLIENT, WINDOW
+from tests.concurrency import run_at_once
 from tests.factories import (
     CampaignFactory,
     PromoCodeFactory,
@@ -75,3 +79,143 @@ def test_wrong_codes_at_checkout_count_as_well():
         checkout_set_code(checkout=checkout, text=PromoCodeFactory().code, at=NOW, client="203.0.113.7")
     assert error.value.code == "throttled"
     assert CodeGuess.objects.filter(account=membership.account).count() == MAX_PER_ACCOUNT
+
+
+def test_an_empty_code_is_not_a_guess():
+    # given
+    account = paying_account().account
+    # when
+    with pytest.raises(CodeNotUsable) as error:
+        promo_code_register(account=account, text=" - ", actor=None, at=NOW, client="203.0.113.7")
+    # then
+    assert error.value.refusal == CodeRefusal.UNKNOWN
+    assert not CodeGuess.objects.exists()
+
+
+def test_an_empty_code_at_checkout_is_not_a_guess():
+    # given
+    membership = paying_account()
+    checkout = checkout_start(account=membership.account, plan=plan("high"), user=membership.user, channel="desktop")
+    # when
+    with pytest.raises(CodeNotUsable):
+        checkout_set_code(checkout=checkout, text="  ", at=NOW, client="203.0.113.7")
+    # then
+    assert not CodeGuess.objects.exists()
+    checkout.refresh_from_db()
+    assert checkout.code == ""
+
+
+def test_a_registered_code_gives_its_slot_back():
+    # given
+    account = paying_account().account
+    code = PromoCodeFactory()
+    # when
+    promo_code_register(account=account, text=code.code, actor=None, at=NOW, client="203.0.113.7")
+    # then
+    assert not CodeGuess.objects.exists()
+
+
+def test_a_refusal_before_any_look_up_is_not_a_guess():
+    # given an account that already has a code registered
+    account = paying_account().account
+    promo_code_register(account=account, text=PromoCodeFactory().code, actor=None, at=NOW, client="203.0.113.7")
+    # when
+    with pytest.raises(ServiceError) as error:
+        promo_code_register(account=account, text="NOPE-NOPE-NOPE", actor=None, at=NOW, client="203.0.113.7")
+    # then
+    assert error.value.code == "already_registered"
+    assert not CodeGuess.objects.exists()
+
+
+def test_a_code_applied_at_checkout_gives_its_slot_back():
+    # given
+    membership = paying_account()
+    checkout = checkout_start(account=membership.account, plan=plan("high"), user=membership.user, channel="desktop")
+    code = PromoCodeFactory()
+    # when
+    checkout_set_code(checkout=checkout, text=code.code, at=NOW, client="203.0.113.7")
+    # then
+    assert not CodeGuess.objects.exists()
+    checkout.refresh_from_db()
+    assert checkout.code == code.code
+
+
+def forget(*args: str) -> str:
+    out = io.StringIO()
+    call_command("forget_code_guesses", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_forget_code_guesses_drops_only_those_past_the_window():
+    # given one guess just inside the window and two past it
+    account = paying_account().account
+    guess(account, at=NOW - WINDOW)
+    guess(account, at=NOW - WINDOW - timedelta(seconds=1))
+    guess(account, at=NOW - timedelta(days=3))
+    # when
+    output = forget("--as-of", NOW.isoformat())
+    # then
+    assert list(CodeGuess.objects.values_list("created_at", flat=True)) == [NOW - WINDOW]
+    assert output == f"As of {NOW.isoformat()}: forgot 2 wrong code guesses.\n"
+
+
+def test_forget_code_guesses_dry_run_changes_nothing():
+    # given
+    account = paying_account().account
+    guess(account, at=NOW - timedelta(days=3))
+    # when
+    output = forget("--as-of", NOW.isoformat(), "--dry-run")
+    # then
+    assert CodeGuess.objects.count() == 1
+    assert output == f"As of {NOW.isoformat()}: would forget 1 wrong code guesses.\n"
+
+
+def test_forget_code_guesses_refuses_a_bad_date_and_changes_nothing():
+    # given
+    account = paying_account().account
+    guess(account, at=NOW - timedelta(days=3))
+    # when
+    with pytest.raises(CommandError) as error:
+        forget("--as-of", "yesterday")
+    # then
+    assert "is not an ISO date or date-time" in str(error.value)
+    assert CodeGuess.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_forty_wrong_codes_at_once_make_exactly_ten_look_ups():
+    # given
+    account = paying_account().account
+    # when forty wrong codes arrive at the same instant, from forty clients
+    results = run_at_once(
+        lambda i: promo_code_register(
+            account=account, text="NOPE-NOPE-NOPE", actor=None, at=NOW, client=f"203.0.113.{i}"
+        ),  # fmt: skip
+        40,
+    )
+    # then: ten looked up (and refused as unknown), thirty refused before any look-up
+    looked_up = [r for r in results if isinstance(r, CodeNotUsable)]
+    throttled = [r for r in results if isinstance(r, ServiceError) and r.code == "throttled"]
+    assert (len(looked_up), len(throttled)) == (MAX_PER_ACCOUNT, 40 - MAX_PER_ACCOUNT)
+    assert {r.refusal for r in looked_up} == {CodeRefusal.UNKNOWN}
+    assert CodeGuess.objects.filter(account=account).count() == MAX_PER_ACCOUNT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_forty_wrong_codes_at_once_from_one_client_make_exactly_twenty_look_ups():
+    # given forty accounts, one client
+    memberships = [paying_account() for _ in range(40)]
+    checkouts = [
+        checkout_start(account=m.account, plan=plan("high"), user=m.user, channel="desktop") for m in memberships
+    ]
+    # when
+    results = run_at_once(
+        lambda i: checkout_set_code(checkout=checkouts[i], text="NOPE", at=NOW, client="203.0.113.9"), 40
+    )
+    # then
+    looked_up = [r for r in results if isinstance(r, CodeNotUsable)]
+    throttled = [r for r in results if isinstance(r, ServiceError) and r.code == "throttled"]
+    assert (len(looked_up), len(throttled)) == (MAX_PER_CLIENT, 40 - MAX_PER_CLIENT)
+    assert CodeGuess.objects.filter(client="203.0.113.9").count() == MAX_PER_CLIENT
