@@ -25,8 +25,10 @@ CODE_FIELDS = ("status", "registered_account")
 
 
 class CodeNotUsable(ServiceError):
-    def __init__(self, refusal: CodeRefusal):
-        super().__init__(refusal.label, code=refusal.value)
+    """`message` is the refusal's label unless a more precise sentence (one with a date, say) is given."""
+
+    def __init__(self, refusal: CodeRefusal, message=None):
+        super().__init__(message or refusal.label, code=refusal.value)
         self.refusal = refusal
 
 
@@ -58,12 +60,16 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
                 _("This account already has a code registered. Remove it first."), code="already_registered"
             )
         code = _locked_code(text)
-        next_renewal = period_start_at(next_month_start(local_date(at)))
-        refusal = code_refusal(code=code_terms(code), buyer=buyer_for(account), at=next_renewal, charge_kind=None)
+        renewal_day = next_month_start(local_date(at))
+        refusal = code_refusal(code=code_terms(code), buyer=buyer_for(account), at=period_start_at(renewal_day),
+                               charge_kind=None)  # fmt: skip
         if refusal is None and code.status == CodeStatus.REGISTERED:
             refusal = CodeRefusal.REGISTERED_ELSEWHERE
         if refusal is None and not RENEWAL_KINDS & set(code.campaign.charge_kinds):
             refusal = CodeRefusal.WRONG_CHARGE
+        if refusal == CodeRefusal.EXPIRED and code.status != CodeStatus.EXPIRED and at <= code.campaign.valid_until:
+            # Not over yet: say that it ends before the renewal, and which day that is.
+            raise CodeNotUsable(CodeRefusal.ENDS_BEFORE_RENEWAL, _ends_before_renewal(renewal_day))
         if refusal is not None:
             raise CodeNotUsable(refusal)
         before = snapshot(code, *CODE_FIELDS)
@@ -77,6 +83,13 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
             before=before, after=snapshot(code, *CODE_FIELDS),
         )  # fmt: skip
     return code
+
+
+def _ends_before_renewal(renewal_day):
+    return _(
+        "This code's validity period ends before the next renewal (%(date)s), so it cannot be registered for "
+        "the renewal."
+    ) % {"date": renewal_day.isoformat()}
 
 
 def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
