@@ -16,7 +16,7 @@ from billing.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
-from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, ChargeKind, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
 from promos.selectors import code_terms
 from promos.throttle import code_entry_guard, code_guess_record
 
@@ -302,29 +302,71 @@ def _add_fresh_codes(*, size: int, campaign: Campaign, batch: CodeBatch) -> None
                 raise
 
 
-def promo_codes_generate(*, campaign: Campaign, count: int, actor,
+def promo_codes_generate(*, campaign: Campaign, count: int, actor, name: str = "",
                          progress: Callable[[int], None] | None = None) -> CodeBatch:  # fmt: skip
-    """Add `count` new random codes to the campaign as one batch, all or nothing.
+    """Add `count` new random codes to the campaign as one batch; `progress(n)` after each chunk of n made.
 
     The codes go in by chunks. The unique index decides whether a code is new: a chunk holding a
     taken code is rolled back to its savepoint and drawn afresh, so the batch ends with exactly
     `count` codes.
+
+    A named batch is resumable: each chunk commits with the batch's count of codes made, so running
+    it again with the same name and count makes only the codes still missing, and a batch already
+    complete is returned as it is (no `progress` call). Another count for the same name is refused.
+    An unnamed batch is made all or nothing, in one transaction.
     """
     if count < 1:
         raise ServiceError(_("Generate at least one code."), code="count")
-    with transaction.atomic():
-        batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
-        made = 0
-        while made < count:
-            size = min(GENERATE_CHUNK, count - made)
-            _add_fresh_codes(size=size, campaign=campaign, batch=batch)
-            made += size
-            if progress:
-                progress(size)
-        audit_record(
-            actor=actor, action="promo_code.generate", obj=batch, after={"campaign": campaign.pk, "count": count}
-        )
+    name = name.strip()
+    if not name:
+        with transaction.atomic():
+            batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
+            return _fill_batch(batch.pk, actor=actor, progress=progress)
+    batch = _named_batch(campaign=campaign, name=name, count=count, actor=actor)
+    return _fill_batch(batch.pk, actor=actor, progress=progress)
+
+
+def _named_batch(*, campaign: Campaign, name: str, count: int, actor) -> CodeBatch:
+    """The campaign's batch of this name, created (and committed) if new; refused if it was for another count."""
+    if len(name) > CodeBatch._meta.get_field("name").max_length:
+        raise ServiceError(_("A batch name is at most 100 characters."), code="batch_name")
+    # get_or_create rides out a parallel run creating the same name: the unique constraint picks one.
+    batch, _created = CodeBatch.objects.get_or_create(
+        campaign=campaign, name=name, defaults={"requested": count, "actor": actor}
+    )
+    if batch.requested != count:
+        raise ServiceError(
+            _("Batch “%(name)s” was started for %(requested)s codes, not %(count)s. To finish it, run it again with "
+              "the same count; for more codes, use another batch name.")
+            % {"name": name, "requested": f"{batch.requested:,}", "count": f"{count:,}"},
+            code="batch_count",
+        )  # fmt: skip
     return batch
+
+
+def _fill_batch(batch_pk: int, *, actor, progress: Callable[[int], None] | None) -> CodeBatch:
+    """Make the batch's missing codes a chunk at a time; each chunk commits with the batch's new count.
+
+    The batch row is locked for each chunk, so two runs of one batch take turns and never overfill it.
+    The chunk that fills the batch also marks it complete and writes the audit record.
+    """
+    while True:
+        with transaction.atomic():
+            batch = CodeBatch.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=batch_pk)
+            if batch.status == CodeBatchStatus.COMPLETE:
+                return batch
+            size = min(GENERATE_CHUNK, batch.requested - batch.made)
+            _add_fresh_codes(size=size, campaign=batch.campaign, batch=batch)
+            batch.made += size
+            if batch.made == batch.requested:
+                ensure_transition(batch, CodeBatchStatus.COMPLETE)
+                batch.status = CodeBatchStatus.COMPLETE
+                after = {"campaign": batch.campaign_id, "count": batch.requested}
+                audit_record(actor=actor, action="promo_code.generate", obj=batch,
+                             after=after | ({"batch": batch.name} if batch.name else {}))  # fmt: skip
+            batch.save(update_fields=["made", "status"])
+        if progress:
+            progress(size)
 
 
 def promo_codes_write_csv(*, codes, stream) -> int:
