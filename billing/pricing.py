@@ -82,6 +82,11 @@ class CodeRefusal(models.TextChoices):
     REGISTERED_ELSEWHERE = "registered_elsewhere", _("This code is registered to another official account.")
     NOT_YET_VALID = "not_yet_valid", _("This code's validity period has not started yet.")
     EXPIRED = "expired", _("This code's validity period has ended.")
+    # Registration only: still valid today, but over before the renewal it would be registered for.
+    ENDS_BEFORE_RENEWAL = (
+        "ends_before_renewal",
+        _("This code's validity period ends before the next renewal, so it cannot be registered for the renewal."),
+    )
     WRONG_REGION = "wrong_region", _("This code cannot be used by official accounts in your region.")
     NO_PAYMENT_METHOD = "no_payment_method", _("Set a main payment method before you use a code.")
     WRONG_PAYMENT_METHOD = "wrong_payment_method", _("This code cannot be used with your main payment method.")

@@ -54,11 +54,34 @@ class Campaign(models.Model):
         return self.name
 
 
+class CodeBatchStatus(models.TextChoices):
+    GENERATING = "generating", _("Generating")
+    COMPLETE = "complete", _("Complete")
+
+
 class CodeBatch(models.Model):
-    """One run of code generation, so a batch can be exported or traced later."""
+    """One run of code generation, so a batch can be exported or traced later.
+
+    A named batch is the run's idempotency key: its codes go in by chunks, each committed with the
+    count made so far, so a run that crashed is finished by running it again (same name, same count)
+    rather than doubled. An unnamed batch (the admin's small ones) is made all or nothing.
+    """
+
+    TRANSITIONS = {CodeBatchStatus.GENERATING: {CodeBatchStatus.COMPLETE}, CodeBatchStatus.COMPLETE: set()}
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="batches", verbose_name=_("campaign"))
+    name = models.CharField(
+        _("batch name"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_("Unique in its campaign: running the generation again with it finishes this batch."),
+    )
     requested = models.PositiveIntegerField(_("codes requested"))
+    made = models.PositiveIntegerField(_("codes made"), default=0)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CodeBatchStatus.choices, default=CodeBatchStatus.GENERATING
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -73,9 +96,22 @@ class CodeBatch(models.Model):
         verbose_name = _("code batch")
         verbose_name_plural = _("code batches")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "name"], condition=~Q(name=""), name="code_batch_name_unique_per_campaign"
+            ),
+            models.CheckConstraint(
+                condition=Q(made__lte=models.F("requested")), name="code_batch_made_within_requested"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CodeBatchStatus.GENERATING) | Q(made=models.F("requested")),
+                name="code_batch_complete_is_full",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.campaign} #{self.pk} ({self.requested:,})"
+        label = f"{self.campaign} #{self.pk}"
+        return f"{label} {self.name} ({self.requested:,})" if self.name else f"{label} ({self.requested:,})"
 
 
 class CodeStatus(models.TextChoices):

@@ -16,7 +16,7 @@ from billing.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
-from promos.models import Campaign, ChargeKind, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, ChargeKind, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
 from promos.selectors import code_terms
 from promos.throttle import code_guess_claim, code_guess_withdraw
 
@@ -25,8 +25,10 @@ CODE_FIELDS = ("status", "registered_account")
 
 
 class CodeNotUsable(ServiceError):
-    def __init__(self, refusal: CodeRefusal):
-        super().__init__(refusal.label, code=refusal.value)
+    """`message` is the refusal's label unless a more precise sentence (one with a date, say) is given."""
+
+    def __init__(self, refusal: CodeRefusal, message=None):
+        super().__init__(message or refusal.label, code=refusal.value)
         self.refusal = refusal
 
 
@@ -65,12 +67,16 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
                 _("This account already has a code registered. Remove it first."), code="already_registered"
             )
         code = _locked_code(text)
-        next_renewal = period_start_at(next_month_start(local_date(at)))
-        refusal = code_refusal(code=code_terms(code), buyer=buyer_for(account), at=next_renewal, charge_kind=None)
+        renewal_day = next_month_start(local_date(at))
+        refusal = code_refusal(code=code_terms(code), buyer=buyer_for(account), at=period_start_at(renewal_day),
+                               charge_kind=None)  # fmt: skip
         if refusal is None and code.status == CodeStatus.REGISTERED:
             refusal = CodeRefusal.REGISTERED_ELSEWHERE
         if refusal is None and not RENEWAL_KINDS & set(code.campaign.charge_kinds):
             refusal = CodeRefusal.WRONG_CHARGE
+        if refusal == CodeRefusal.EXPIRED and code.status != CodeStatus.EXPIRED and at <= code.campaign.valid_until:
+            # Not over yet: say that it ends before the renewal, and which day that is.
+            raise CodeNotUsable(CodeRefusal.ENDS_BEFORE_RENEWAL, _ends_before_renewal(renewal_day))
         if refusal is not None:
             raise CodeNotUsable(refusal)
         before = snapshot(code, *CODE_FIELDS)
@@ -84,6 +90,13 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
             before=before, after=snapshot(code, *CODE_FIELDS),
         )  # fmt: skip
     return code
+
+
+def _ends_before_renewal(renewal_day):
+    return _(
+        "This code's validity period ends before the next renewal (%(date)s), so it cannot be registered for "
+        "the renewal."
+    ) % {"date": renewal_day.isoformat()}
 
 
 def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
@@ -296,29 +309,71 @@ def _add_fresh_codes(*, size: int, campaign: Campaign, batch: CodeBatch) -> None
                 raise
 
 
-def promo_codes_generate(*, campaign: Campaign, count: int, actor,
+def promo_codes_generate(*, campaign: Campaign, count: int, actor, name: str = "",
                          progress: Callable[[int], None] | None = None) -> CodeBatch:  # fmt: skip
-    """Add `count` new random codes to the campaign as one batch, all or nothing.
+    """Add `count` new random codes to the campaign as one batch; `progress(n)` after each chunk of n made.
 
     The codes go in by chunks. The unique index decides whether a code is new: a chunk holding a
     taken code is rolled back to its savepoint and drawn afresh, so the batch ends with exactly
     `count` codes.
+
+    A named batch is resumable: each chunk commits with the batch's count of codes made, so running
+    it again with the same name and count makes only the codes still missing, and a batch already
+    complete is returned as it is (no `progress` call). Another count for the same name is refused.
+    An unnamed batch is made all or nothing, in one transaction.
     """
     if count < 1:
         raise ServiceError(_("Generate at least one code."), code="count")
-    with transaction.atomic():
-        batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
-        made = 0
-        while made < count:
-            size = min(GENERATE_CHUNK, count - made)
-            _add_fresh_codes(size=size, campaign=campaign, batch=batch)
-            made += size
-            if progress:
-                progress(size)
-        audit_record(
-            actor=actor, action="promo_code.generate", obj=batch, after={"campaign": campaign.pk, "count": count}
-        )
+    name = name.strip()
+    if not name:
+        with transaction.atomic():
+            batch = CodeBatch.objects.create(campaign=campaign, requested=count, actor=actor)
+            return _fill_batch(batch.pk, actor=actor, progress=progress)
+    batch = _named_batch(campaign=campaign, name=name, count=count, actor=actor)
+    return _fill_batch(batch.pk, actor=actor, progress=progress)
+
+
+def _named_batch(*, campaign: Campaign, name: str, count: int, actor) -> CodeBatch:
+    """The campaign's batch of this name, created (and committed) if new; refused if it was for another count."""
+    if len(name) > CodeBatch._meta.get_field("name").max_length:
+        raise ServiceError(_("A batch name is at most 100 characters."), code="batch_name")
+    # get_or_create rides out a parallel run creating the same name: the unique constraint picks one.
+    batch, _created = CodeBatch.objects.get_or_create(
+        campaign=campaign, name=name, defaults={"requested": count, "actor": actor}
+    )
+    if batch.requested != count:
+        raise ServiceError(
+            _("Batch “%(name)s” was started for %(requested)s codes, not %(count)s. To finish it, run it again with "
+              "the same count; for more codes, use another batch name.")
+            % {"name": name, "requested": f"{batch.requested:,}", "count": f"{count:,}"},
+            code="batch_count",
+        )  # fmt: skip
     return batch
+
+
+def _fill_batch(batch_pk: int, *, actor, progress: Callable[[int], None] | None) -> CodeBatch:
+    """Make the batch's missing codes a chunk at a time; each chunk commits with the batch's new count.
+
+    The batch row is locked for each chunk, so two runs of one batch take turns and never overfill it.
+    The chunk that fills the batch also marks it complete and writes the audit record.
+    """
+    while True:
+        with transaction.atomic():
+            batch = CodeBatch.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=batch_pk)
+            if batch.status == CodeBatchStatus.COMPLETE:
+                return batch
+            size = min(GENERATE_CHUNK, batch.requested - batch.made)
+            _add_fresh_codes(size=size, campaign=batch.campaign, batch=batch)
+            batch.made += size
+            if batch.made == batch.requested:
+                ensure_transition(batch, CodeBatchStatus.COMPLETE)
+                batch.status = CodeBatchStatus.COMPLETE
+                after = {"campaign": batch.campaign_id, "count": batch.requested}
+                audit_record(actor=actor, action="promo_code.generate", obj=batch,
+                             after=after | ({"batch": batch.name} if batch.name else {}))  # fmt: skip
+            batch.save(update_fields=["made", "status"])
+        if progress:
+            progress(size)
 
 
 def promo_codes_write_csv(*, codes, stream) -> int:

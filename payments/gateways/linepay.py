@@ -5,7 +5,14 @@
   registering. Confirm gives the regKey (kept as PaymentMethod.gateway_token) and the masked card.
 - Charges: preapproved pay (captured at once) with our charge's idempotency key as orderId. A
   time-out, a connection error, 1172 (same orderId) or 1198 (duplicate call) is settled by reading
-  the order back through payment details; when it is still not there the answer is UNKNOWN.
+  the order back through payment details; when it is still not there the answer is UNKNOWN, except
+  after 1172: LINE Pay says the orderId is used, and a declined preapproved pay leaves no
+  transaction for payment details to list, so a used orderId with no payment is a decline. That is
+  how a decline whose answer was lost ends: recovery finds nothing (ABSENT), sends the order again,
+  and LINE Pay's 1172 is the record that it was refused. (1198 with nothing listed stays UNKNOWN:
+  LINE Pay may still be working on the first call.)
+- Payment details is read by payStatus: CAPTURE or AUTHORIZATION is money taken (or held);
+  VOIDED_AUTHORIZATION or EXPIRED_AUTHORIZATION is nothing taken, a decline; any other is UNKNOWN.
 - Card methods are not LINE Pay's: they go to TapPay (see `payments.gateways.partner_for`).
 
 Secrets stay out of logs and exceptions: only the endpoint's name, the order ID and the return
@@ -47,7 +54,12 @@ logger = logging.getLogger(__name__)
 PRODUCTION_BASE = "https://api-pay.line.me"
 SANDBOX_BASE = "https://sandbox-api-pay.line.me"
 SUCCESS = "0000"
-READ_BACK = {"1172", "1198"}
+ORDER_USED = "1172"  # a transaction with this orderId exists (or was refused): the order is spent
+READ_BACK = {ORDER_USED, "1198"}
+NOT_FOUND = "1150"
+# Payment details' payStatus (domain-facts §2.7 sources): what took or holds the money, and what did not.
+PAID = {"CAPTURE", "AUTHORIZATION"}
+NOT_PAID = {"VOIDED_AUTHORIZATION", "EXPIRED_AUTHORIZATION"}
 METHOD_GONE = {"1190", "1193", "1154", "1287"}
 DECLINE_REASONS = [
     ({"1190", "1193"}, _("The LINE Pay authorisation (regKey) is expired or was removed. Register LINE Pay again.")),
@@ -66,6 +78,8 @@ DECLINE_REASONS = [
 ]  # fmt: skip
 OTHER_DECLINE = _("LINE Pay declined the payment.")
 NO_ANSWER = _("LINE Pay did not answer in time; the payment will be checked with LINE Pay.")
+ORDER_REFUSED = _("LINE Pay has already refused this order: its order ID is used and it has no payment.")
+PAYMENT_VOIDED = _("LINE Pay lists this order as a voided or expired authorisation: nothing was charged.")
 
 
 class RedactRegKeys(logging.Filter):
@@ -246,7 +260,7 @@ class LinePayGateway(OneOrderPerRequest):
         if code == SUCCESS:
             return ChargeResult(Outcome.SUCCEEDED, reference=str(answer["info"]["transactionId"]))
         if code in READ_BACK:
-            return self._read_back(order_id)
+            return self._read_back(order_id, order_used=code == ORDER_USED)
         return ChargeResult(Outcome.DECLINED, reason=decline_reason(code), method_gone=code in METHOD_GONE)
 
     def charge_status(self, *, method, order_id: str) -> ChargeResult:
@@ -255,18 +269,33 @@ class LinePayGateway(OneOrderPerRequest):
             return partner_for(method.kind).charge_status(method=method, order_id=order_id)
         return self._read_back(order_id, absent_if_missing=True)
 
-    def _read_back(self, order_id: str, *, absent_if_missing: bool = False) -> ChargeResult:
+    def _read_back(self, order_id: str, *, absent_if_missing: bool = False, order_used: bool = False) -> ChargeResult:
+        """The order as payment details has it. Nothing listed is ABSENT when asked for reconciliation,
+        a decline when LINE Pay just said the orderId is used (`order_used`), else UNKNOWN."""
         unknown = ChargeResult(Outcome.UNKNOWN, reason=str(NO_ANSWER))
         try:
             answer = LinePayClient().get("/v3/payments", {"orderId": order_id}, label="payment_details",
                                          order_id=order_id)  # fmt: skip
         except NoAnswer:
             return unknown
-        payments = (answer.get("info") or []) if answer.get("returnCode") == SUCCESS else []
+        code = answer.get("returnCode")
+        payments = (answer.get("info") or []) if code == SUCCESS else []
         if payments:
-            return ChargeResult(Outcome.SUCCEEDED, reference=str(payments[0]["transactionId"]))
-        if absent_if_missing and answer.get("returnCode") in (SUCCESS, "1150"):
-            return ChargeResult(Outcome.ABSENT)
+            return self._payment_outcome(payments[0], order_id=order_id, unknown=unknown)
+        if code not in (SUCCESS, NOT_FOUND):  # payment details itself failed: it said nothing of the order
+            return unknown
+        if order_used:
+            return ChargeResult(Outcome.DECLINED, reason=f"{ORDER_REFUSED} ({ORDER_USED})")
+        return ChargeResult(Outcome.ABSENT) if absent_if_missing else unknown
+
+    @staticmethod
+    def _payment_outcome(payment: dict, *, order_id: str, unknown: ChargeResult) -> ChargeResult:
+        status = payment.get("payStatus", "CAPTURE")  # an answer without payStatus still lists a payment
+        if status in PAID:
+            return ChargeResult(Outcome.SUCCEEDED, reference=str(payment["transactionId"]))
+        if status in NOT_PAID:
+            return ChargeResult(Outcome.DECLINED, reason=str(PAYMENT_VOIDED))
+        logger.warning("LINE Pay payment_details order=%s: payStatus %s not understood", order_id, status)
         return unknown
 
     def refund(self, *, method, reference: str, amount_twd: int | None = None, refund_key: str = "") -> ChargeResult:

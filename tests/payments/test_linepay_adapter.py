@@ -11,10 +11,10 @@ from datetime import date, datetime
 import pytest
 import requests
 
-from billing.checkout import checkout_purchase, checkout_start
+from billing.checkout import checkout_purchase, checkout_reconcile, checkout_start
 from billing.models import CheckoutStatus, Renewal, RenewalStatus
 from billing.periods import BILLING_TZ
-from billing.renewals import Totals, renew_subscription
+from billing.renewals import Totals, renew_subscription, renewal_recover
 from payments.gateways import GatewayError, Outcome, gateway
 from payments.gateways.linepay import LinePayGateway, sign
 from payments.models import ChargeStatus, MethodKind, MethodStatus, PaymentMethod
@@ -187,6 +187,61 @@ def test_an_expired_or_unknown_regkey_is_method_gone(fake_linepay):
     assert pay(method, order_id="order-2").method_gone is True
 
 
+def test_a_decline_whose_answer_was_lost_is_unknown_then_declined_when_the_order_is_sent_again(fake_linepay):
+    # given LINE Pay declined order-1 but its answer was lost: the orderId is used up, no payment is listed
+    method = register(fake_linepay)
+    fake_linepay.fail_next("preapproved_pay", "lost:1281")
+    lost = pay(method)
+    # when recovery asks about the order, then sends it again
+    status = LinePayGateway().charge_status(method=method, order_id="order-1")
+    resent = pay(method)
+    # then the first answer is never guessed, the resend's 1172 with nothing listed is a decline, nothing is charged
+    assert lost.outcome == Outcome.UNKNOWN
+    assert status.outcome == Outcome.ABSENT
+    assert (resent.outcome, resent.method_gone) == (Outcome.DECLINED, False)
+    assert (
+        resent.reason == "LINE Pay has already refused this order: its order ID is used and it has no payment. (1172)"
+    )
+    assert fake_linepay.payments == {}
+    assert fake_linepay.calls["preapproved_pay"] == 2 and fake_linepay.calls["payment_details"] == 3
+
+
+def test_a_duplicate_call_answered_while_line_pay_is_busy_stays_unknown(fake_linepay):
+    # given LINE Pay answers 1198 (a duplicate call, still at work on the first): the order may yet be paid
+    method = register(fake_linepay)
+    fake_linepay.fail_next("preapproved_pay", "busy")
+    # when
+    result = pay(method)
+    # then it is not called a decline; asked later, the order can still be paid once
+    assert result.outcome == Outcome.UNKNOWN
+    assert fake_linepay.payments == {}
+    assert pay(method).outcome == Outcome.SUCCEEDED
+    assert len(fake_linepay.payments) == 1
+
+
+@pytest.mark.parametrize(
+    ("pay_status", "outcome"),
+    [
+        ("CAPTURE", Outcome.SUCCEEDED),
+        ("AUTHORIZATION", Outcome.SUCCEEDED),
+        ("VOIDED_AUTHORIZATION", Outcome.DECLINED),
+        ("EXPIRED_AUTHORIZATION", Outcome.DECLINED),
+        ("SOMETHING_NEW", Outcome.UNKNOWN),
+    ],
+)
+def test_payment_details_is_read_by_its_pay_status(fake_linepay, pay_status, outcome):
+    # given a payment that Payment Details reports with this payStatus
+    method = register(fake_linepay)
+    pay(method)
+    fake_linepay.set_pay_status("order-1", pay_status)
+    # when
+    status = LinePayGateway().charge_status(method=method, order_id="order-1")
+    # then only a captured or authorised payment is money taken; a status we do not know is never guessed
+    assert status.outcome == outcome
+    expected = str(fake_linepay.payments["order-1"]["transactionId"]) if outcome == Outcome.SUCCEEDED else ""
+    assert status.reference == expected
+
+
 # ---- refunds --------------------------------------------------------------------------------
 
 
@@ -242,6 +297,51 @@ def test_a_renewal_is_charged_through_line_pay_and_a_lost_answer_is_not_charged_
     assert Renewal.objects.get(subscription=sub).status == RenewalStatus.RENEWED
     (payment,) = fake_linepay.payments.values()
     assert payment["orderId"] == f"renewal:{sub.pk}:2026-07:1" and payment["amount"] == 840
+
+
+def test_a_renewal_whose_decline_was_lost_ends_declined_on_recovery_not_unknown(fake_linepay):
+    # given a renewal whose charge LINE Pay declined (1281) with the answer lost: the renewal stays `charging`
+    sub = SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1))
+    register(fake_linepay, account=sub.account)
+    fake_linepay.fail_next("preapproved_pay", "lost:1281")
+    first = Totals()
+    renew_subscription(subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None,
+                       totals=first)  # fmt: skip
+    renewal = Renewal.objects.select_related("charge__payment_method").get(subscription=sub)
+    assert (first.pending, renewal.status) == (1, RenewalStatus.CHARGING)
+    # when recovery reads the order back (none listed), sends it again and gets 1172
+    totals = Totals()
+    renewal_recover(renewal=renewal, as_of=datetime(2026, 7, 1, 1, 0, tzinfo=BILLING_TZ), totals=totals)
+    # then the renewal ends declined, with its retry day, and nothing was charged
+    renewal.refresh_from_db()
+    sub.refresh_from_db()
+    assert (renewal.status, renewal.next_retry_on, totals.failed) == (RenewalStatus.FAILED, date(2026, 7, 3), 1)
+    assert renewal.charge.status == ChargeStatus.FAILED
+    assert renewal.last_error.endswith("(1172)")
+    assert sub.period_start == date(2026, 6, 1)
+    assert fake_linepay.payments == {}
+    assert fake_linepay.calls["preapproved_pay"] == 2
+
+
+def test_a_checkout_whose_decline_was_lost_is_reopened_by_reconciliation(fake_linepay):
+    # given an upgrade whose payment LINE Pay declined with the answer lost: the checkout is `processing`
+    membership = MembershipFactory()
+    SubscriptionFactory(account=membership.account)
+    EInvoiceProfileFactory(account=membership.account)
+    register(fake_linepay, account=membership.account)
+    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user, channel="desktop")
+    fake_linepay.fail_next("preapproved_pay", "lost:1281")
+    checkout = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=membership.user)
+    assert checkout.status == CheckoutStatus.PROCESSING
+    # when
+    settled = checkout_reconcile(checkout=checkout)
+    # then the checkout is open again for another try, its charge failed, and nothing was charged
+    checkout.refresh_from_db()
+    assert settled is True
+    assert (checkout.status, checkout.attempt, checkout.charge.status) == (CheckoutStatus.OPEN, 2, ChargeStatus.FAILED)
+    assert fake_linepay.payments == {}
+    membership.account.subscription.refresh_from_db()
+    assert membership.account.subscription.plan.code == "light"
 
 
 def test_a_renewal_on_an_expired_regkey_marks_the_method_expired(fake_linepay):

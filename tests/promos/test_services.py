@@ -2,6 +2,7 @@ from datetime import datetime
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from billing.errors import ServiceError
 from billing.models import AuditRecord
@@ -82,16 +83,61 @@ def test_one_registered_code_per_account(account):
     assert state(second) == (CodeStatus.AVAILABLE, None)
 
 
-def test_a_code_that_expires_before_the_next_renewal_is_refused(account):
-    # given a code whose window closes on the 30th, before the renewal on July 1st
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("zh-hant", "此代碼的有效期間在下次續約（2026-07-01）前結束，無法登錄於續約使用。"),
+        ("en", "This code's validity period ends before the next renewal (2026-07-01), so it cannot be registered "
+               "for the renewal."),
+    ],
+)  # fmt: skip
+def test_a_code_still_valid_but_ending_before_the_next_renewal_is_refused_with_its_own_message(
+    account, language, message
+):
+    # given a code valid today (June 10th) whose window closes on the 30th, before the renewal on July 1st
     campaign = CampaignFactory(valid_until=datetime(2026, 6, 30, 23, 59, 59, tzinfo=BILLING_TZ))
     code = PromoCodeFactory(campaign=campaign)
-    # when / then
-    with pytest.raises(CodeNotUsable) as error:
+    # when
+    with translation.override(language), pytest.raises(CodeNotUsable) as error:
         promo_code_register(account=account, text=code.code, actor=None, at=NOW)
-    assert error.value.refusal == CodeRefusal.EXPIRED
+    # then it says why, in the admin's language, and nothing changed
+    assert error.value.refusal == CodeRefusal.ENDS_BEFORE_RENEWAL
+    assert error.value.code == "ends_before_renewal"
+    assert error.value.message == message
     assert state(code) == (CodeStatus.AVAILABLE, None)
     assert not AuditRecord.objects.filter(action="promo_code.register").exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "message"), [("zh-hant", "此代碼的有效期間已結束。"), ("en", "This code's validity period has ended.")]
+)
+def test_a_code_whose_window_has_already_ended_is_refused_as_expired(account, language, message):
+    # given a code whose window closed on June 9th, the day before the admin types it
+    campaign = CampaignFactory(valid_until=datetime(2026, 6, 9, 23, 59, 59, tzinfo=BILLING_TZ))
+    code = PromoCodeFactory(campaign=campaign)
+    # when
+    with translation.override(language), pytest.raises(CodeNotUsable) as error:
+        promo_code_register(account=account, text=code.code, actor=None, at=NOW)
+    # then
+    assert error.value.refusal == CodeRefusal.EXPIRED
+    with translation.override(language):  # the label is lazy: it reads in the language it is shown in
+        assert str(error.value.message) == message
+    assert state(code) == (CodeStatus.AVAILABLE, None)
+    assert not AuditRecord.objects.filter(action="promo_code.register").exists()
+
+
+def test_a_code_marked_expired_is_refused_as_expired_even_inside_its_window(account):
+    # given a code the expiry job already marked expired (its campaign was shortened since, say)
+    code = PromoCodeFactory()
+    PromoCode.objects.filter(pk=code.pk).update(status=CodeStatus.EXPIRED)
+    # when
+    with translation.override("en"), pytest.raises(CodeNotUsable) as error:
+        promo_code_register(account=account, text=code.code, actor=None, at=NOW)
+    # then
+    assert error.value.refusal == CodeRefusal.EXPIRED
+    with translation.override("en"):
+        assert str(error.value.message) == "This code's validity period has ended."
+    assert state(code) == (CodeStatus.EXPIRED, None)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +253,8 @@ def test_register_checks_the_window_against_the_clock_when_no_time_is_given(acco
     # when / then
     with time_machine.travel(datetime(2027, 12, 15, tzinfo=BILLING_TZ)), pytest.raises(CodeNotUsable) as error:
         promo_code_register(account=account, text=code.code, actor=None)
-    assert error.value.refusal == CodeRefusal.EXPIRED
+    assert error.value.refusal == CodeRefusal.ENDS_BEFORE_RENEWAL
+    assert "2028-01-01" in str(error.value.message)
     with time_machine.travel(datetime(2027, 11, 15, tzinfo=BILLING_TZ)):
         promo_code_register(account=account, text=code.code, actor=None)
     assert state(code)[0] == CodeStatus.REGISTERED

@@ -3,8 +3,13 @@
 Tell it what to do next with `fail_next(endpoint, fault)`: a return code ("1281": a decline),
 "timeout" (do the work, then answer after the client gave up: a lost answer), "1172" (do the work,
 answer "same orderId", as if an earlier lost call had made it), "lost_request" (do nothing, answer
-too late). `approve()` is the admin approving in
-LINE; `expire()` is the regKey lapsing at LINE Pay.
+too late), "lost:1281" (decline, then answer too late: a decline whose answer was lost), "busy"
+(answer 1198 and do nothing, as while LINE Pay still works on the first call). `approve()` is the
+admin approving in LINE; `expire()` is the regKey lapsing at LINE Pay; `set_pay_status()` changes
+what Payment Details says of a payment.
+
+Like LINE Pay, a declined preapproved payment uses up its orderId (a resend gets 1172) but leaves
+no transaction, so Payment Details does not list it.
 """
 
 import base64
@@ -61,6 +66,10 @@ class FakeLinePay(FakeServer):
 
     def expire(self, reg_key):
         self.reg_keys[reg_key]["status"] = "expired"
+
+    def set_pay_status(self, order_id, pay_status):
+        """What Payment Details reports for the payment, e.g. "VOIDED_AUTHORIZATION"."""
+        self.payments[order_id]["payStatus"] = pay_status
 
     def payment_by_transaction(self, transaction_id):
         return next((p for p in self.payments.values() if p["transactionId"] == int(transaction_id)), None)
@@ -181,6 +190,8 @@ class FakeLinePay(FakeServer):
         fault = self.take_fault("preapproved_pay")
         if fault == "lost_request":  # the call never got through: nothing done, and no answer in time
             return self.lost_answer(error("9000", "Internal error."))
+        if fault == "busy":  # a duplicate call while LINE Pay still works on the first: nothing done here
+            return error("1198", "Request is being processed.")
         with self.lock:
             key = self.reg_keys.get(reg_key)
             if key is None:
@@ -189,13 +200,17 @@ class FakeLinePay(FakeServer):
                 return error("1193", "regKey expired.")
             if data["orderId"] in self.orders_seen:
                 return error("1172", "Existing same orderId.")
-            self.orders_seen.add(data["orderId"])
+            self.orders_seen.add(data["orderId"])  # a declined order is used up too: a resend gets 1172
             if fault and fault.isdigit() and fault not in ("1172", "1198"):
                 return error(fault, "Declined.")
-            payment = self.payments[data["orderId"]] = {
-                "transactionId": new_transaction_id(), "orderId": data["orderId"], "amount": data["amount"],
-                "regKey": reg_key, "refunds": [],
-            }  # fmt: skip
+            lost_decline = fault.removeprefix("lost:") if fault and fault.startswith("lost:") else None
+            if lost_decline is None:
+                payment = self.payments[data["orderId"]] = {
+                    "transactionId": new_transaction_id(), "orderId": data["orderId"], "amount": data["amount"],
+                    "regKey": reg_key, "refunds": [], "payStatus": "CAPTURE",
+                }  # fmt: skip
+        if lost_decline:  # answered outside the lock: the sleep must not hold up other calls
+            return self.lost_answer(error(lost_decline, "Declined."))
         answer = ok({"orderId": data["orderId"], "transactionId": payment["transactionId"],
                      "transactionDate": "2026-07-01T00:05:00Z"})  # fmt: skip
         if fault == "timeout":
@@ -241,7 +256,7 @@ class FakeLinePay(FakeServer):
                 found = [self.payments[o] for o in query["orderId"] if o in self.payments]
             else:
                 found = [p for t in query.get("transactionId", []) if (p := self.payment_by_transaction(t))]
-            info = [{"transactionId": p["transactionId"], "orderId": p["orderId"], "payStatus": "CAPTURE",
+            info = [{"transactionId": p["transactionId"], "orderId": p["orderId"], "payStatus": p["payStatus"],
                      "payInfo": [{"method": "CREDIT_CARD", "amount": p["amount"]}],
                      "refundList": list(p["refunds"])} for p in found]  # fmt: skip
         return ok(info) if info else error("1150", "Transaction record not found.")
