@@ -4,14 +4,17 @@ Also the small pieces the other apps' admins share: `money`, `money_column`, `js
 `ServiceWrittenAdmin` and `ReadOnlyInline`.
 """
 
+import importlib
 import json
 
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.html import format_html
@@ -116,7 +119,81 @@ def current_month_start():
     return month_start(local_date(timezone.now()))
 
 
-class ServiceWrittenAdmin(admin.ModelAdmin):
+def storable_key(field, value) -> bool:
+    """Whether `value` (text from a form) can be looked up in `field`: the field's own parsing, and for
+    integer keys the database's range (SQLite raises OverflowError on anything past 64 bits)."""
+    try:
+        key = field.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    if key is None or key == "":
+        return False
+    if isinstance(key, int):
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        return (low is None or key >= low) and (high is None or key <= high)
+    return True
+
+
+class CheckedAutocompleteMixin:
+    """Admin's autocomplete widget looks up the value posted with the form it renders again: a junk account
+    ("abc", 1.5, 2**70) raised there, a 500, after the form itself had refused it. Junk is simply not shown."""
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.remote_field.model._meta.get_field(self.field.remote_field.field_name)
+        return super().optgroups(name, [v for v in value if storable_key(target, v)], attr)
+
+
+class CheckedAutocompleteSelect(CheckedAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(CheckedAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+class CheckedInputMixin:
+    """Junk from a crafted request is refused the admin's own way, never a 500 (every admin here has this):
+
+    - an action's selection (`_selected_action`) that is no row's key gets Django's "Items must be selected"
+      message, and the action does not run;
+    - an autocomplete field re-rendered with a junk value shows it empty (the form reports the error).
+    """
+
+    def response_action(self, request, queryset):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(storable_key(self.opts.pk, value) for value in selected):
+            # Django's own text, so its own translation; nothing was changed.
+            msg = gettext("Items must be selected in order to perform actions on them. No items have been changed.")
+            self.message_user(request, msg, messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class CheckedModelAdmin(CheckedInputMixin, admin.ModelAdmin):
+    """The base of every admin in this project (see CheckedInputMixin)."""
+
+
+def check_registered_admins(site) -> None:
+    """Register the admins already on `site` that lack CheckedInputMixin (Django's users and groups, allauth's
+    e-mail addresses and social accounts) again with it in front, so their actions refuse junk as ours do."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, CheckedInputMixin):
+            continue
+        site.unregister(model)
+        site.register(model, type(f"Checked{type(model_admin).__name__}", (CheckedInputMixin, type(model_admin)), {}))
+
+
+class ServiceWrittenAdmin(CheckedModelAdmin):
     """Rows only services write: staff may look at them, never add, change or delete them by hand.
 
     Actions that call a service are allowed with `permissions=["service"]`: they need the
@@ -137,7 +214,7 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(CheckedModelAdmin):
     """Plain staff edits of billing data (a region, a quota, a campaign, usage, members) leave an audit record too."""
 
     def save_model(self, request, obj, form, change):
@@ -358,7 +435,7 @@ class PlanAdmin(AuditedAdmin):
 
 
 @admin.register(PlanPrice)
-class PlanPriceAdmin(admin.ModelAdmin):
+class PlanPriceAdmin(CheckedModelAdmin):
     """A price is a fee with its tiers from a month on. Prices in force are history; future ones may change."""
 
     form = PlanPriceForm
@@ -553,8 +630,15 @@ class RenewalAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(UserPreference)
-class UserPreferenceAdmin(admin.ModelAdmin):
+class UserPreferenceAdmin(CheckedModelAdmin):
     list_display = ("user", "language")
     list_select_related = ("user",)
     list_filter = ("language",)
     search_fields = ("user__username", "user__email")
+
+
+# The apps before this one in INSTALLED_APPS (auth) have registered their admins; allauth's come after, so they
+# are imported here to be registered now. Then every admin not built on CheckedModelAdmin gets its checks.
+importlib.import_module("allauth.account.admin")
+importlib.import_module("allauth.socialaccount.admin")
+check_registered_admins(admin.site)
