@@ -7,7 +7,7 @@ from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from billing.models import Checkout, Renewal, RenewalRun, UserPreference
+from billing.models import Renewal, RenewalRun, UserPreference
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
