@@ -6,6 +6,7 @@ Also the small pieces the other apps' admins share: `money`, `money_column`, `js
 
 import importlib
 import json
+import math
 
 from django import forms
 from django.apps import apps
@@ -14,7 +15,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import models, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.html import format_html
@@ -23,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.audit import audit_record, snapshot, snapshot_all
 from billing.errors import ServiceError
+from billing.keys import storable_key
 from billing.models import (
     AuditRecord,
     Checkout,
@@ -119,21 +121,6 @@ def current_month_start():
     return month_start(local_date(timezone.now()))
 
 
-def storable_key(field, value) -> bool:
-    """Whether `value` (text from a form) can be looked up in `field`: the field's own parsing, and for
-    integer keys the database's range (SQLite raises OverflowError on anything past 64 bits)."""
-    try:
-        key = field.to_python(value)
-    except (ValidationError, ValueError, TypeError):
-        return False
-    if key is None or key == "":
-        return False
-    if isinstance(key, int):
-        low, high = connection.ops.integer_field_range(field.get_internal_type())
-        return (low is None or key >= low) and (high is None or key <= high)
-    return True
-
-
 class CheckedAutocompleteMixin:
     """Admin's autocomplete widget looks up the value posted with the form it renders again: a junk account
     ("abc", 1.5, 2**70) raised there, a 500, after the form itself had refused it. Junk is simply not shown."""
@@ -151,13 +138,42 @@ class CheckedAutocompleteSelectMultiple(CheckedAutocompleteMixin, AutocompleteSe
     pass
 
 
+def storable_json(value) -> bool:
+    """Whether PostgreSQL's jsonb can hold `value`: no NaN or infinity (json.loads reads 1e309 as one), no NUL."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(storable_json(key) and storable_json(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(storable_json(item) for item in value)
+    return True
+
+
+class StorableJSONField(forms.JSONField):
+    """A JSON form field that refuses, as invalid JSON, what the database would refuse with a 500."""
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        if not self.disabled and not storable_json(converted):
+            raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value})
+        return converted
+
+
 class CheckedInputMixin:
     """Junk from a crafted request is refused the admin's own way, never a 500 (every admin here has this):
 
     - an action's selection (`_selected_action`) that is no row's key gets Django's "Items must be selected"
       message, and the action does not run;
-    - an autocomplete field re-rendered with a junk value shows it empty (the form reports the error).
+    - an autocomplete field re-rendered with a junk value shows it empty (the form reports the error);
+    - a JSON field refuses NaN, infinity and \\u0000, which PostgreSQL's jsonb cannot hold.
     """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("form_class", StorableJSONField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def response_action(self, request, queryset):
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
