@@ -11,6 +11,7 @@ The runs are small so the suite keeps its time: HYPOTHESIS_FUZZ_EXAMPLES=200 loo
 
 import functools
 import os
+import sys
 from html.parser import HTMLParser
 from urllib.parse import quote, urlencode
 
@@ -20,11 +21,13 @@ from django.contrib import admin
 from django.contrib.messages import ERROR, WARNING
 from django.db import connection
 from django.urls import reverse
+from django.views.debug import technical_500_response
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from billing.keys import storable_key
 from billing.models import Role
+from payments import sandbox_views
 from payments.gateways.sandbox import CardError, luhn_valid, parse_expiry, tokenise_card
 from payments.models import SandboxCard
 from payments.services import linepay_registration_start
@@ -514,3 +517,63 @@ def test_a_json_field_refuses_what_postgresql_cannot_store(staff, settings_json)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["settings"] == ["輸入有效的 JSON。"]  # Django's own text
     assert snapshot() == before
+
+
+# ---- card numbers and CVCs never on a DEBUG 500 page -------------------------------------------------
+
+
+def gateway_down(*args, **kwargs):
+    raise RuntimeError("the sandbox database is down")
+
+
+class BrokenCards:
+    """Stands in for SandboxCard: the gateway's table cannot be written."""
+
+    class objects:  # noqa: N801 (a model's manager's name)
+        create = staticmethod(gateway_down)
+
+
+# Kept away from the function above: a DEBUG page shows the source lines around each frame, these would show.
+@pytest.mark.parametrize(
+    ("failing", "replacement"),
+    [("payments.gateways.sandbox.card_brand", gateway_down), ("payments.gateways.sandbox.SandboxCard", BrokenCards)],
+)
+def test_the_debug_500_page_shows_no_card_number_nor_cvc(rf, settings, monkeypatch, failing, replacement):
+    # given DEBUG on, and the gateway failing while the number is in hand (in tokenise_card or a function it calls)
+    settings.DEBUG = True
+    monkeypatch.setattr(failing, replacement)
+    request = rf.post(reverse("sandbox:card_fields"), {"number": "4012888888881881", "expiry": "11/39", "cvc": "987"})
+    request.user = UserFactory()
+    # when
+    try:
+        sandbox_views.card_fields(request)
+    except RuntimeError:
+        error_type, error, traceback = sys.exc_info()
+        # from the view down, as for a real request (this test's own frame would show its source, the number in it)
+        page = technical_500_response(request, error_type, error, traceback.tb_next).content.decode()
+    # then
+    assert "the sandbox database is down" in page
+    assert "********************" in page
+    assert "4012888888881881" not in page and "4012 8888 8888 1881" not in page
+    assert "11/39" not in page
+    # three digits alone also turn up inside memory addresses: look for the CVC as a value
+    for shown in ("'987'", "&#x27;987&#x27;", "&quot;987&quot;"):
+        assert shown not in page
+
+
+def test_the_gateway_hides_the_card_when_called_without_the_view(rf, settings, monkeypatch):
+    # given DEBUG on, tokenise_card called by other code than the card view, and its table failing
+    settings.DEBUG = True
+    monkeypatch.setattr("payments.gateways.sandbox.SandboxCard", BrokenCards)
+    request = rf.get("/")
+    # when
+    try:
+        tokenise_card(number="4012 8888 8888 1881", expiry="11/39", cvc="987", today=CARD_TODAY)
+    except RuntimeError:
+        error_type, error, traceback = sys.exc_info()
+        page = technical_500_response(request, error_type, error, traceback.tb_next).content.decode()
+    # then
+    assert "the sandbox database is down" in page
+    assert "4012888888881881" not in page and "4012 8888 8888 1881" not in page and "11/39" not in page
+    for shown in ("'987'", "&#x27;987&#x27;", "&quot;987&quot;"):
+        assert shown not in page
