@@ -4,14 +4,18 @@ Also the small pieces the other apps' admins share: `money`, `money_column`, `js
 `ServiceWrittenAdmin` and `ReadOnlyInline`.
 """
 
+import importlib
 import json
+import math
 
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.audit import audit_record, snapshot, snapshot_all
 from billing.errors import ServiceError
+from billing.keys import storable_key
 from billing.models import (
     AuditRecord,
     Checkout,
@@ -116,7 +121,95 @@ def current_month_start():
     return month_start(local_date(timezone.now()))
 
 
-class ServiceWrittenAdmin(admin.ModelAdmin):
+class CheckedAutocompleteMixin:
+    """Admin's autocomplete widget looks up the value posted with the form it renders again: a junk account
+    ("abc", 1.5, 2**70) raised there, a 500, after the form itself had refused it. Junk is simply not shown."""
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.remote_field.model._meta.get_field(self.field.remote_field.field_name)
+        return super().optgroups(name, [v for v in value if storable_key(target, v)], attr)
+
+
+class CheckedAutocompleteSelect(CheckedAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(CheckedAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+def storable_json(value) -> bool:
+    """Whether PostgreSQL's jsonb can hold `value`: no NaN or infinity (json.loads reads 1e309 as one), no NUL."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(storable_json(key) and storable_json(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(storable_json(item) for item in value)
+    return True
+
+
+class StorableJSONField(forms.JSONField):
+    """A JSON form field that refuses, as invalid JSON, what the database would refuse with a 500."""
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        if not self.disabled and not storable_json(converted):
+            raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value})
+        return converted
+
+
+class CheckedInputMixin:
+    """Junk from a crafted request is refused the admin's own way, never a 500 (every admin here has this):
+
+    - an action's selection (`_selected_action`) that is no row's key gets Django's "Items must be selected"
+      message, and the action does not run;
+    - an autocomplete field re-rendered with a junk value shows it empty (the form reports the error);
+    - a JSON field refuses NaN, infinity and \\u0000, which PostgreSQL's jsonb cannot hold.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("form_class", StorableJSONField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def response_action(self, request, queryset):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(storable_key(self.opts.pk, value) for value in selected):
+            # Django's own text, so its own translation; nothing was changed.
+            msg = gettext("Items must be selected in order to perform actions on them. No items have been changed.")
+            self.message_user(request, msg, messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class CheckedModelAdmin(CheckedInputMixin, admin.ModelAdmin):
+    """The base of every admin in this project (see CheckedInputMixin)."""
+
+
+def check_registered_admins(site) -> None:
+    """Register the admins already on `site` that lack CheckedInputMixin (Django's users and groups, allauth's
+    e-mail addresses and social accounts) again with it in front, so their actions refuse junk as ours do."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, CheckedInputMixin):
+            continue
+        site.unregister(model)
+        site.register(model, type(f"Checked{type(model_admin).__name__}", (CheckedInputMixin, type(model_admin)), {}))
+
+
+class ServiceWrittenAdmin(CheckedModelAdmin):
     """Rows only services write: staff may look at them, never add, change or delete them by hand.
 
     Actions that call a service are allowed with `permissions=["service"]`: they need the
@@ -137,7 +230,7 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(CheckedModelAdmin):
     """Plain staff edits of billing data (a region, a quota, a campaign, usage, members) leave an audit record too."""
 
     def save_model(self, request, obj, form, change):
@@ -358,7 +451,7 @@ class PlanAdmin(AuditedAdmin):
 
 
 @admin.register(PlanPrice)
-class PlanPriceAdmin(admin.ModelAdmin):
+class PlanPriceAdmin(CheckedModelAdmin):
     """A price is a fee with its tiers from a month on. Prices in force are history; future ones may change."""
 
     form = PlanPriceForm
@@ -553,8 +646,15 @@ class RenewalAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(UserPreference)
-class UserPreferenceAdmin(admin.ModelAdmin):
+class UserPreferenceAdmin(CheckedModelAdmin):
     list_display = ("user", "language")
     list_select_related = ("user",)
     list_filter = ("language",)
     search_fields = ("user__username", "user__email")
+
+
+# The apps before this one in INSTALLED_APPS (auth) have registered their admins; allauth's come after, so they
+# are imported here to be registered now. Then every admin not built on CheckedModelAdmin gets its checks.
+importlib.import_module("allauth.account.admin")
+importlib.import_module("allauth.socialaccount.admin")
+check_registered_admins(admin.site)

@@ -11,12 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from billing.keys import storable_key
 from billing.models import Membership, OfficialAccount, Role
 
 
 def account_membership(*, user, account_id, admin: bool = False) -> Membership:
     """The user's membership of the account, account loaded: 404 for a stranger, 403 for a non-admin if `admin`."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not storable_key(OfficialAccount._meta.pk, account_id):
         raise Http404
     try:
         membership = Membership.objects.select_related("account").get(user=user, account_id=int(account_id))

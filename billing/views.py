@@ -4,6 +4,7 @@ Members see every page; only admins see and may post the forms that spend money 
 data (an operator's post is a 403). Another account's pages are a 404.
 """
 
+from datetime import UTC
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -107,6 +108,20 @@ def opener_policy(value: str):
         return wrapped
 
     return decorate
+
+
+def moment_or_none(text: str):
+    """An ISO datetime from a query string, aware, or None when it is no datetime the database can compare:
+    malformed, or out of range once in UTC (0001-01-01T00:00:00+14:00 falls before year 1)."""
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            return None
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 # ---- choosing an account --------------------------------------------------------------------
@@ -245,10 +260,7 @@ def linepay_start(request, account):
 @account_admin_required
 def linepay_status(request, account):
     """Polled by the desktop page while the pop-up is open: has the latest approval come back?"""
-    try:
-        since = parse_datetime(request.GET.get("since", "")) or timezone.now()
-    except ValueError:
-        since = timezone.now()
+    since = moment_or_none(request.GET.get("since", "")) or timezone.now()
     registration = LinePayRegistration.objects.filter(
         account=account, actor=request.user, created_at__gte=since
     ).first()

@@ -10,7 +10,15 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import AuditedAdmin, ReadOnlyInline, ServiceWrittenAdmin, become, json_column, money_column
+from billing.admin import (
+    AuditedAdmin,
+    CheckedModelAdmin,
+    ReadOnlyInline,
+    ServiceWrittenAdmin,
+    become,
+    json_column,
+    money_column,
+)
 from billing.errors import ServiceError
 from invoices.issuing import invoice_allowance, invoice_void
 from invoices.models import PROFILE_FIELDS, Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus
@@ -18,7 +26,7 @@ from invoices.services import einvoice_profile_save, invoice_number_range_create
 
 
 @admin.register(EInvoiceProfile)
-class EInvoiceProfileAdmin(admin.ModelAdmin):
+class EInvoiceProfileAdmin(CheckedModelAdmin):
     list_display = ("account", "kind", "holder", "email", "ubn", "updated_at")
     list_select_related = ("account",)
     list_filter = ("kind",)
@@ -46,7 +54,8 @@ class InvoiceNumberRangeAdmin(AuditedAdmin):
 
     @admin.display(description=_("numbers left"))
     def remaining(self, number_range):
-        return f"{number_range.remaining:,}"
+        remaining = number_range.remaining
+        return None if remaining is None else f"{remaining:,}"
 
     def save_model(self, request, obj, form, change):
         number_range = invoice_number_range_create(

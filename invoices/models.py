@@ -188,8 +188,12 @@ class InvoiceNumberRange(models.Model):
         ).exclude(pk=self.pk)
 
     @property
-    def remaining(self) -> int:
-        return self.last_number - self.next_number + 1
+    def remaining(self) -> int | None:
+        """Numbers not yet issued; for a range being typed in, the numbers it will hold (None until both ends are)."""
+        if self.first_number is None or self.last_number is None:
+            return None
+        next_number = self.first_number if self.next_number is None else self.next_number
+        return self.last_number - next_number + 1
 
 
 class InvoiceStatus(models.TextChoices):

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from payments.gateways import (
     ChargeRequest,
@@ -68,12 +69,21 @@ class CardError(GatewayError):
 # ---- the gateway's side ---------------------------------------------------------------------
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() also takes ² or ٣, which int() refuses or reads as another number."""
+    return text.isascii() and text.isdigit()
+
+
+@sensitive_variables()
 def luhn_valid(number: str) -> bool:
+    if not ascii_digits(number):
+        return False
     digits = [int(d) for d in reversed(number)]
     total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
     return total % 10 == 0
 
 
+@sensitive_variables()
 def card_brand(number: str) -> str | None:
     if number.startswith("4"):
         return "visa"
@@ -84,9 +94,13 @@ def card_brand(number: str) -> str | None:
     return None
 
 
+@sensitive_variables()
 def tokenise_card(*, number: str, expiry: str, cvc: str, today: date) -> SandboxCard:
-    """What the hosted fields post to: check the card, keep only what a merchant may see, return a token."""
-    number = "".join(ch for ch in number if ch.isdigit())
+    """What the hosted fields post to: check the card, keep only what a merchant may see, return a token.
+
+    The number and CVC are hidden from error reports (sensitive_variables), in this function and those it calls.
+    """
+    number = "".join(ch for ch in number if ch not in " -")  # the separators people type; anything else is wrong
     if not 13 <= len(number) <= 19 or not luhn_valid(number):
         raise CardError(_("The card number is not valid. Check the digits."), code="number")
     brand = card_brand(number)
@@ -95,7 +109,7 @@ def tokenise_card(*, number: str, expiry: str, cvc: str, today: date) -> Sandbox
     month, year = parse_expiry(expiry)
     if (year, month) < (today.year, today.month):
         raise CardError(_("The expiry date has passed."), code="expiry")
-    if not (cvc.isdigit() and len(cvc) == 3):
+    if not (ascii_digits(cvc) and len(cvc) == 3):
         raise CardError(_("The security code (CVC) is the 3 digits on the back of the card."), code="cvc")
     return SandboxCard.objects.create(
         one_time_token=f"sbx_ot_{secrets.token_hex(16)}", saved_token=f"sbx_card_{secrets.token_hex(16)}",
@@ -104,9 +118,10 @@ def tokenise_card(*, number: str, expiry: str, cvc: str, today: date) -> Sandbox
     )  # fmt: skip
 
 
+@sensitive_variables()
 def parse_expiry(expiry: str) -> tuple[int, int]:
     parts = expiry.replace(" ", "").split("/")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[0]) <= 12:
+    if len(parts) != 2 or not all(ascii_digits(p) and len(p) <= 4 for p in parts) or not 1 <= int(parts[0]) <= 12:
         raise CardError(_("Enter the expiry date as MM/YY."), code="expiry_format")
     year = int(parts[1])
     return int(parts[0]), year + 2000 if year < 100 else year

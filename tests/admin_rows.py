@@ -1,0 +1,84 @@
+"""One saved row of every model the staff admin shows, for tests that open or post each admin page."""
+
+from datetime import date
+
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from billing.models import Renewal, RenewalRun, UserPreference
+from invoices.models import Allowance
+from payments.models import LinePayRegistration
+from promos.models import CodeGuess
+from tests import factories
+from tests.helpers import new_admin, start_checkout
+
+
+def _renewal_run():
+    return RenewalRun.objects.create(command="renew_subscriptions", as_of=timezone.now(), host="test", pid=1)
+
+
+def _renewal():
+    subscription = factories.SubscriptionFactory()
+    return Renewal.objects.create(subscription=subscription, period_start=date(2026, 2, 1), plan=subscription.plan,
+                                  status="failed", last_error="declined")  # fmt: skip
+
+
+def _checkout():
+    return start_checkout(new_admin())
+
+
+def _allowance():
+    return Allowance.objects.create(invoice=factories.InvoiceFactory(), number="AB00000001", period="11502",
+                                    reason="折讓", sales_twd=100, tax_twd=5, total_twd=105)  # fmt: skip
+
+
+def _social_account():
+    return SocialAccount.objects.create(user=factories.UserFactory(), provider="line", uid="U1234567890")
+
+
+def _social_token():
+    app = SocialApp.objects.create(provider="line", name="LINE", client_id="1234567890", secret="not-a-secret")
+    return SocialToken.objects.create(app=app, account=_social_account(), token="not-a-token")
+
+
+MAKERS = {
+    "auth.group": lambda: Group.objects.create(name="billing staff"),
+    "auth.user": factories.UserFactory,
+    "billing.officialaccount": factories.AccountFactory,
+    "billing.plan": lambda: factories.plan("medium"),
+    "billing.planprice": factories.PlanPriceFactory,
+    "billing.subscription": factories.SubscriptionFactory,
+    "billing.planchange": factories.PlanChangeFactory,
+    "billing.monthlyusage": factories.MonthlyUsageFactory,
+    "billing.auditrecord": factories.AuditRecordFactory,
+    "billing.checkout": _checkout,
+    "billing.renewalrun": _renewal_run,
+    "billing.renewal": _renewal,
+    "billing.userpreference": lambda: UserPreference.objects.create(user=factories.UserFactory(), language="en"),
+    "payments.paymentmethod": factories.PaymentMethodFactory,
+    "payments.charge": factories.ChargeFactory,
+    "payments.refund": factories.RefundFactory,
+    "payments.linepayregistration": lambda: LinePayRegistration.objects.create(
+        account=factories.AccountFactory(), order_id="reg-1-0123456789abcdef", transaction_id="2026010112345678901"
+    ),
+    "promos.campaign": factories.CampaignFactory,
+    "promos.codebatch": factories.CodeBatchFactory,
+    "promos.promocode": factories.PromoCodeFactory,
+    "promos.redemption": factories.RedemptionFactory,
+    "promos.codeguess": lambda: CodeGuess.objects.create(account=factories.AccountFactory(), client="127.0.0.1"),
+    "invoices.einvoiceprofile": factories.EInvoiceProfileFactory,
+    "invoices.invoicenumberrange": factories.InvoiceNumberRangeFactory,
+    "invoices.invoice": factories.InvoiceFactory,
+    "invoices.allowance": _allowance,
+    "account.emailaddress": lambda: EmailAddress.objects.create(user=factories.UserFactory(), email="a@example.tw"),
+    "socialaccount.socialapp": lambda: SocialApp.objects.create(provider="line", name="LINE", client_id="1234567890"),
+    "socialaccount.socialaccount": _social_account,
+    "socialaccount.socialtoken": _social_token,
+}
+
+
+def one_row_of(model):
+    """A saved row of `model`; a KeyError names a model newly in the admin that needs a maker here."""
+    return MAKERS[model._meta.label_lower]()
