@@ -18,3 +18,20 @@ def server_connection(url: str):
         password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
     )  # fmt: skip
     return connection, config["NAME"]
+
+
+def create_database(url: str) -> None:
+    """Create `url`'s database; stop if it exists already (a leftover of an interrupted run)."""
+    import sys
+
+    connection, name = server_connection(url)
+    with connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            sys.exit(f"database {name} already exists (left by an interrupted run?); drop it first: dropdb {name}")
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    connection, name = server_connection(url)
+    with connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from _databases import server_connection
+from _databases import create_database, drop_database, server_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench_web"
@@ -73,23 +73,6 @@ end
 
 
 # ---- the database -------------------------------------------------------------------------------
-
-
-def create_database(url: str) -> None:
-    connection, name = server_connection(url)
-    with connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            sys.exit(f"database {name} already exists (left by an interrupted run?); drop it first: dropdb {name}")
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    connection, name = server_connection(url)
-    with connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-# ---- Django in this process: migrate, static files, the scenario ---------------------------------
 
 
 def server_environment(url: str, settings_dir: Path) -> dict:

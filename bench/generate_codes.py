@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _databases import server_connection
+from _databases import drop_database, server_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench"
@@ -48,12 +48,6 @@ def create_database_if_missing(url: str) -> bool:
             return False
         connection.execute(f'CREATE DATABASE "{name}"')
     return True
-
-
-def drop_database(url: str) -> None:
-    connection, name = server_connection(url)
-    with connection:
-        connection.execute(f'DROP DATABASE "{name}"')
 
 
 def phase_baseline(_: int) -> dict:

@@ -21,25 +21,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _databases import server_connection
+from _databases import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench_races"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
-
-
-def create_database(url: str) -> None:
-    connection, name = server_connection(url)
-    with connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            sys.exit(f"database {name} already exists (left by an interrupted run?); drop it first: dropdb {name}")
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    connection, name = server_connection(url)
-    with connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def setup_django(url: str) -> None:
