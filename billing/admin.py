@@ -653,8 +653,10 @@ class UserPreferenceAdmin(CheckedModelAdmin):
     search_fields = ("user__username", "user__email")
 
 
-# The apps before this one in INSTALLED_APPS (auth) have registered their admins; allauth's come after, so they
+# The apps before this one in INSTALLED_APPS (auth) have registered their admins; allauth's and django-axes' come
+# after, so they
 # are imported here to be registered now. Then every admin not built on CheckedModelAdmin gets its checks.
 importlib.import_module("allauth.account.admin")
 importlib.import_module("allauth.socialaccount.admin")
+importlib.import_module("axes.admin")
 check_registered_admins(admin.site)

@@ -4,6 +4,7 @@ from datetime import date
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -76,6 +77,11 @@ MAKERS = {
     "socialaccount.socialapp": lambda: SocialApp.objects.create(provider="line", name="LINE", client_id="1234567890"),
     "socialaccount.socialaccount": _social_account,
     "socialaccount.socialtoken": _social_token,
+    "axes.accessattempt": lambda: AccessAttempt.objects.create(
+        username="admin", ip_address="127.0.0.1", failures_since_start=3
+    ),
+    "axes.accesslog": lambda: AccessLog.objects.create(username="admin", ip_address="127.0.0.1"),
+    "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(username="admin", ip_address="127.0.0.1"),
 }
 
 

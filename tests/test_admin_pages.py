@@ -16,12 +16,13 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label_lower)
-# Adding is refused (403) on purpose: rows only services write, and the three plans of SPEC §2.
+# Adding is refused (403) on purpose: rows only services write, the three plans of SPEC §2, and django-axes'
+# records of log-in attempts.
 NO_ADDING = {
     "billing.plan", "billing.subscription", "billing.planchange", "billing.auditrecord", "billing.checkout",
     "billing.renewalrun", "billing.renewal", "payments.paymentmethod", "payments.charge", "payments.refund",
     "payments.linepayregistration", "promos.codebatch", "promos.promocode", "promos.redemption", "promos.codeguess",
-    "invoices.invoice", "invoices.allowance",
+    "invoices.invoice", "invoices.allowance", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",
 }  # fmt: skip
 
 
