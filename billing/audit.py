@@ -1,9 +1,10 @@
 """The audit trail: every service that changes money or billing state calls `audit_record`."""
 
+import zlib
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import models
+from django.db import connection, models
 
 from billing.bulk import insert_rows
 from billing.errors import InvalidTransition
@@ -78,12 +79,26 @@ def ensure_transition(obj: models.Model, new_status: str) -> None:
 # Checkout, renewal, retry, refund and recovery all start with `lock_account(s)`.
 
 
+def advisory_xact_lock(namespace: int, name: str) -> None:
+    """On PostgreSQL, hold until commit the lock on `name` of its kind (`namespace`, the first key of
+    pg_advisory_xact_lock(int, int)), even when no row exists to lock. Elsewhere a no-op: SQLite lets one
+    transaction write at a time."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(name.encode()) - 2**31  # into int4's signed range
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
+
+
 def lock_account(account_id: int) -> None:
     """Take the account's lock, the first in the lock order above (call inside a transaction)."""
     lock_accounts([account_id])
 
 
 def lock_accounts(account_ids) -> list[int]:
-    """Lock these accounts in key order (the first step of the lock order). Returns the ids locked."""
-    rows = OfficialAccount.objects.select_for_update(no_key=True).filter(pk__in=list(account_ids)).order_by("pk")
+    """Lock these accounts in key order (the first step of the lock order). Returns the ids locked.
+
+    `account_ids` may be a queryset of ids: it is then a subquery of the one locking statement."""
+    if not isinstance(account_ids, models.QuerySet):
+        account_ids = list(account_ids)
+    rows = OfficialAccount.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk")
     return list(rows.values_list("pk", flat=True))

@@ -3,11 +3,9 @@
 A refusal is the model's ValidationError from full_clean(): interfaces show its per-field messages.
 """
 
-import zlib
+from django.db import transaction
 
-from django.db import connection, transaction
-
-from billing.audit import audit_record, lock_account, snapshot
+from billing.audit import advisory_xact_lock, audit_record, lock_account, snapshot
 from billing.models import OfficialAccount
 from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange
 
@@ -15,17 +13,6 @@ NUMBER_RANGE_FIELDS = ("period", "prefix", "first_number", "last_number", "next_
 # First key of pg_advisory_xact_lock(int, int): which kind of thing the second key names.
 NUMBER_RANGE_LOCK_NAMESPACE = 0x4E52  # "NR"
 ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": while numbering a period's allowances
-
-
-def advisory_xact_lock(namespace: int, name: str) -> None:
-    """On PostgreSQL, hold until commit the lock on `name` of its kind, even when no row exists to lock.
-
-    Elsewhere a no-op: SQLite lets one transaction write at a time.
-    """
-    if connection.vendor == "postgresql":
-        key = zlib.crc32(name.encode()) - 2**31  # into int4's signed range
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
 def einvoice_profile_save(*, account: OfficialAccount, data: dict, actor) -> EInvoiceProfile:

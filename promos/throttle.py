@@ -9,14 +9,13 @@ Forty wrong codes sent at once therefore make exactly MAX_PER_ACCOUNT look-ups, 
 turns out to exist, `code_guess_withdraw` gives the slot back.
 """
 
-import zlib
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import lock_account
+from billing.audit import advisory_xact_lock, lock_account
 from billing.errors import ServiceError
 from promos.models import CodeGuess
 
@@ -25,17 +24,6 @@ MAX_PER_ACCOUNT = 10
 MAX_PER_CLIENT = 20
 # First key of pg_advisory_xact_lock(int, int) for a client's guesses ("CG"); invoices use other namespaces.
 CLIENT_LOCK_NAMESPACE = 0x4347
-
-
-def _lock_client(client: str) -> None:
-    """On PostgreSQL, serialise one client's guesses until commit (there is no row to lock for a client).
-
-    Elsewhere a no-op: SQLite lets one transaction write at a time.
-    """
-    if client and connection.vendor == "postgresql":
-        key = zlib.crc32(client.encode()) - 2**31  # into int4's signed range
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CLIENT_LOCK_NAMESPACE, key])
 
 
 def code_guess_claim(*, account, client: str, at: datetime | None = None) -> CodeGuess:
@@ -48,7 +36,8 @@ def code_guess_claim(*, account, client: str, at: datetime | None = None) -> Cod
     client = client[:45]
     with transaction.atomic():
         lock_account(account.pk)
-        _lock_client(client)
+        if client:  # no row to lock for a client: an advisory lock on its address
+            advisory_xact_lock(CLIENT_LOCK_NAMESPACE, client)
         recent = CodeGuess.objects.filter(created_at__gte=at - WINDOW)
         by_account = recent.filter(account=account).count()
         by_client = recent.filter(client=client).count() if client else 0
