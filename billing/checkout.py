@@ -31,7 +31,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.periods import local_date, month_start
-from billing.pricing import Buyer, CodeRefusal, Quote, price_upgrade
+from billing.pricing import Buyer, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
 from payments.gateways import ChargeResult, Outcome, gateway
@@ -39,8 +39,7 @@ from payments.models import ChargeStatus
 from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
 from promos.codes import normalise_code
 from promos.selectors import code_terms, find_code
-from promos.services import CodeNotUsable, promo_code_hold, promo_code_redeem, promo_code_release
-from promos.throttle import code_guess_claim, code_guess_withdraw
+from promos.services import CodeNotUsable, code_look_up, promo_code_hold, promo_code_redeem, promo_code_release
 
 EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
     "einvoice",
@@ -133,14 +132,10 @@ def checkout_quote(
 
 def checkout_set_code(*, checkout: Checkout, text: str, at: datetime | None = None, client: str = "") -> Quote:
     """Enter a code (登錄): kept only when it applies, so the summary shows its deduction at once."""
-    if not normalise_code(text):
-        raise CodeNotUsable(CodeRefusal.UNKNOWN)  # nothing to look up: not a guess
-    guess = code_guess_claim(account=checkout.account, client=client, at=at)  # counted before the look-up
-    quote = checkout_quote(checkout, at=at, code_text=text)
-    if quote.code_refusal != CodeRefusal.UNKNOWN:
-        code_guess_withdraw(guess=guess)  # the code exists: not a guess
-    if quote.code_refusal is not None:
-        raise CodeNotUsable(quote.code_refusal)
+    with code_look_up(account=checkout.account, text=text, client=client, at=at):
+        quote = checkout_quote(checkout, at=at, code_text=text)
+        if quote.code_refusal is not None:
+            raise CodeNotUsable(quote.code_refusal)
     Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.OPEN).update(code=quote.code)
     checkout.code = quote.code
     return quote
@@ -176,16 +171,13 @@ def _settle_now(checkout: Checkout, result: ChargeResult, *, actor) -> Checkout:
     """Settle in the request that charged: the gateway has answered, so its answer must not be lost to a
     passing database fault (a lock time-out, a dropped connection). Tried a few times; only if every try
     fails is the checkout left `processing` for reconciliation, which reads the answer back."""
-    for attempt in range(SETTLE_TRIES):
+    for attempt in range(1, SETTLE_TRIES):
         try:
-            return _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
-                           method_gone=result.method_gone, actor=actor)  # fmt: skip
+            return _settle(checkout, result, actor=actor)
         except OperationalError:
-            if attempt == SETTLE_TRIES - 1:
-                raise
-            logger.warning("checkout %s: settling failed (try %s), trying again", checkout.pk, attempt + 1)
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+            logger.warning("checkout %s: settling failed (try %s), trying again", checkout.pk, attempt)
+            time.sleep(0.05 * attempt)
+    return _settle(checkout, result, actor=actor)
 
 
 def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor, at: datetime):
@@ -234,13 +226,14 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
     return charge, method, quote
 
 
-def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, method_gone: bool, actor) -> Checkout:
+def _settle(checkout: Checkout, result: ChargeResult, *, actor) -> Checkout:
     """Second short transaction: the gateway's answer becomes the plan, the redemption, or a message."""
+    outcome, reason, reference = result.outcome, result.reason, result.reference
     with transaction.atomic():
-        lock_account(Checkout.objects.values_list("account_id", flat=True).get(pk=checkout_id))  # the lock order
+        lock_account(checkout.account_id)  # the lock order: the account first
         # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the charge's outer join.
         checkout = (
-            Checkout.objects.select_for_update(of=("self",)).select_related("charge", "account").get(pk=checkout_id)
+            Checkout.objects.select_for_update(of=("self",)).select_related("charge", "account").get(pk=checkout.pk)
         )
         charge = checkout.charge
         if checkout.status != CheckoutStatus.PROCESSING or charge.status != ChargeStatus.PENDING:
@@ -266,7 +259,7 @@ def _settle(checkout_id: int, *, outcome: str, reference: str, reason: str, meth
         else:
             checkout.last_error = str(_("The payment's result is not known yet. It will be checked with the gateway."))
             checkout.save(update_fields=["last_error", "updated_at"])
-    if outcome == Outcome.DECLINED and method_gone and charge.payment_method:
+    if outcome == Outcome.DECLINED and result.method_gone and charge.payment_method:
         payment_method_mark_expired(method=charge.payment_method, actor=None)
     return checkout
 
@@ -292,6 +285,5 @@ def checkout_reconcile(*, checkout: Checkout) -> bool:
         return False
     if result.outcome == Outcome.ABSENT:
         result = ChargeResult(Outcome.DECLINED, reason=str(_("The payment did not reach the gateway.")))
-    _settle(checkout.pk, outcome=result.outcome, reference=result.reference, reason=result.reason,
-            method_gone=result.method_gone, actor=None)  # fmt: skip
+    _settle(checkout, result, actor=None)
     return True

@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -39,24 +40,31 @@ def _locked_code(text: str) -> PromoCode:
     return code
 
 
+@contextmanager
+def code_look_up(*, account: OfficialAccount, text: str, client: str, at: datetime | None):
+    """Around the look-up of a code someone typed: a wrong guess is counted before it, and refused after too
+    many (promos.throttle). Empty text is refused without counting; the slot is given back unless the block
+    ends with the code unknown, the only refusal that is a guess."""
+    if not normalise_code(text):
+        raise CodeNotUsable(CodeRefusal.UNKNOWN)  # nothing to look up: not a guess
+    guess = code_guess_claim(account=account, client=client, at=at)
+    wrong_guess = False
+    try:
+        yield
+    except CodeNotUsable as error:
+        wrong_guess = error.refusal == CodeRefusal.UNKNOWN
+        raise
+    finally:
+        if not wrong_guess:
+            code_guess_withdraw(guess=guess)
+
+
 def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datetime | None = None,
                         client: str = "") -> PromoCode:  # fmt: skip
     """Reserve a code for the account's next renewal (情境四), if it could be applied then."""
     at = at or timezone.now()
-    if not normalise_code(text):
-        raise CodeNotUsable(CodeRefusal.UNKNOWN)  # nothing to look up: not a guess
-    guess = code_guess_claim(account=account, client=client, at=at)  # counted before the look-up
-    try:
-        code = _register(account=account, text=text, actor=actor, at=at)
-    except CodeNotUsable as error:
-        if error.refusal != CodeRefusal.UNKNOWN:
-            code_guess_withdraw(guess=guess)  # the code exists: refused for a reason, not a guess
-        raise
-    except ServiceError:
-        code_guess_withdraw(guess=guess)  # refused before any look-up (a code is already registered)
-        raise
-    code_guess_withdraw(guess=guess)
-    return code
+    with code_look_up(account=account, text=text, client=client, at=at):
+        return _register(account=account, text=text, actor=actor, at=at)
 
 
 def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> PromoCode:
