@@ -1,8 +1,10 @@
 """Checkout pages (情境一 to 情境三): each step checks its precondition or sends the admin to the first unmet one."""
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -44,17 +46,24 @@ def upgrade_start(request, account, code):
     return redirect(url(request, "checkout", checkout.token))
 
 
+def login_first(view):
+    """Someone logged out (an admin following a checkout link) logs in first and comes back: to the page
+    itself, or, after a form's post, to the summary."""
+
+    @wraps(view)
+    def wrapped(request, token):
+        if not request.user.is_authenticated:
+            back = request.get_full_path() if request.method == "GET" else url(request, "checkout", token)
+            return redirect_to_login(back)
+        return view(request, token)
+
+    return wrapped
+
+
 def admins_checkout(request, token) -> Checkout:
-    """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403.
-
-    Someone logged out (an admin following a checkout link) is sent to log in, and back here after.
-    """
+    """The checkout, for an admin of its account only: anyone else gets a 404, an operator a 403."""
     if not request.user.is_authenticated:
-        from allauth.core.exceptions import ImmediateHttpResponse  # answered by allauth's AccountMiddleware
-        from django.contrib.auth.views import redirect_to_login
-
-        back = request.get_full_path() if request.method == "GET" else url(request, "checkout", token)
-        raise ImmediateHttpResponse(redirect_to_login(back))
+        raise Http404
     # The account's subscription (its plan) and e-invoice profile come along: the summary shows the one and
     # checkout_step asks for the other.
     checkout = (
@@ -83,6 +92,7 @@ def step_redirect(request, checkout, step):
     return redirect(url(request, "checkout_receipt", checkout.token))
 
 
+@login_first
 def checkout(request, token):
     """The summary: current plan → new plan, the charge, the code's deduction and what is forfeited, the total."""
     checkout = admins_checkout(request, token)
@@ -118,6 +128,7 @@ def render_summary(request, checkout, *, quote=None, status=200, step=None):
 
 
 @require_POST
+@login_first
 def checkout_code(request, token):
     """登錄: enter the code and see the deduction at once; or remove it."""
     checkout = admins_checkout(request, token)
@@ -135,6 +146,7 @@ def checkout_code(request, token):
 
 
 @require_POST
+@login_first
 def checkout_purchase_view(request, token):
     """購買: the terms must be accepted; the total the admin saw must still be the total."""
     checkout = admins_checkout(request, token)
@@ -161,6 +173,7 @@ def checkout_purchase_view(request, token):
     return redirect(url(request, "checkout", token))
 
 
+@login_first
 def checkout_receipt(request, token):
     checkout = admins_checkout(request, token)
     if checkout_step(checkout) != RECEIPT:
