@@ -654,8 +654,8 @@ class UserPreferenceAdmin(CheckedModelAdmin):
 
 
 # The apps before this one in INSTALLED_APPS (auth) have registered their admins; allauth's and django-axes' come
-# after, so they
-# are imported here to be registered now. Then every admin not built on CheckedModelAdmin gets its checks.
+# after, so they are imported here to be registered now. Then every admin not built on CheckedModelAdmin gets its
+# checks.
 importlib.import_module("allauth.account.admin")
 importlib.import_module("allauth.socialaccount.admin")
 importlib.import_module("axes.admin")

@@ -12,12 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
+
+from tests.concurrency import run_at_once
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
@@ -98,26 +99,16 @@ def post_at_once(server, path: str, data: dict, *, session: str, count: int) -> 
     body = urlencode({**data, "csrfmiddlewaretoken": csrf}, doseq=True)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "127.0.0.1",
                "Cookie": f"sessionid={session}; csrftoken={csrf}"}  # fmt: skip
-    barrier, statuses = threading.Barrier(count), [0] * count
 
-    def post(index: int) -> None:
+    def post(_index: int) -> int:
         connection = http.client.HTTPConnection(*server, timeout=60)
         try:
-            connection.connect()
-            barrier.wait()
             connection.request("POST", path, body, headers)
-            statuses[index] = connection.getresponse().status
-        except OSError:
-            statuses[index] = 0
+            return connection.getresponse().status
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=post, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    return statuses
+    return [status if isinstance(status, int) else 0 for status in run_at_once(post, count)]
 
 
 # ---- the two races --------------------------------------------------------------------------------
