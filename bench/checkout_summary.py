@@ -115,9 +115,10 @@ def create_scenario() -> tuple[str, str]:
     from django.test import Client
     from django.utils import timezone
 
+    from accounts.models import Membership, OfficialAccount, Role
+    from accounts.periods import local_date
     from billing.checkout import checkout_set_code, checkout_start
-    from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
-    from billing.periods import local_date
+    from billing.models import Plan, Subscription
     from invoices.models import EInvoiceProfile, ProfileKind
     from payments.gateways.sandbox import tokenise_card
     from payments.models import Charge, PaymentMethod

@@ -115,7 +115,7 @@ def create_campaign() -> int:
 def delete_rows(campaign_id: int) -> None:
     from django.db import connection
 
-    from billing.models import AuditRecord
+    from accounts.models import AuditRecord
     from promos.models import CodeBatch
 
     batches = [str(pk) for pk in CodeBatch.objects.filter(campaign_id=campaign_id).values_list("pk", flat=True)]

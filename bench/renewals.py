@@ -194,8 +194,8 @@ def phase_setup(n: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from accounts.periods import local_date
     from billing.models import Plan
-    from billing.periods import local_date
     from invoices.issuing import invoice_period
     from invoices.models import InvoiceNumberRange
     from promos.codes import random_codes

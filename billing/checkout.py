@@ -17,20 +17,12 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, lock_account, snapshot
-from billing.errors import ServiceError
+from accounts.audit import audit_record, lock_account, snapshot
+from accounts.errors import ServiceError
+from accounts.models import OfficialAccount
+from accounts.periods import local_date, month_start
 from billing.invoicing import issue_invoice_for
-from billing.models import (
-    Checkout,
-    CheckoutStatus,
-    OfficialAccount,
-    Plan,
-    Renewal,
-    RenewalStatus,
-    Subscription,
-    SubscriptionStatus,
-)
-from billing.periods import local_date, month_start
+from billing.models import Checkout, CheckoutStatus, Plan, Renewal, RenewalStatus, Subscription, SubscriptionStatus
 from billing.pricing import Buyer, Quote, price_upgrade
 from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade

@@ -11,6 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.errors import ServiceError
+from accounts.http import client_address, report, url
+from accounts.models import Role
+from accounts.permissions import account_admin_required, account_membership
 from billing.checkout import (
     EINVOICE,
     PAYMENT_METHOD,
@@ -24,11 +28,8 @@ from billing.checkout import (
     checkout_start,
     checkout_step,
 )
-from billing.errors import ServiceError
-from billing.models import Checkout, Plan, Role
-from billing.permissions import account_admin_required, account_membership
+from billing.models import Checkout, Plan
 from billing.selectors import buyer_with, main_payment_method
-from billing.views import client_address, report, url
 from payments.gateways import GatewayError
 
 

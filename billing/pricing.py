@@ -10,13 +10,14 @@ line is turned into whole NT$ once, by `round_half_up_twd`.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from billing.errors import ServiceError
-from billing.periods import days_in_month, days_left_in_month, local_date, month_start
+from accounts.errors import ServiceError
+from accounts.money import round_half_up_twd
+from accounts.periods import days_in_month, days_left_in_month, local_date, month_start
 
 LIGHT, MEDIUM, HIGH = "light", "medium", "high"
 UPGRADE, RENEWAL = "upgrade", "renewal"
@@ -134,11 +135,6 @@ class Quote:
 
 
 # ---- rules ----------------------------------------------------------------------------------
-
-
-def round_half_up_twd(amount: Decimal) -> int:
-    """Whole NT$, halves away from zero (the tax bureau's 四捨五入)."""
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def tax_for(net_twd: int, rules: Rules) -> int:

@@ -12,7 +12,7 @@ import logging
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from billing.errors import ServiceError
+from accounts.errors import ServiceError
 from invoices.issuing import invoice_correct_for_refund
 from payments.gateways import ChargeResult, GatewayError, Outcome, gateway
 from payments.models import Charge, Refund, RefundStatus

@@ -27,9 +27,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from billing.audit import audit_entry, audit_records_save, lock_account, lock_accounts, snapshot
-from billing.bulk import update_rows
-from billing.errors import ServiceError
+from accounts.audit import audit_entry, audit_records_save, lock_account, lock_accounts, snapshot
+from accounts.bulk import update_rows
+from accounts.errors import ServiceError
+from accounts.notices import notify_admins
+from accounts.periods import local_date, month_start, next_month_start
 from billing.invoicing import issue_invoices_for
 from billing.models import (
     Checkout,
@@ -46,8 +48,6 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from billing.notices import notify_admins
-from billing.periods import local_date, month_start, next_month_start
 from billing.pricing import Quote, price_renewal
 from billing.selectors import buyer_with, plan_terms, plans_with_terms, pricing_rules
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway

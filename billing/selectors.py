@@ -5,8 +5,9 @@ from datetime import date
 from django.conf import settings
 from django.db.models import Prefetch
 
-from billing.models import ExtraMessageTier, Membership, MonthlyUsage, OfficialAccount, Plan, PlanPrice
-from billing.periods import month_start
+from accounts.models import Membership, OfficialAccount
+from accounts.periods import month_start
+from billing.models import ExtraMessageTier, MonthlyUsage, Plan, PlanPrice
 from billing.pricing import Buyer, PlanTerms, Rules, Tier
 from payments.models import PaymentMethod
 

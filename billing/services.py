@@ -8,20 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_record, lock_account, snapshot
-from billing.errors import ServiceError
-from billing.models import (
-    ExtraMessageTier,
-    Membership,
-    OfficialAccount,
-    Plan,
-    PlanChange,
-    PlanChangeKind,
-    PlanPrice,
-    Role,
-    Subscription,
-)
-from billing.periods import local_date, month_start, next_month_start
+from accounts.audit import audit_record, lock_account, snapshot
+from accounts.errors import ServiceError
+from accounts.models import Membership, OfficialAccount, Role
+from accounts.periods import local_date, month_start, next_month_start
+from billing.models import ExtraMessageTier, Plan, PlanChange, PlanChangeKind, PlanPrice, Subscription
 
 SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",
     "django_htmx",
+    "accounts",
     "billing",
     "payments",
     "promos",
@@ -83,8 +84,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "billing.context_processors.channel",
-                "billing.line_login.line_login",
+                "accounts.context_processors.channel",
+                "accounts.line_login.line_login",
             ],
         },
     },
@@ -121,9 +122,9 @@ LOGOUT_REDIRECT_URL = "login"
 # django-axes' backend comes first: it refuses a locked-out username or client before the password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 SOCIALACCOUNT_ONLY = True
-ACCOUNT_ADAPTER = "billing.line_login.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "billing.line_login.SocialAccountAdapter"
-ACCOUNT_USER_DISPLAY = "billing.line_login.user_display"
+ACCOUNT_ADAPTER = "accounts.line_login.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.line_login.SocialAccountAdapter"
+ACCOUNT_USER_DISPLAY = "accounts.line_login.user_display"
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_EMAIL_REQUIRED = False
@@ -155,7 +156,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.security.login_locked_out"
-AXES_CLIENT_IP_CALLABLE = "billing.views.client_address"
+AXES_CLIENT_IP_CALLABLE = "accounts.http.client_address"
 AXES_VERBOSE = False  # no banner in every command's output; lockouts are still logged
 
 # Billing periods are calendar months in Taipei; every "today" in the code is this zone's.

@@ -1,14 +1,20 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from billing import views as billing_views
-from config.views import healthz
+from accounts.views import language_switch
+from config.views import healthz, moved_admin_page
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
-    path("i18n/setlang/", billing_views.language_switch, name="set_language"),
+    path("i18n/setlang/", language_switch, name="set_language"),
+    # The official accounts, their members, the audit trail and preferences moved from billing to accounts.
+    re_path(
+        r"^admin/billing/(?P<model>officialaccount|membership|auditrecord|userpreference)/(?P<rest>.*)$",
+        moved_admin_page,
+        {"app": "accounts"},
+    ),  # fmt: skip
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

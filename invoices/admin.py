@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import (
+from accounts.admin import (
     AuditedAdmin,
     CheckedModelAdmin,
     ReadOnlyInline,
@@ -19,7 +19,7 @@ from billing.admin import (
     json_column,
     money_column,
 )
-from billing.errors import ServiceError
+from accounts.errors import ServiceError
 from invoices.issuing import invoice_allowance, invoice_void
 from invoices.models import PROFILE_FIELDS, Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus
 from invoices.services import einvoice_profile_save, invoice_number_range_create

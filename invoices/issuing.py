@@ -17,11 +17,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, snapshot
-from billing.errors import ServiceError
-from billing.models import Membership, Role
-from billing.periods import local_date
-from billing.pricing import round_half_up_twd
+from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, snapshot
+from accounts.errors import ServiceError
+from accounts.models import Membership, Role
+from accounts.money import round_half_up_twd
+from accounts.periods import local_date
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
 from invoices.services import ALLOWANCE_LOCK_NAMESPACE
 from payments.models import Charge, ChargeStatus, Refund

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from billing.periods import BILLING_TZ
+from accounts.periods import BILLING_TZ
 from invoices.models import Allowance, Invoice, InvoiceStatus
 
 NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"

@@ -61,7 +61,7 @@ FORMAT_CHECKS = {
 
 class EInvoiceProfile(models.Model):
     account = models.OneToOneField(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.PROTECT,
         related_name="einvoice_profile",
         verbose_name=_("official account"),

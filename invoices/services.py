@@ -5,8 +5,8 @@ A refusal is the model's ValidationError from full_clean(): interfaces show its 
 
 from django.db import transaction
 
-from billing.audit import advisory_xact_lock, audit_record, lock_account, snapshot
-from billing.models import OfficialAccount
+from accounts.audit import advisory_xact_lock, audit_record, lock_account, snapshot
+from accounts.models import OfficialAccount
 from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange
 
 NUMBER_RANGE_FIELDS = ("period", "prefix", "first_number", "last_number", "next_number")

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 
-from billing.permissions import account_membership
+from accounts.permissions import account_membership
 from invoices.barcode import code39_svg
 from invoices.issuing import period_label
 from invoices.models import Invoice, InvoiceStatus

@@ -6,8 +6,8 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import ReadOnlyInline, ServiceWrittenAdmin, json_column, money, money_column
-from billing.errors import ServiceError
+from accounts.admin import ReadOnlyInline, ServiceWrittenAdmin, json_column, money, money_column
+from accounts.errors import ServiceError
 from billing.refunds import charge_refund_through_gateway
 from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 

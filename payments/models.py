@@ -55,7 +55,7 @@ class PaymentMethod(models.Model):
     }
 
     account = models.ForeignKey(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.PROTECT,
         related_name="payment_methods",
         verbose_name=_("official account"),
@@ -125,7 +125,7 @@ class Charge(models.Model):
     }
 
     account = models.ForeignKey(
-        "billing.OfficialAccount", on_delete=models.PROTECT, related_name="charges", verbose_name=_("official account")
+        "accounts.OfficialAccount", on_delete=models.PROTECT, related_name="charges", verbose_name=_("official account")
     )
     purpose = models.CharField(_("purpose"), max_length=10, choices=ChargePurpose.choices)
     plan = models.ForeignKey(
@@ -225,7 +225,7 @@ class LinePayRegistration(models.Model):
     """An admin's trip to LINE Pay to approve a preapproved payment, until it comes back with a regKey."""
 
     account = models.ForeignKey(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.PROTECT,
         related_name="linepay_registrations",
         verbose_name=_("official account"),

@@ -21,7 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from billing.views import opener_policy
+from accounts.http import opener_policy
 from payments.gateways.sandbox import LINEPAY_CARD_BY_MASK, LINEPAY_CARDS, CardError, tokenise_card
 from payments.models import SandboxLinePayTransaction
 

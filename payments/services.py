@@ -9,10 +9,11 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
-from billing.bulk import update_rows
-from billing.errors import ServiceError
-from billing.models import OfficialAccount, Plan
+from accounts.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
+from accounts.bulk import update_rows
+from accounts.errors import ServiceError
+from accounts.models import OfficialAccount
+from billing.models import Plan
 from billing.pricing import Quote
 from payments.gateways import Outcome, gateway, gateway_name_for
 from payments.models import (

@@ -11,9 +11,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import AuditedAdmin, ServiceWrittenAdmin, money_column, report_service_error
-from billing.errors import ServiceError
-from billing.models import Region
+from accounts.admin import AuditedAdmin, ServiceWrittenAdmin, money_column, report_service_error
+from accounts.errors import ServiceError
+from accounts.models import Region
 from payments.models import MethodKind
 from promos.codes import looks_like_code, normalise_code
 from promos.models import Campaign, ChargeKind, CodeBatch, CodeGuess, CodeStatus, PromoCode, Redemption

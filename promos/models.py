@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import Region
+from accounts.models import Region
 from payments.models import MethodKind
 
 
@@ -161,7 +161,7 @@ class PromoCode(models.Model):
     code = models.CharField(_("code"), max_length=32, help_text=_("Stored normalised: no dashes."))
     status = models.CharField(_("status"), max_length=10, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE)
     registered_account = models.ForeignKey(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -223,7 +223,7 @@ class Redemption(models.Model):
         PromoCode, on_delete=models.PROTECT, related_name="redemption", verbose_name=_("promo code")
     )
     account = models.ForeignKey(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.PROTECT,
         related_name="redemptions",
         verbose_name=_("official account"),
@@ -248,7 +248,7 @@ class CodeGuess(models.Model):
     """A code typed that does not exist: counted per account and per client to slow down guessing (SPEC §3)."""
 
     account = models.ForeignKey(
-        "billing.OfficialAccount",
+        "accounts.OfficialAccount",
         on_delete=models.CASCADE,
         related_name="+",
         verbose_name=_("official account"),

@@ -9,11 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
-from billing.bulk import update_rows
-from billing.errors import ServiceError
-from billing.models import OfficialAccount
-from billing.periods import local_date, next_month_start, period_start_at
+from accounts.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
+from accounts.bulk import update_rows
+from accounts.errors import ServiceError
+from accounts.models import OfficialAccount
+from accounts.periods import local_date, next_month_start, period_start_at
 from billing.pricing import CodeRefusal, code_refusal
 from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
@@ -432,7 +432,7 @@ def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
 
 
 def _expire_registered(pk: int) -> None:
-    from billing.notices import notify_admins
+    from accounts.notices import notify_admins
 
     with transaction.atomic():
         code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=pk)

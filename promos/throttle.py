@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.audit import advisory_xact_lock, lock_account
-from billing.errors import ServiceError
+from accounts.audit import advisory_xact_lock, lock_account
+from accounts.errors import ServiceError
 from promos.models import CodeGuess
 
 WINDOW = timedelta(minutes=15)

@@ -8,7 +8,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from billing.models import Renewal, RenewalRun, UserPreference
+from accounts.models import UserPreference
+from billing.models import Renewal, RenewalRun
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
@@ -47,17 +48,17 @@ def _social_token():
 MAKERS = {
     "auth.group": lambda: Group.objects.create(name="billing staff"),
     "auth.user": factories.UserFactory,
-    "billing.officialaccount": factories.AccountFactory,
+    "accounts.officialaccount": factories.AccountFactory,
     "billing.plan": lambda: factories.plan("medium"),
     "billing.planprice": factories.PlanPriceFactory,
     "billing.subscription": factories.SubscriptionFactory,
     "billing.planchange": factories.PlanChangeFactory,
     "billing.monthlyusage": factories.MonthlyUsageFactory,
-    "billing.auditrecord": factories.AuditRecordFactory,
+    "accounts.auditrecord": factories.AuditRecordFactory,
     "billing.checkout": _checkout,
     "billing.renewalrun": _renewal_run,
     "billing.renewal": _renewal,
-    "billing.userpreference": lambda: UserPreference.objects.create(user=factories.UserFactory(), language="en"),
+    "accounts.userpreference": lambda: UserPreference.objects.create(user=factories.UserFactory(), language="en"),
     "payments.paymentmethod": factories.PaymentMethodFactory,
     "payments.charge": factories.ChargeFactory,
     "payments.refund": factories.RefundFactory,

@@ -3,8 +3,9 @@ from datetime import date, datetime
 import factory
 from django.contrib.auth import get_user_model
 
-from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
-from billing.periods import BILLING_TZ
+from accounts.models import Membership, OfficialAccount, Role
+from accounts.periods import BILLING_TZ
+from billing.models import Plan, Subscription
 from invoices.models import EInvoiceProfile, ProfileKind
 from payments.models import Gateway, MethodKind, PaymentMethod
 from promos.codes import random_code
@@ -155,7 +156,7 @@ class MonthlyUsageFactory(factory.django.DjangoModelFactory):
 
 class AuditRecordFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "billing.AuditRecord"
+        model = "accounts.AuditRecord"
 
     account = factory.SubFactory(AccountFactory)
     object_type = "billing.subscription"

@@ -12,13 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.admin import current_month_start
-from billing.audit import audit_record
+from accounts.admin import current_month_start
+from accounts.audit import audit_record
+from accounts.models import AuditRecord, OfficialAccount, UserPreference
+from accounts.periods import local_date, month_start, next_month_start
 from billing.models import (
-    AuditRecord,
     Checkout,
     MonthlyUsage,
-    OfficialAccount,
     Plan,
     PlanChange,
     PlanChangeKind,
@@ -27,9 +27,7 @@ from billing.models import (
     RenewalRun,
     RenewalStatus,
     Subscription,
-    UserPreference,
 )
-from billing.periods import local_date, month_start, next_month_start
 from invoices.models import EInvoiceProfile, Invoice, InvoiceNumberRange
 from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 from promos import admin as promos_admin

@@ -8,7 +8,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from billing.admin import CheckedInputMixin
+from accounts.admin import CheckedInputMixin
 from invoices.models import InvoiceNumberRange
 from tests.admin_rows import one_row_of
 from tests.factories import UserFactory
@@ -19,7 +19,7 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label_lo
 # Adding is refused (403) on purpose: rows only services write, the three plans of SPEC §2, and django-axes'
 # records of log-in attempts.
 NO_ADDING = {
-    "billing.plan", "billing.subscription", "billing.planchange", "billing.auditrecord", "billing.checkout",
+    "billing.plan", "billing.subscription", "billing.planchange", "accounts.auditrecord", "billing.checkout",
     "billing.renewalrun", "billing.renewal", "payments.paymentmethod", "payments.charge", "payments.refund",
     "payments.linepayregistration", "promos.codebatch", "promos.promocode", "promos.redemption", "promos.codeguess",
     "invoices.invoice", "invoices.allowance", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",

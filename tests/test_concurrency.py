@@ -8,9 +8,9 @@ from datetime import date, datetime
 import pytest
 from django.db import transaction
 
-from billing.errors import ServiceError
-from billing.models import AuditRecord
-from billing.periods import BILLING_TZ, period_start_at
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
+from accounts.periods import BILLING_TZ, period_start_at
 from billing.pricing import Buyer, PlanTerms, Rules, price_renewal
 from payments.models import Charge, PaymentMethod
 from payments.services import charge_create, payment_method_make_main

@@ -25,8 +25,8 @@ from django.views.debug import technical_500_response
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from billing.keys import storable_key
-from billing.models import Role
+from accounts.keys import storable_key
+from accounts.models import Role
 from payments import sandbox_views
 from payments.gateways.sandbox import CardError, luhn_valid, parse_expiry, tokenise_card
 from payments.models import SandboxCard

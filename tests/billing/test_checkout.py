@@ -2,6 +2,8 @@
 
 import pytest
 
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
 from billing.checkout import (
     EINVOICE,
     PAYMENT_METHOD,
@@ -14,8 +16,7 @@ from billing.checkout import (
     checkout_start,
     checkout_step,
 )
-from billing.errors import ServiceError
-from billing.models import AuditRecord, Checkout, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
+from billing.models import Checkout, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
 from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import LINEPAY_CARDS
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod

@@ -10,17 +10,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.models import UserPreference
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_purchase
-from billing.models import (
-    CheckoutStatus,
-    PlanChange,
-    PlanChangeKind,
-    Renewal,
-    RenewalStatus,
-    SubscriptionStatus,
-    UserPreference,
-)
-from billing.periods import BILLING_TZ
+from billing.models import CheckoutStatus, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
 from payments.models import Charge, ChargeStatus, MethodStatus
 from payments.services import payment_method_make_main
 from promos.models import CodeStatus

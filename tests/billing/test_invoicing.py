@@ -5,8 +5,8 @@ from datetime import date, datetime
 import pytest
 from django.utils import timezone
 
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_purchase
-from billing.periods import BILLING_TZ
 from billing.renewals import Totals, renew_subscription
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange, InvoiceStatus

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 
-from billing.permissions import account_admin_required, account_for_admin, account_for_member
+from accounts.permissions import account_admin_required, account_for_admin, account_for_member
 from tests.factories import AccountFactory, MembershipFactory, SubscriptionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.periods import BILLING_TZ
+from accounts.periods import BILLING_TZ
 from billing.pricing import (
     Buyer,
     CodeRefusal,

@@ -7,9 +7,9 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
 from billing.checkout import checkout_purchase
-from billing.errors import ServiceError
-from billing.models import AuditRecord
 from billing.refunds import charge_refund_through_gateway
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import ChargeStatus, Refund, RefundStatus, SandboxRefund

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.periods import BILLING_TZ
 from billing.models import MonthlyUsage, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
-from billing.periods import BILLING_TZ
 from billing.renewals import Totals, renew_batch, renewal_recover, renewals_in_doubt, renewals_settle
 from invoices.models import Invoice
 from payments.gateways import ChargeResult, Outcome, sandbox

@@ -6,16 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.models import (
-    AuditRecord,
-    MonthlyUsage,
-    PlanChange,
-    PlanChangeKind,
-    Renewal,
-    RenewalStatus,
-    SubscriptionStatus,
-)
-from billing.periods import BILLING_TZ
+from accounts.models import AuditRecord
+from accounts.periods import BILLING_TZ
+from billing.models import MonthlyUsage, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
 from billing.renewals import Totals, renew_subscription, renewal_recover, renewals_in_doubt, subscriptions_due
 from payments.models import Charge, ChargeStatus
 from promos.models import CodeStatus, Redemption

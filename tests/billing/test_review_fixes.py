@@ -5,10 +5,10 @@ from datetime import date, datetime
 import pytest
 from django.core.management import call_command
 
+from accounts.errors import ServiceError
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_purchase, checkout_set_code, checkout_start
-from billing.errors import ServiceError
 from billing.models import Renewal, RenewalStatus
-from billing.periods import BILLING_TZ
 from billing.renewals import Totals, renew_subscription, renewal_retry
 from billing.services import subscription_schedule_downgrade
 from payments.models import Charge, ChargeStatus

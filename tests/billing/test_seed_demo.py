@@ -4,8 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from accounts.models import AuditRecord, Membership, OfficialAccount, Role
 from billing.checkout import checkout_purchase, checkout_start
-from billing.models import AuditRecord, CheckoutStatus, Membership, OfficialAccount, Plan, Role, Subscription
+from billing.models import CheckoutStatus, Plan, Subscription
 from invoices.models import EInvoiceProfile
 from payments.models import ChargeStatus, MethodKind, PaymentMethod
 from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode

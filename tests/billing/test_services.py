@@ -2,9 +2,10 @@ from datetime import date, datetime
 
 import pytest
 
-from billing.errors import ServiceError
-from billing.models import AuditRecord, PlanChange, PlanChangeKind, Role
-from billing.periods import BILLING_TZ
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord, Role
+from accounts.periods import BILLING_TZ
+from billing.models import PlanChange, PlanChangeKind
 from billing.services import account_create, subscription_cancel_downgrade, subscription_schedule_downgrade
 from tests.factories import SubscriptionFactory, UserFactory, plan
 

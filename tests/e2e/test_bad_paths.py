@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_start
 from billing.models import Checkout, CheckoutStatus
-from billing.periods import BILLING_TZ
 from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import DECLINE_REASONS
 from payments.models import Charge, ChargeStatus

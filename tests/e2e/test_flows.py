@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from billing.periods import next_month_start
+from accounts.periods import next_month_start
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange
 from payments.models import Charge, MethodKind, PaymentMethod

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from accounts.periods import next_month_start
 from billing.models import Renewal, RenewalStatus
-from billing.periods import next_month_start
 from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
 from tests.e2e.pages import (
     CHECKOUT_URL,

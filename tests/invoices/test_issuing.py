@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from billing.errors import ServiceError
-from billing.models import AuditRecord, UserPreference
-from billing.periods import BILLING_TZ
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord, UserPreference
+from accounts.periods import BILLING_TZ
 from invoices.issuing import (
     invoice_allowance,
     invoice_correct_for_refund,

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.periods import BILLING_TZ
+from accounts.periods import BILLING_TZ
 from invoices.issuing import invoice_allowance, invoice_issue, invoice_void
 from tests.factories import ChargeFactory, EInvoiceProfileFactory, InvoiceNumberRangeFactory
 

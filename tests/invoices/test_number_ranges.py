@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.models import AuditRecord
+from accounts.models import AuditRecord
 from invoices.forms import InvoiceNumberRangeForm
 from invoices.models import InvoiceNumberRange
 from invoices.services import invoice_number_range_create

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.audit import snapshot
-from billing.models import AuditRecord
+from accounts.audit import snapshot
+from accounts.models import AuditRecord
 from invoices.forms import EInvoiceProfileForm
 from invoices.models import PROFILE_FIELDS, EInvoiceProfile, Invoice, InvoiceStatus
 from invoices.services import einvoice_profile_save

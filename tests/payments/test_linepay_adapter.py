@@ -11,9 +11,9 @@ from datetime import date, datetime
 import pytest
 import requests
 
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_purchase, checkout_reconcile, checkout_start
 from billing.models import CheckoutStatus, Renewal, RenewalStatus
-from billing.periods import BILLING_TZ
 from billing.renewals import Totals, renew_subscription, renewal_recover
 from payments.gateways import GatewayError, Outcome, gateway
 from payments.gateways.linepay import LinePayGateway, sign

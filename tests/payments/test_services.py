@@ -3,9 +3,9 @@ from datetime import date
 import pytest
 from django.db import IntegrityError, transaction
 
-from billing.errors import InvalidTransition, ServiceError
-from billing.models import AuditRecord
-from billing.periods import period_start_at
+from accounts.errors import InvalidTransition, ServiceError
+from accounts.models import AuditRecord
+from accounts.periods import period_start_at
 from billing.pricing import Buyer, PlanTerms, Rules, price_renewal
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
 from payments.services import (

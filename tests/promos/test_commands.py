@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.models import AuditRecord
+from accounts.models import AuditRecord
 from promos import services
 from promos.codes import ALPHABET, format_code, random_codes
 from promos.models import CodeBatch, CodeBatchStatus, CodeStatus, PromoCode

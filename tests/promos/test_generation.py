@@ -2,8 +2,8 @@
 
 import pytest
 
-from billing.errors import ServiceError
-from billing.models import AuditRecord
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
 from promos import services
 from promos.models import CodeBatch, CodeBatchStatus, PromoCode
 from promos.services import promo_codes_generate

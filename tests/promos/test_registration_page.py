@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from billing.periods import BILLING_TZ
+from accounts.periods import BILLING_TZ
 from promos.models import CodeStatus
 from tests.factories import CampaignFactory, PromoCodeFactory
 from tests.helpers import add_card, new_admin

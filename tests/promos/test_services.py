@@ -4,9 +4,9 @@ import pytest
 import time_machine
 from django.utils import translation
 
-from billing.errors import ServiceError
-from billing.models import AuditRecord
-from billing.periods import BILLING_TZ
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
+from accounts.periods import BILLING_TZ
 from billing.pricing import CodeRefusal
 from payments.models import Charge
 from promos.codes import format_code

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts.errors import ServiceError
+from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_set_code, checkout_start
-from billing.errors import ServiceError
-from billing.periods import BILLING_TZ
 from billing.pricing import CodeRefusal
 from promos.models import CodeGuess, CodeStatus
 from promos.services import CodeNotUsable, promo_code_register

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from billing.checkout import checkout_reconcile
-from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
 from billing.models import Checkout, CheckoutStatus
 from billing.refunds import refund_reconcile
 from billing.renewals import Totals, renewal_recover, renewals_in_doubt

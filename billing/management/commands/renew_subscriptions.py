@@ -16,7 +16,7 @@ from django.db import connections
 from django.utils import timezone
 from tqdm import tqdm
 
-from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
+from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from billing.models import RenewalRun
 from billing.renewals import (
     Totals,

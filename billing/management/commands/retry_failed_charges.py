@@ -9,7 +9,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
+from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from billing.renewals import Totals, renewal_retry, retries_due, run_finish, run_start
 
 

@@ -13,8 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import OfficialAccount, Plan, Region
-from billing.periods import BILLING_TZ, local_date, month_start, period_start_at
+from accounts.models import OfficialAccount, Region
+from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at
+from billing.models import Plan
 from billing.services import account_create
 from invoices.issuing import invoice_period
 from invoices.models import EInvoiceProfile, InvoiceNumberRange, ProfileKind

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from billing.periods import local_date
+from accounts.periods import local_date
 from invoices.issuing import invoice_period, invoices_issue_pending
 from invoices.models import Invoice, InvoiceStatus
 

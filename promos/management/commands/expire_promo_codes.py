@@ -5,7 +5,7 @@ Marks expired the codes still available or registered after their campaign's win
 
 from django.core.management.base import BaseCommand
 
-from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
+from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from promos.services import promo_codes_expire
 
 

@@ -5,7 +5,7 @@ Deletes the wrong code guesses older than the throttle's window: they no longer 
 
 from django.core.management.base import BaseCommand
 
-from billing.management.commands._options import add_as_of_and_dry_run, parse_as_of
+from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from promos.throttle import code_guesses_forget
 
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from billing.errors import ServiceError
+from accounts.errors import ServiceError
 from promos.models import Campaign, PromoCode
 from promos.services import promo_codes_generate, promo_codes_write_csv
 

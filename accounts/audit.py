@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from django.db import connection, models
 
-from billing.bulk import insert_rows
-from billing.errors import InvalidTransition
-from billing.models import AuditRecord, OfficialAccount
+from accounts.bulk import insert_rows
+from accounts.errors import InvalidTransition
+from accounts.models import AuditRecord, OfficialAccount
 
 
 def snapshot(obj: models.Model, *fields: str) -> dict:

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing.periods import BILLING_TZ
+from accounts.periods import BILLING_TZ
 
 
 def add_as_of_and_dry_run(parser) -> None:

@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from billing.keys import storable_key
-from billing.models import Membership, OfficialAccount, Role
+from accounts.keys import storable_key
+from accounts.models import Membership, OfficialAccount, Role
 
 
 def account_membership(*, user, account_id, admin: bool = False) -> Membership:

@@ -7,7 +7,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from billing.models import Membership, Role
+from accounts.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,31 @@
+from django.db import migrations
+
+MOVED = ("officialaccount", "membership", "auditrecord", "userpreference")
+
+
+def relabel(apps, schema_editor, old, new):
+    """The moved models' content types (and with them the staff's permissions and admin log entries) and the
+    audit trail's object types follow the models from `old` to `new`. A fresh database has neither yet."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    AuditRecord = apps.get_model("accounts", "AuditRecord")
+    for model in MOVED:
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+        AuditRecord.objects.filter(object_type=f"{old}.{model}").update(object_type=f"{new}.{model}")
+
+
+def forwards(apps, schema_editor):
+    relabel(apps, schema_editor, "billing", "accounts")
+
+
+def backwards(apps, schema_editor):
+    relabel(apps, schema_editor, "accounts", "billing")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_move_from_billing"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(forwards, backwards)]
