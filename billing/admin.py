@@ -2,8 +2,10 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,7 @@ from billing.models import (
     RenewalStatus,
     Subscription,
 )
+from billing.refunds import charge_refund_through_gateway
 from billing.renewals import Totals, renewal_retry
 from billing.selectors import plan_fee_twd
 from billing.services import (
@@ -46,6 +49,8 @@ from billing.services import (
     plan_price_withdraw,
     subscription_cancel_downgrade,
 )
+from payments import admin as payments_admin
+from payments.models import Charge
 
 # ---- official accounts ----------------------------------------------------------------------
 
@@ -362,3 +367,40 @@ class RenewalAdmin(ServiceWrittenAdmin):
             % {"renewed": totals.renewed, "failed": totals.failed, "pending": totals.pending},
             level=messages.WARNING if totals.failed else messages.SUCCESS,
         )
+
+
+# ---- charges: payments' admin, with the refund billing orchestrates --------------------------------------------
+
+
+class RefundForm(forms.Form):
+    amount_twd = forms.IntegerField(label=_("amount (NT$)"), min_value=1, required=False,
+                                    help_text=_("Empty: everything not yet refunded."))  # fmt: skip
+    reason = forms.CharField(label=_("reason"), max_length=255)
+
+
+@admin.register(Charge)
+class ChargeAdmin(payments_admin.ChargeAdmin):
+    actions = ["refund"]
+
+    @admin.action(description=_("Refund through the gateway…"), permissions=["service"])
+    def refund(self, request, queryset):
+        """An intermediate form (amount, reason), then billing.refunds for the one selected charge."""
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one charge to refund."), level=messages.ERROR)
+            return None
+        charge = queryset.get()
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                data = form.cleaned_data
+                refund = charge_refund_through_gateway(
+                    charge=charge, amount_twd=data["amount_twd"], reason=data["reason"], actor=request.user
+                )
+            except ServiceError as error:
+                self.message_user(request, error.message, level=messages.ERROR)
+                return None
+            self.message_user(request, _("Refunded NT$%(amount)s.") % {"amount": f"{refund.amount_twd:,}"})
+            return None
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "charge": charge,
+                   "title": _("Refund"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}  # fmt: skip
+        return TemplateResponse(request, "admin/payments/charge/refund.html", context)

@@ -23,14 +23,16 @@ from accounts.models import OfficialAccount
 from accounts.periods import local_date, month_start
 from billing.invoicing import issue_invoice_for
 from billing.models import Checkout, CheckoutStatus, Plan, Renewal, RenewalStatus, Subscription, SubscriptionStatus
-from billing.pricing import Buyer, Quote, price_upgrade
-from billing.selectors import buyer_for, main_payment_method, plan_terms, plans_with_terms, pricing_rules
+from billing.pricing import Quote, price_upgrade
+from billing.selectors import plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
 from payments.gateways import ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus
+from payments.selectors import main_payment_method
 from payments.services import charge_create, charge_mark_failed, charge_mark_succeeded, payment_method_mark_expired
 from promos.codes import normalise_code
-from promos.selectors import code_terms, find_code
+from promos.eligibility import Buyer
+from promos.selectors import buyer_for, code_terms, find_code
 from promos.services import CodeNotUsable, code_look_up, promo_code_hold, promo_code_redeem, promo_code_release
 
 EINVOICE, PAYMENT_METHOD, SUMMARY, PROCESSING, RECEIPT = (
@@ -204,7 +206,7 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
             raise QuoteChanged(quote)
         method = main_payment_method(checkout.account)
         charge, created = charge_create(
-            account=checkout.account, quote=quote, plan=checkout.target_plan, payment_method=method,
+            account=checkout.account, amounts=quote, plan_code=checkout.target_plan.code, payment_method=method,
             idempotency_key=checkout.idempotency_key, actor=actor,
         )  # fmt: skip
         if not created:

@@ -29,8 +29,9 @@ from billing.checkout import (
     checkout_step,
 )
 from billing.models import Checkout, Plan
-from billing.selectors import buyer_with, main_payment_method
 from payments.gateways import GatewayError
+from payments.selectors import main_payment_method
+from promos.selectors import buyer_with
 
 
 @require_POST

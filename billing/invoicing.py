@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 
+from billing.models import Plan
 from invoices.issuing import invoices_issue
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def issue_invoices_for(charges: list) -> None:
     """
     try:
         with transaction.atomic():
-            invoices_issue(charges=charges)
+            invoices_issue(charges=charges, plan_names=plan_names_on_invoices())
     except Exception:
         if len(charges) == 1:
             logger.exception("invoice not issued for charge %s", charges[0].pk)
@@ -30,3 +31,8 @@ def issue_invoices_for(charges: list) -> None:
         logger.exception("invoices for %s charges not issued at once; issuing them one by one", len(charges))
         for charge in charges:  # so that one faulty invoice leaves only its own charge without one
             issue_invoices_for([charge])
+
+
+def plan_names_on_invoices() -> dict[str, str]:
+    """The plans' names as invoices print them (in Traditional Chinese, whatever language the buyer reads)."""
+    return dict(Plan.objects.values_list("code", "name_zh_hant"))

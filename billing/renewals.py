@@ -49,7 +49,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.pricing import Quote, price_renewal
-from billing.selectors import buyer_with, plan_terms, plans_with_terms, pricing_rules
+from billing.selectors import plan_terms, plans_with_terms, pricing_rules
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus, MethodStatus, PaymentMethod
 from payments.services import (
@@ -60,7 +60,7 @@ from payments.services import (
     payment_method_mark_expired,
 )
 from promos.models import CodeStatus, PromoCode
-from promos.selectors import code_terms
+from promos.selectors import buyer_with, code_terms
 from promos.services import promo_code_unregister, promo_codes_hold, promo_codes_redeem_held, promo_codes_release
 
 logger = logging.getLogger(__name__)
@@ -341,7 +341,7 @@ def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals
     for attempt in free:
         attempt.renewal.charge = None  # a retry's earlier failed charge does not pay for the new period
     orders = [
-        ChargeOrder(a.subscription.account, a.quote, a.renewal.plan, a.method,
+        ChargeOrder(a.subscription.account, a.quote, a.renewal.plan.code, a.method,
                     f"renewal:{a.subscription.pk}:{a.renewal.period_start:%Y-%m}:{a.renewal.attempts}")
         for a in paying
     ]  # fmt: skip
@@ -418,7 +418,6 @@ def _succeed_all(items: list, *, totals: Totals) -> None:
     totals.renewed += len(items)
     for (renewal, _subscription, _reference), charge in zip(items, charges, strict=True):
         renewal.charge = charge
-        charge.plan = renewal.plan  # read once per batch, for the invoice's lines
     _start_new_periods([(renewal, subscription) for renewal, subscription, _reference in items])
     issue_invoices_for(charges)
 

@@ -8,8 +8,7 @@ from django.db.models import Prefetch
 from accounts.models import Membership, OfficialAccount
 from accounts.periods import month_start
 from billing.models import ExtraMessageTier, MonthlyUsage, Plan, PlanPrice
-from billing.pricing import Buyer, PlanTerms, Rules, Tier
-from payments.models import PaymentMethod
+from billing.pricing import PlanTerms, Rules, Tier
 
 
 def pricing_rules() -> Rules:
@@ -47,19 +46,6 @@ def plan_terms(plan: Plan, month: date) -> PlanTerms:
         extra_messages_allowed=plan.extra_messages_allowed,
         tiers=tuple(Tier(t.from_message, t.unit_price_twd) for t in price.tiers.all()),
     )
-
-
-def main_payment_method(account: OfficialAccount) -> PaymentMethod | None:
-    return PaymentMethod.objects.usable().filter(account=account, is_main=True).first()
-
-
-def buyer_for(account: OfficialAccount) -> Buyer:
-    return buyer_with(account, main_payment_method(account))
-
-
-def buyer_with(account: OfficialAccount, method: PaymentMethod | None) -> Buyer:
-    """The buyer, given the main payment method the caller already read (None: the account has none)."""
-    return Buyer(account_id=account.pk, region=account.region, main_payment_method_kind=method.kind if method else None)
 
 
 def billed_messages(account: OfficialAccount, month: date) -> int:

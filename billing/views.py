@@ -22,18 +22,13 @@ from accounts.http import client_address, go, moment_or_none, next_url, opener_p
 from accounts.models import Role
 from accounts.permissions import account_admin_required, account_member_required
 from billing.models import Plan, Subscription
-from billing.selectors import (
-    accounts_of_user,
-    billed_messages,
-    main_payment_method,
-    plan_terms,
-    plans_with_terms,
-)
+from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import subscription_cancel_downgrade, subscription_schedule_downgrade
 from invoices.forms import EInvoiceProfileForm
 from invoices.services import einvoice_profile_save
 from payments.gateways import GatewayError, gateway
 from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
+from payments.selectors import main_payment_method
 from payments.services import (
     card_add as card_add_service,
 )
@@ -327,10 +322,13 @@ def promo_code_remove(request, account):
 
 @account_member_required
 def payment_records(request, account):
-    charges = (
+    charges = list(
         Charge.objects.filter(account=account)
-        .select_related("plan", "payment_method", "redemption__code", "invoice")
+        .select_related("payment_method", "redemption__code", "invoice")
         .order_by("-created_at")
     )
+    plans = {plan.code: plan for plan in Plan.objects.all()}
+    for charge in charges:
+        charge.plan = plans.get(charge.plan_code)
     return page(request, account, "billing/payment_records.html", charges=charges,
                 main_method=main_payment_method(account))  # fmt: skip

@@ -6,6 +6,7 @@ shared/reference/domain-facts.md §4 (periods, 字軌, B2C/B2B, void in the peri
 
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -80,9 +81,9 @@ def seller_snapshot() -> dict:
     return {"ubn": settings.SELLER_UBN, "name": settings.SELLER_NAME, "address": settings.SELLER_ADDRESS}
 
 
-def lines_snapshot(charge: Charge) -> list[dict]:
+def lines_snapshot(charge: Charge, plan_names: Mapping[str, str]) -> list[dict]:
     """The charge's amount lines as invoice items (tax excluded: it is the invoice's own tax amount)."""
-    plan_name = charge.plan.name_zh_hant if charge.plan_id else ""
+    plan_name = plan_names.get(charge.plan_code, "")
     month = charge.period_start.strftime("%Y-%m")
     descriptions = {
         "fee": f"LINE官方帳號 {plan_name} 月費 {month}".replace("  ", " "),
@@ -103,16 +104,20 @@ def lines_snapshot(charge: Charge) -> list[dict]:
 # ---- issuing ----------------------------------------------------------------------------------
 
 
-def invoice_issue(*, charge: Charge, at: datetime | None = None) -> Invoice | None:
+def invoice_issue(*, charge: Charge, plan_names: Mapping[str, str] | None = None, at: datetime | None = None
+                  ) -> Invoice | None:  # fmt: skip
     """The charge's one invoice: issued with the period's next number, or number pending when none is left.
 
     A zero total gets no invoice (None). Calling it again returns the invoice already there.
     """
-    return invoices_issue(charges=[charge], at=at).get(charge.pk)
+    return invoices_issue(charges=[charge], plan_names=plan_names, at=at).get(charge.pk)
 
 
-def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict[int, Invoice]:
+def invoices_issue(*, charges: list[Charge], plan_names: Mapping[str, str] | None = None, at: datetime | None = None
+                   ) -> dict[int, Invoice]:  # fmt: skip
     """`invoice_issue` for many charges at once: {charge pk: its invoice} (zero totals have none).
+
+    `plan_names` names the plans (by code) in the items' descriptions; billing, which owns the plans, gives them.
 
     Numbers are taken in the order the charges are given; those left without one wait as number pending.
     """
@@ -140,7 +145,7 @@ def invoices_issue(*, charges: list[Charge], at: datetime | None = None) -> dict
                 charge=charge, status=InvoiceStatus.ISSUED if number else InvoiceStatus.NUMBER_PENDING, period=period,
                 number=number, random_code=f"{secrets.randbelow(10_000):04d}",
                 buyer=buyers.get(charge.account_id) or buyer_snapshot(None), seller=seller,
-                lines=lines_snapshot(charge), sales_twd=charge.net_twd, tax_twd=charge.tax_twd,
+                lines=lines_snapshot(charge, plan_names or {}), sales_twd=charge.net_twd, tax_twd=charge.tax_twd,
                 total_twd=charge.total_twd, issued_at=at if number else None,
             )
             for charge, number in zip(to_issue, numbers, strict=True)

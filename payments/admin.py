@@ -1,14 +1,9 @@
 """The staff admin for payment methods, charges and refunds: all written by services, so read-only here."""
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyInline, ServiceWrittenAdmin, json_column, money, money_column
-from accounts.errors import ServiceError
-from billing.refunds import charge_refund_through_gateway
 from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 
 
@@ -46,50 +41,31 @@ class RefundInline(ReadOnlyInline):
     amount = money_column(Refund, "amount_twd")
 
 
-class RefundForm(forms.Form):
-    amount_twd = forms.IntegerField(label=_("amount (NT$)"), min_value=1, required=False,
-                                    help_text=_("Empty: everything not yet refunded."))  # fmt: skip
-    reason = forms.CharField(label=_("reason"), max_length=255)
-
-
-@admin.register(Charge)
 class ChargeAdmin(ServiceWrittenAdmin):
-    list_display = ("id", "account", "purpose", "plan", "period_start", "fee", "deduction", "total", "status",
+    """Registered by billing's admin, which adds the refund action (a refund also corrects the invoice)."""
+
+    list_display = ("id", "account", "purpose", "plan_code", "period_start", "fee", "deduction", "total", "status",
                     "gateway", "created_at")  # fmt: skip
-    list_select_related = ("account", "plan")
-    list_filter = ("status", "purpose", "plan", "gateway")
+    list_select_related = ("account",)
+    list_filter = ("status", "purpose", "plan_code", "gateway")
     search_fields = ("=idempotency_key", "=gateway_reference", "account__basic_id", "account__name")
     date_hierarchy = "created_at"
     inlines = [RefundInline]
-    actions = ["refund"]
-
-    @admin.action(description=_("Refund through the gateway…"), permissions=["service"])
-    def refund(self, request, queryset):
-        """An intermediate form (amount, reason), then billing.refunds for the one selected charge."""
-        if queryset.count() != 1:
-            self.message_user(request, _("Select exactly one charge to refund."), level=messages.ERROR)
-            return None
-        charge = queryset.get()
-        form = RefundForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            try:
-                data = form.cleaned_data
-                refund = charge_refund_through_gateway(
-                    charge=charge, amount_twd=data["amount_twd"], reason=data["reason"], actor=request.user
-                )
-            except ServiceError as error:
-                self.message_user(request, error.message, level=messages.ERROR)
-                return None
-            self.message_user(request, _("Refunded NT$%(amount)s.") % {"amount": f"{refund.amount_twd:,}"})
-            return None
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "charge": charge,
-                   "title": _("Refund"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}  # fmt: skip
-        return TemplateResponse(request, "admin/payments/charge/refund.html", context)
 
     fieldsets = (
         (
             None,
-            {"fields": ("account", "purpose", "plan", "period_start", "payment_method", "status", "failure_reason")},
+            {
+                "fields": (
+                    "account",
+                    "purpose",
+                    "plan_code",
+                    "period_start",
+                    "payment_method",
+                    "status",
+                    "failure_reason",
+                )
+            },
         ),  # fmt: skip
         (
             _("Amounts"),

@@ -128,8 +128,8 @@ class Charge(models.Model):
         "accounts.OfficialAccount", on_delete=models.PROTECT, related_name="charges", verbose_name=_("official account")
     )
     purpose = models.CharField(_("purpose"), max_length=10, choices=ChargePurpose.choices)
-    plan = models.ForeignKey(
-        "billing.Plan", on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"), null=True, blank=True
+    plan_code = models.CharField(
+        _("plan"), max_length=10, blank=True, help_text=_("The code of the plan this charge pays for, as it was then.")
     )
     period_start = models.DateField(_("billing month"), help_text=_("The billing month this charge pays for."))
     payment_method = models.ForeignKey(

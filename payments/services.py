@@ -2,7 +2,9 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
+from typing import Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -13,8 +15,6 @@ from accounts.audit import audit_entry, audit_record, audit_records_save, ensure
 from accounts.bulk import update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
-from billing.models import Plan
-from billing.pricing import Quote
 from payments.gateways import Outcome, gateway, gateway_name_for
 from payments.models import (
     Charge,
@@ -119,15 +119,31 @@ def _method_retire(method: PaymentMethod, new_status: str, *, actor, action: str
     )  # fmt: skip
 
 
-def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, payment_method: PaymentMethod | None,
-                  idempotency_key: str, actor) -> tuple[Charge, bool]:  # fmt: skip
-    """Record a pending charge for a quote. The same key twice returns the first charge, not a second."""
+class ChargeAmounts(Protocol):
+    """What a charge keeps of the price it was made from (billing's Quote is one): its amounts, as they were."""
+
+    purpose: str
+    period_start: date
+    lines: tuple[dict, ...]
+    fee_twd: int
+    deduction_twd: int
+    forfeited_twd: int
+    extra_messages_twd: int
+    net_twd: int
+    tax_twd: int
+    total_twd: int
+
+
+def charge_create(*, account: OfficialAccount, amounts: ChargeAmounts, plan_code: str,
+                  payment_method: PaymentMethod | None, idempotency_key: str, actor
+                  ) -> tuple[Charge, bool]:  # fmt: skip
+    """Record a pending charge for these amounts. The same key twice returns the first charge, not a second."""
     existing = Charge.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            return charges_create([ChargeOrder(account, quote, plan, payment_method, idempotency_key)],
+            return charges_create([ChargeOrder(account, amounts, plan_code, payment_method, idempotency_key)],
                                   actor=actor)[0], True  # fmt: skip
     except IntegrityError:
         return Charge.objects.get(idempotency_key=idempotency_key), False
@@ -136,8 +152,8 @@ def charge_create(*, account: OfficialAccount, quote: Quote, plan: Plan | None, 
 @dataclass(frozen=True)
 class ChargeOrder:
     account: OfficialAccount
-    quote: Quote
-    plan: Plan | None
+    amounts: ChargeAmounts
+    plan_code: str
     payment_method: PaymentMethod | None
     idempotency_key: str
 
@@ -146,11 +162,12 @@ def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
     """Record pending charges at once (call in a transaction). A key used before is an IntegrityError."""
     charges = Charge.objects.bulk_create([
         Charge(
-            account=order.account, purpose=order.quote.purpose, plan=order.plan, period_start=order.quote.period_start,
-            payment_method=order.payment_method, lines=list(order.quote.lines), fee_twd=order.quote.fee_twd,
-            deduction_twd=order.quote.deduction_twd, forfeited_twd=order.quote.forfeited_twd,
-            extra_messages_twd=order.quote.extra_messages_twd, net_twd=order.quote.net_twd,
-            tax_twd=order.quote.tax_twd, total_twd=order.quote.total_twd, idempotency_key=order.idempotency_key,
+            account=order.account, purpose=order.amounts.purpose, plan_code=order.plan_code,
+            period_start=order.amounts.period_start, payment_method=order.payment_method,
+            lines=list(order.amounts.lines), fee_twd=order.amounts.fee_twd, deduction_twd=order.amounts.deduction_twd,
+            forfeited_twd=order.amounts.forfeited_twd, extra_messages_twd=order.amounts.extra_messages_twd,
+            net_twd=order.amounts.net_twd, tax_twd=order.amounts.tax_twd, total_twd=order.amounts.total_twd,
+            idempotency_key=order.idempotency_key,
             gateway=order.payment_method.gateway if order.payment_method else "",
         )
         for order in orders

@@ -1,5 +1,8 @@
-from billing.pricing import CodeTerms
+from accounts.models import OfficialAccount
+from payments.models import PaymentMethod
+from payments.selectors import main_payment_method
 from promos.codes import normalise_code
+from promos.eligibility import Buyer, CodeTerms
 from promos.models import PromoCode
 
 
@@ -28,3 +31,12 @@ def find_code(text: str) -> PromoCode | None:
 
 def registered_code(account) -> PromoCode | None:
     return PromoCode.objects.select_related("campaign").filter(registered_account=account).first()
+
+
+def buyer_for(account: OfficialAccount) -> Buyer:
+    return buyer_with(account, main_payment_method(account))
+
+
+def buyer_with(account: OfficialAccount, method: PaymentMethod | None) -> Buyer:
+    """The buyer, given the main payment method the caller already read (None: the account has none)."""
+    return Buyer(account_id=account.pk, region=account.region, main_payment_method_kind=method.kind if method else None)

@@ -14,11 +14,10 @@ from accounts.bulk import update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from accounts.periods import local_date, next_month_start, period_start_at
-from billing.pricing import CodeRefusal, code_refusal
-from billing.selectors import buyer_for
 from promos.codes import format_code, normalise_code, random_codes
+from promos.eligibility import CodeRefusal, code_refusal
 from promos.models import Campaign, ChargeKind, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
-from promos.selectors import code_terms
+from promos.selectors import buyer_for, code_terms
 from promos.throttle import code_guess_claim, code_guess_withdraw
 
 RENEWAL_KINDS = {ChargeKind.RENEWAL_MEDIUM.value, ChargeKind.RENEWAL_HIGH.value}

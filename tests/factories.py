@@ -174,7 +174,7 @@ class ChargeFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     purpose = "upgrade"
-    plan = factory.LazyFunction(lambda: plan("medium"))
+    plan_code = "medium"
     period_start = date(2026, 1, 1)
     lines = factory.LazyFunction(
         lambda: [

@@ -6,7 +6,9 @@ Plain functions (no pytest, no browser), so the service tests and the browser te
 from datetime import date
 
 from billing.checkout import checkout_start
+from billing.invoicing import plan_names_on_invoices
 from billing.models import Checkout, CheckoutStatus
+from invoices import issuing
 from payments.gateways.sandbox import tokenise_card
 from payments.models import Charge, ChargeStatus
 from payments.services import card_add
@@ -57,7 +59,7 @@ def assert_upgraded_with_code(account, code, *, plan, deduction, forfeited, meth
     account.subscription.refresh_from_db()
     assert account.subscription.plan.code == plan
     charge = Charge.objects.get(account=account)
-    assert (charge.status, charge.plan.code) == (ChargeStatus.SUCCEEDED, plan)
+    assert (charge.status, charge.plan_code) == (ChargeStatus.SUCCEEDED, plan)
     assert (charge.deduction_twd, charge.forfeited_twd) == (deduction, forfeited)
     assert charge.payment_method.kind == method_kind
     redemption = Redemption.objects.get(code=code)
@@ -76,3 +78,8 @@ def past_charges(account, method, count=200):
                fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"k{i}", status="succeeded")
         for i in range(count)
     )  # fmt: skip
+
+
+def invoice_issue(**kwargs):
+    """invoices.issuing.invoice_issue with the plans' names, as billing gives them when it issues."""
+    return issuing.invoice_issue(plan_names=plan_names_on_invoices(), **kwargs)

@@ -11,9 +11,10 @@ from django.db import transaction
 from accounts.errors import ServiceError
 from accounts.models import AuditRecord
 from accounts.periods import BILLING_TZ, period_start_at
-from billing.pricing import Buyer, PlanTerms, Rules, price_renewal
+from billing.pricing import PlanTerms, Rules, price_renewal
 from payments.models import Charge, PaymentMethod
 from payments.services import charge_create, payment_method_make_main
+from promos.eligibility import Buyer
 from promos.models import CodeStatus, PromoCode, Redemption
 from promos.services import promo_code_redeem, promo_code_register
 from tests.concurrency import run_at_once
@@ -115,7 +116,7 @@ def test_twenty_submits_of_one_idempotency_key_make_one_charge():
                           buyer=buyer, rules=Rules())  # fmt: skip
 
     def submit(i):
-        return charge_create(account=account, quote=quote, plan=None, payment_method=None,
+        return charge_create(account=account, amounts=quote, plan_code="", payment_method=None,
                              idempotency_key="checkout:abc", actor=None)  # fmt: skip
 
     results = run_at_once(submit, THREADS)

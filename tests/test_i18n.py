@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from billing.pricing import CodeRefusal
+from promos.eligibility import CodeRefusal
 from tests.factories import MembershipFactory, SubscriptionFactory
 
 ROOT = Path(__file__).resolve().parent.parent

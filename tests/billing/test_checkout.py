@@ -17,9 +17,9 @@ from billing.checkout import (
     checkout_step,
 )
 from billing.models import Checkout, CheckoutStatus, PlanChange, PlanChangeKind, SubscriptionStatus
-from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import LINEPAY_CARDS
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
+from promos.eligibility import CodeRefusal
 from promos.models import CodeStatus, Redemption
 from promos.services import CodeNotUsable, promo_code_register
 from tests.factories import EInvoiceProfileFactory, MembershipFactory, PromoCodeFactory, SubscriptionFactory, plan

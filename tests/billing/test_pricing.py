@@ -8,9 +8,6 @@ import pytest
 
 from accounts.periods import BILLING_TZ
 from billing.pricing import (
-    Buyer,
-    CodeRefusal,
-    CodeTerms,
     PlanTerms,
     Rules,
     Tier,
@@ -21,6 +18,7 @@ from billing.pricing import (
     tax_for,
 )
 from promos.codes import normalise_code
+from promos.eligibility import Buyer, CodeRefusal, CodeTerms
 
 LIGHT = PlanTerms("light", 1, 0, 200)
 MEDIUM = PlanTerms("medium", 2, 800, 3000)

@@ -175,10 +175,10 @@ def test_one_faulty_invoice_leaves_only_its_own_charge_without_an_invoice(monkey
 
     real_lines = issuing.lines_snapshot
 
-    def lines(charge):
+    def lines(charge, plan_names):
         if charge.account_id == subs[1].account_id:
             raise ValueError("a malformed line")
-        return real_lines(charge)
+        return real_lines(charge, plan_names)
 
     monkeypatch.setattr(issuing, "lines_snapshot", lines)
     totals = renew_all(subs)

@@ -32,7 +32,7 @@ def test_a_retry_after_a_downgrade_was_scheduled_charges_and_applies_the_same_pl
                   totals=Totals())  # fmt: skip
     sub.refresh_from_db()
     paid = Charge.objects.get(status=ChargeStatus.SUCCEEDED)
-    assert (sub.plan.code, paid.plan.code, paid.total_twd) == ("medium", "medium", 840)
+    assert (sub.plan.code, paid.plan_code, paid.total_twd) == ("medium", "medium", 840)
 
 
 def test_no_upgrade_before_the_months_renewal_has_run(ready_last_month):

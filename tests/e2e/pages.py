@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import translation
 from playwright.sync_api import Page, expect
 
-from billing.pricing import CodeRefusal
+from promos.eligibility import CodeRefusal
 
 PASSWORD = "pass-for-tests-1"  # tests.factories.UserFactory's
 CHECKOUT_URL = re.compile(r"/checkout/[\w-]+/$")

@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_start
 from billing.models import Checkout, CheckoutStatus
-from billing.pricing import CodeRefusal
 from payments.gateways.sandbox import DECLINE_REASONS
 from payments.models import Charge, ChargeStatus
+from promos.eligibility import CodeRefusal
 from promos.models import CodeStatus, Redemption
 from tests.e2e.pages import (
     CHECKOUT_URL,

@@ -86,7 +86,7 @@ def test_scenario_2_through_the_linepay_adapter_on_the_fake_then_renewed_through
     renewal = Renewal.objects.get(subscription=account.subscription)
     assert renewal.status == RenewalStatus.RENEWED
     charge = renewal.charge
-    assert (charge.purpose, charge.status, charge.plan.code) == ("renewal", ChargeStatus.SUCCEEDED, "medium")
+    assert (charge.purpose, charge.status, charge.plan_code) == ("renewal", ChargeStatus.SUCCEEDED, "medium")
     assert (charge.fee_twd, charge.deduction_twd, charge.total_twd, charge.payment_method) == (800, 0, 840, method)
     payment = fake.payments[charge.idempotency_key]
     assert (payment["orderId"], payment["amount"], payment["regKey"]) == (

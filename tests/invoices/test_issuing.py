@@ -15,7 +15,6 @@ from accounts.periods import BILLING_TZ
 from invoices.issuing import (
     invoice_allowance,
     invoice_correct_for_refund,
-    invoice_issue,
     invoice_period,
     invoice_void,
     invoices_issue_pending,
@@ -33,6 +32,7 @@ from tests.factories import (
     RefundFactory,
     UserFactory,
 )
+from tests.helpers import invoice_issue
 
 AT = datetime(2026, 1, 5, 10, 0, tzinfo=BILLING_TZ)  # period 11502
 SELLER = {"ubn": "22099131", "name": "示範數位服務股份有限公司", "address": "臺北市信義區市府路1號"}

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.periods import BILLING_TZ
-from invoices.issuing import invoice_allowance, invoice_issue, invoice_void
+from invoices.issuing import invoice_allowance, invoice_void
 from tests.factories import ChargeFactory, EInvoiceProfileFactory, InvoiceNumberRangeFactory
+from tests.helpers import invoice_issue
 
 JAN = datetime(2026, 1, 5, 10, 0, tzinfo=BILLING_TZ)  # 11502
 MAR = datetime(2026, 3, 2, 14, 30, 5, tzinfo=BILLING_TZ)  # 11504

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from accounts.errors import InvalidTransition, ServiceError
 from accounts.models import AuditRecord
 from accounts.periods import period_start_at
-from billing.pricing import Buyer, PlanTerms, Rules, price_renewal
+from billing.pricing import PlanTerms, Rules, price_renewal
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
 from payments.services import (
     charge_create,
@@ -19,6 +19,7 @@ from payments.services import (
     refund_settle,
     refund_start,
 )
+from promos.eligibility import Buyer
 from tests.factories import PaymentMethodFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,9 +109,9 @@ def test_a_charge_snapshots_the_quote_and_one_key_makes_one_charge():
     account = SubscriptionFactory(medium=True).account
     method = PaymentMethodFactory(account=account)
     quote = quote_for(account)
-    first, created = charge_create(account=account, quote=quote, plan=None, payment_method=method,
+    first, created = charge_create(account=account, amounts=quote, plan_code="", payment_method=method,
                                    idempotency_key="renewal:1:2026-06", actor=None)  # fmt: skip
-    again, created_again = charge_create(account=account, quote=quote, plan=None, payment_method=method,
+    again, created_again = charge_create(account=account, amounts=quote, plan_code="", payment_method=method,
                                          idempotency_key="renewal:1:2026-06", actor=None)  # fmt: skip
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
@@ -130,7 +131,7 @@ def test_the_database_refuses_amounts_that_do_not_add_up():
 
 def test_charge_transitions_follow_the_table():
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, quote=quote_for(account), plan=None, payment_method=None,
+    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
                               idempotency_key="t", actor=None)  # fmt: skip
     charge = charge_mark_succeeded(charge=charge, gateway_reference="sbx_1", actor=None)
     assert charge.status == ChargeStatus.SUCCEEDED
@@ -151,7 +152,7 @@ def refund_now(charge, amount_twd, reason):
 
 def test_refunds_add_up_to_the_total_and_then_the_charge_is_refunded():
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, quote=quote_for(account), plan=None, payment_method=None,
+    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
                               idempotency_key="r", actor=None)  # fmt: skip
     charge_mark_succeeded(charge=charge, gateway_reference="sbx_2", actor=None)
     refund_now(charge, 40, "goodwill")
@@ -170,7 +171,7 @@ def test_refunds_add_up_to_the_total_and_then_the_charge_is_refunded():
 def test_a_pending_refund_counts_against_what_is_left_and_a_refused_one_gives_it_back():
     # given a NT$840 charge with a NT$800 refund pending at the gateway
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, quote=quote_for(account), plan=None, payment_method=None,
+    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
                               idempotency_key="p", actor=None)  # fmt: skip
     charge_mark_succeeded(charge=charge, gateway_reference="sbx_3", actor=None)
     pending = refund_start(charge=charge, amount_twd=800, reason="first", actor=None)

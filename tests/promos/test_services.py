@@ -7,9 +7,9 @@ from django.utils import translation
 from accounts.errors import ServiceError
 from accounts.models import AuditRecord
 from accounts.periods import BILLING_TZ
-from billing.pricing import CodeRefusal
 from payments.models import Charge
 from promos.codes import format_code
+from promos.eligibility import CodeRefusal
 from promos.models import CodeStatus, PromoCode, Redemption, default_charge_kinds
 from promos.services import (
     CodeNotUsable,

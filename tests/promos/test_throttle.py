@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from accounts.errors import ServiceError
 from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_set_code, checkout_start
-from billing.pricing import CodeRefusal
+from promos.eligibility import CodeRefusal
 from promos.models import CodeGuess, CodeStatus
 from promos.services import CodeNotUsable, promo_code_register
 from promos.throttle import MAX_PER_ACCOUNT, MAX_PER_CLIENT, WINDOW
