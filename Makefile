@@ -29,6 +29,7 @@ run: install .env
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	@if [ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then \
 		echo "== browser tests (tests/e2e) run in $${CHROMIUM_PATH:-/usr/bin/chromium}"; \
@@ -46,7 +47,7 @@ test: install
 	fi
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -395,8 +395,8 @@ def phase_floor() -> dict:
             UPDATE due SET ok = NOT (behaviour = 'declined' AND total > 0);
         """, params)  # fmt: skip
         cursor.execute("""
-            INSERT INTO payments_charge (account_id, purpose, plan_code, period_start, payment_method_id, lines, fee_twd,
-                deduction_twd, forfeited_twd, extra_messages_twd, net_twd, tax_twd, total_twd, idempotency_key,
+            INSERT INTO payments_charge (account_id, purpose, plan_code, period_start, payment_method_id, lines,
+                fee_twd, deduction_twd, forfeited_twd, extra_messages_twd, net_twd, tax_twd, total_twd, idempotency_key,
                 gateway, gateway_reference, status, failure_reason, created_at, settled_at)
             SELECT account_id, 'renewal', plan, %(new)s, method_id,
                    jsonb_build_array(jsonb_build_object('kind', 'fee', 'plan', plan, 'amount_twd', fee))

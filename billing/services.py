@@ -12,7 +12,9 @@ from accounts.audit import audit_record, lock_account, snapshot
 from accounts.errors import ServiceError
 from accounts.models import Membership, OfficialAccount, Role
 from accounts.periods import local_date, month_start, next_month_start
-from billing.models import ExtraMessageTier, Plan, PlanChange, PlanChangeKind, PlanPrice, Subscription
+from billing.models import ExtraMessageTier, Plan, PlanChange, PlanChangeKind, PlanCode, PlanPrice, Subscription
+from payments import services as payments_services
+from payments.models import PaymentMethod
 
 SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
 
@@ -168,3 +170,12 @@ def subscription_apply_upgrade(*, account: OfficialAccount, plan: Plan, charge, 
             after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
         )  # fmt: skip
     return subscription
+
+
+def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
+    """Remove a payment method; the main one of a paid plan stays until another is made main (SPEC §5)."""
+    with transaction.atomic():
+        lock_account(method.account_id)
+        subscription = Subscription.objects.select_related("plan").filter(account_id=method.account_id).first()
+        on_paid_plan = subscription is not None and subscription.plan.code != PlanCode.LIGHT
+        return payments_services.payment_method_remove(method=method, actor=actor, main_required=on_paid_plan)

@@ -23,8 +23,9 @@ from accounts.models import Role
 from accounts.permissions import account_admin_required, account_member_required
 from billing.models import Plan, Subscription
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
-from billing.services import subscription_cancel_downgrade, subscription_schedule_downgrade
+from billing.services import payment_method_remove, subscription_cancel_downgrade, subscription_schedule_downgrade
 from invoices.forms import EInvoiceProfileForm
+from invoices.selectors import cardholder_of
 from invoices.services import einvoice_profile_save
 from payments.gateways import GatewayError, gateway
 from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
@@ -37,7 +38,6 @@ from payments.services import (
     linepay_registration_confirm,
     linepay_registration_start,
     payment_method_make_main,
-    payment_method_remove,
 )
 from promos.models import Redemption
 from promos.selectors import registered_code
@@ -138,7 +138,9 @@ def card_add(request, account):
             messages.error(request, _("Enter the card in the card form first."))
         else:
             try:
-                method = card_add_service(account=account, one_time_token=token, actor=request.user)
+                method = card_add_service(
+                    account=account, one_time_token=token, actor=request.user, cardholder=cardholder_of(account)
+                )
                 messages.success(request, _("Added %(method)s.") % {"method": method.label})
                 return redirect(back)
             except (ServiceError, GatewayError) as error:

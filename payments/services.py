@@ -73,16 +73,15 @@ def payment_method_make_main(*, method: PaymentMethod, actor) -> PaymentMethod:
     return method
 
 
-def payment_method_remove(*, method: PaymentMethod, actor) -> PaymentMethod:
-    """Revoke a method. The main one of a paid plan stays until another is made main (SPEC §5)."""
+def payment_method_remove(*, method: PaymentMethod, actor, main_required: bool = False) -> PaymentMethod:
+    """Revoke a method. With `main_required` (billing's rule: a paid plan keeps a main method, SPEC §5) the main
+    one stays until another is made main."""
     with transaction.atomic():
         lock_account(method.account_id)
         method = PaymentMethod.objects.select_for_update(of=("self",)).select_related("account").get(pk=method.pk)
         if method.status == MethodStatus.REVOKED:
             return method
-        subscription = getattr(method.account, "subscription", None)
-        on_paid_plan = subscription is not None and subscription.plan.code != "light"
-        if method.is_main and on_paid_plan:
+        if method.is_main and main_required:
             raise ServiceError(
                 _("This is the main payment method of a paid plan. Make another method main before removing it."),
                 code="main_on_paid_plan",
@@ -295,17 +294,13 @@ def refund_settle(*, refund: Refund, outcome: str, reference: str = "", reason: 
 # ---- adding methods through the gateway -----------------------------------------------------
 
 
-def cardholder_of(account: OfficialAccount) -> dict:
-    """Who holds the card, as a gateway asks (TapPay): the account's e-invoice name and e-mail, which come first."""
-    profile = getattr(account, "einvoice_profile", None)
-    if profile is None:
-        return {"name": account.name, "email": "", "phone_number": ""}
-    return {"name": profile.company_title or profile.name or account.name, "email": profile.email, "phone_number": ""}
+def card_add(*, account: OfficialAccount, one_time_token: str, actor, cardholder: dict | None = None) -> PaymentMethod:
+    """Keep the card the hosted fields tokenised; our side only ever sees the token.
 
-
-def card_add(*, account: OfficialAccount, one_time_token: str, actor) -> PaymentMethod:
-    """Keep the card the hosted fields tokenised; our side only ever sees the token."""
-    saved = gateway().save_card(one_time_token=one_time_token, cardholder=cardholder_of(account))
+    `cardholder` is who holds the card as a gateway asks (TapPay: name, e-mail, phone); the account's name by default.
+    """
+    cardholder = cardholder or {"name": account.name, "email": "", "phone_number": ""}
+    saved = gateway().save_card(one_time_token=one_time_token, cardholder=cardholder)
     return payment_method_add(
         account=account, kind=MethodKind.CARD, gateway=gateway_name_for(MethodKind.CARD), gateway_token=saved.token,
         brand=saved.brand, last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year,

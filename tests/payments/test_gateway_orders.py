@@ -81,7 +81,7 @@ def test_a_method_records_the_gateway_that_keeps_its_kind(settings, configured, 
 
 
 def test_the_cardholder_given_to_a_gateway_is_the_e_invoice_buyer():
-    from payments.services import cardholder_of
+    from invoices.selectors import cardholder_of
     from tests.factories import EInvoiceProfileFactory
 
     profile = EInvoiceProfileFactory(name="王小明", email="ming@example.tw")

@@ -15,10 +15,11 @@ from accounts.periods import BILLING_TZ
 from billing.checkout import checkout_purchase, checkout_reconcile, checkout_start
 from billing.models import CheckoutStatus, Renewal, RenewalStatus
 from billing.renewals import Totals, renew_subscription, renewal_recover
+from billing.services import payment_method_remove
 from payments.gateways import GatewayError, Outcome, gateway
 from payments.gateways.linepay import LinePayGateway, sign
 from payments.models import ChargeStatus, MethodKind, MethodStatus, PaymentMethod
-from payments.services import linepay_registration_confirm, linepay_registration_start, payment_method_remove
+from payments.services import linepay_registration_confirm, linepay_registration_start
 from tests.factories import EInvoiceProfileFactory, MembershipFactory, SubscriptionFactory, plan
 
 # The real adapter against the fake (tests/payments/fakes/fixtures.py), the site in English (tests/conftest.py).

@@ -7,6 +7,7 @@ from accounts.errors import InvalidTransition, ServiceError
 from accounts.models import AuditRecord
 from accounts.periods import period_start_at
 from billing.pricing import PlanTerms, Rules, price_renewal
+from billing.services import payment_method_remove
 from payments.models import Charge, ChargeStatus, MethodStatus, PaymentMethod
 from payments.services import (
     charge_create,
@@ -15,7 +16,6 @@ from payments.services import (
     payment_method_add,
     payment_method_make_main,
     payment_method_mark_expired,
-    payment_method_remove,
     refund_settle,
     refund_start,
 )

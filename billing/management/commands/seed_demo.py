@@ -19,6 +19,7 @@ from billing.models import Plan
 from billing.services import account_create
 from invoices.issuing import invoice_period
 from invoices.models import EInvoiceProfile, InvoiceNumberRange, ProfileKind
+from invoices.selectors import cardholder_of
 from invoices.services import einvoice_profile_save, invoice_number_range_create
 from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
 from payments.models import SandboxLinePayTransaction
@@ -127,7 +128,7 @@ def add_sandbox_method(account: OfficialAccount, setup: str, *, actor) -> None:
     """A method added through the sandbox gateway as an admin would, so that it really pays there."""
     if setup == "card":
         card = tokenise_card(number="4242424242424242", expiry="12/30", cvc="123", today=timezone.localdate())
-        card_add(account=account, one_time_token=card.one_time_token, actor=actor)
+        card_add(account=account, one_time_token=card.one_time_token, actor=actor, cardholder=cardholder_of(account))
         return
     registration, _url = linepay_registration_start(account=account, actor=actor, confirm_url=lambda o: "/",
                                                     cancel_url=lambda o: "/")  # fmt: skip

@@ -1,0 +1,9 @@
+"""Reads of the e-invoice information that other apps use."""
+
+
+def cardholder_of(account) -> dict:
+    """Who holds the card, as a gateway asks (TapPay): the account's e-invoice name and e-mail, which come first."""
+    profile = getattr(account, "einvoice_profile", None)
+    if profile is None:
+        return {"name": account.name, "email": "", "phone_number": ""}
+    return {"name": profile.company_title or profile.name or account.name, "email": profile.email, "phone_number": ""}
