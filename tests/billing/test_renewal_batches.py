@@ -126,7 +126,7 @@ def test_the_command_renews_in_batches_of_the_given_size(capsys):
 
 def test_a_batch_whose_claim_fails_is_renewed_one_by_one(monkeypatch, capsys):
     broken, fine = due("medium"), due("medium")
-    from billing import renewals
+    from billing.renewals import quotes as renewals
 
     real_quote = renewals.Pricer.quote
 

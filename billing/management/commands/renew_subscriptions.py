@@ -2,67 +2,25 @@
 [--report PATH] [--recover-after SECONDS]
 
 Renews every subscription whose period has ended at the as-of time (default now), exactly once,
-safe to run again or from several hosts at once (see billing/renewals.py).
+safe to run again or from several hosts at once (see the billing.renewals package).
 """
 
 import json
-import logging
-import multiprocessing
 import sys
-from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
-from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.command_options import add_as_of_and_dry_run, parse_as_of
-from billing.models import RenewalRun
 from billing.renewals import (
     Totals,
     plans_by_pk,
-    renew_batch,
     renewal_quotes,
-    renewal_recover,
-    renewals_in_doubt,
     run_finish,
     run_start,
     subscriptions_due,
 )
-
-logger = logging.getLogger(__name__)
-
-
-def renew_chunk(args) -> Totals:
-    """Renew a chunk of subscriptions as one batch (in this process or a forked worker); returns its totals.
-
-    If the batch fails before any charge left (its claim rolled back), its subscriptions are renewed one
-    by one, so that one faulty subscription does not hold back the others.
-    """
-    ids, as_of, run_id = args
-    run = RenewalRun.objects.get(pk=run_id)
-    plans = plans_by_pk()
-    totals = Totals()
-    try:
-        renew_batch(ids, as_of=as_of, run=run, totals=totals, plans=plans)
-        return totals
-    except Exception as error:  # noqa: BLE001 - retried one by one below
-        if len(ids) == 1:
-            return _count_fault(totals, ids[0], error)
-        logger.exception("a batch of %s renewals failed; renewing them one by one", len(ids))
-    for subscription_id in ids:
-        try:
-            renew_batch([subscription_id], as_of=as_of, run=run, totals=totals, plans=plans)
-        except Exception as error:  # noqa: BLE001 - one subscription's fault must not stop the others
-            _count_fault(totals, subscription_id, error)
-    return totals
-
-
-def _count_fault(totals: Totals, subscription_id: int, error: Exception) -> Totals:
-    logger.exception("renewal of subscription %s failed", subscription_id)
-    totals.pending += 1  # left 'charging' or unclaimed: recovery or the next run settles it
-    totals.failures.append({"subscription": subscription_id, "period": "", "reason": repr(error)[:200]})
-    return totals
+from billing.renewals.workers import recover_in_doubt, renew_due
 
 
 class Command(BaseCommand):
@@ -86,11 +44,11 @@ class Command(BaseCommand):
             return self.dry_run(as_of, limit=options["limit"], batch_size=options["batch_size"])
         totals = Totals()
         run = run_start(command="renew_subscriptions", as_of=as_of, dry_run=False)
-        self.recover(as_of, totals, recover_after=options["recover_after"])
+        recover_in_doubt(as_of=as_of, totals=totals, recover_after=options["recover_after"])
         ids = list(subscriptions_due(as_of).order_by("pk").values_list("pk", flat=True)[: options["limit"]])
         with tqdm(total=len(ids), disable=not sys.stdout.isatty(), unit="sub") as bar:
-            self.renew_all(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"],
-                           batch_size=options["batch_size"], bar=bar)  # fmt: skip
+            renew_due(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"],
+                      batch_size=options["batch_size"], progress=bar.update)  # fmt: skip
         run_finish(run, totals)
         self.summarise(totals, as_of)
         if options["report"]:
@@ -98,29 +56,6 @@ class Command(BaseCommand):
                 json.dump({"run": run.pk, "as_of": as_of.isoformat(), **totals.as_dict()}, report, indent=2)
         if totals.failures:  # declined, or a renewal that raised an error (logged)
             sys.exit(1)
-
-    def recover(self, as_of, totals: Totals, *, recover_after: int) -> None:
-        for renewal in renewals_in_doubt(older_than=timezone.now() - timedelta(seconds=recover_after)):
-            try:
-                renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
-            except Exception:  # noqa: BLE001 - one stuck renewal must not block the month's run
-                logger.exception("recovery of renewal %s failed", renewal.pk)
-                totals.pending += 1
-
-    def renew_all(self, ids, *, as_of, run, totals: Totals, workers: int, batch_size: int, bar) -> None:
-        """One worker renews in this process; several are forked processes (Python threads would share one
-        core), each with its own database connection. Their claims never collide: SKIP LOCKED."""
-        chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
-        if workers == 1:
-            for chunk in chunks:
-                totals.merge(renew_chunk((chunk, as_of, run.pk)))
-                bar.update(len(chunk))
-            return
-        connections.close_all()  # a forked child must not share the parent's connection
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for chunk_totals in pool.imap_unordered(renew_chunk, [(chunk, as_of, run.pk) for chunk in chunks]):
-                totals.merge(chunk_totals)
-                bar.update(chunk_totals.renewed + chunk_totals.failed + chunk_totals.skipped + chunk_totals.pending)
 
     def dry_run(self, as_of, *, limit, batch_size):
         due = subscriptions_due(as_of).select_related("account", "plan").order_by("pk")[:limit]

@@ -1,57 +1,36 @@
-"""Monthly renewals, retries and dunning (SPEC §2–3, §8), run by cron through management commands.
-
-Exactly once: a Renewal row is unique per subscription and new period, and its charge's idempotency
-key (which is also the gateway's order ID) is unique per attempt. Renewals go in batches through
-three short steps and never hold a transaction across the gateway:
-
-1. claim: lock the batch's subscriptions (SKIP LOCKED, so parallel runs share the work), read what
-   pricing needs in one query per table, price each renewal with billing.pricing, and record each
-   Renewal as `charging` with its pending charge and held code (renewals that cost nothing, or that
-   cannot be charged, are settled here);
-2. charge: send the batch's charges to the gateway, outside any transaction;
-3. settle: the answers become new periods, or failures with their next retry day.
-
-A process killed between 1 and 3 leaves `charging` renewals. The next run reads those orders back
-from the gateway (`charge_status`) and settles them, charging only an order the gateway never saw.
-A batch of one is the same code: retries and the admin's retry action use it.
-"""
+"""Renewing a batch of subscriptions in three short steps: claim, charge (outside any transaction), settle."""
 
 import logging
-import os
-import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.audit import audit_entry, audit_records_save, lock_account, lock_accounts, snapshot
+from accounts.audit import audit_entry, audit_records_save, lock_accounts, snapshot
 from accounts.bulk import update_rows
-from accounts.errors import ServiceError
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
 from billing.invoicing import issue_invoices_for
 from billing.models import (
     Checkout,
     CheckoutStatus,
-    MonthlyUsage,
     Plan,
     PlanChange,
     PlanChangeKind,
     PlanCode,
     Renewal,
     RenewalRun,
-    RenewalRunStatus,
     RenewalStatus,
     Subscription,
     SubscriptionStatus,
 )
-from billing.pricing import Quote, price_renewal
-from billing.selectors import plan_terms, plans_with_terms, pricing_rules
+from billing.pricing import Quote
+from billing.renewals.quotes import Pricer, drop_expired_codes, pricing_inputs, release_expired_codes
+from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
-from payments.models import ChargeStatus, MethodStatus, PaymentMethod
+from payments.models import PaymentMethod
 from payments.services import (
     ChargeOrder,
     charges_create,
@@ -59,151 +38,10 @@ from payments.services import (
     charges_mark_succeeded,
     payment_method_mark_expired,
 )
-from promos.models import CodeStatus, PromoCode
-from promos.selectors import buyer_with, code_terms
-from promos.services import promo_code_unregister, promo_codes_hold, promo_codes_redeem_held, promo_codes_release
+from promos.models import PromoCode
+from promos.services import promo_codes_hold, promo_codes_redeem_held, promo_codes_release
 
 logger = logging.getLogger(__name__)
-
-SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
-OPEN_RENEWALS = [RenewalStatus.CHARGING, RenewalStatus.FAILED]
-NO_METHOD = "no main payment method"
-
-
-def plans_by_pk() -> dict:
-    """The plans with their prices and tiers: read once per run, not once per renewal."""
-    return {plan.pk: plan for plan in plans_with_terms()}
-
-
-@dataclass
-class Totals:
-    renewed: int = 0
-    charged_twd: int = 0
-    codes_applied: int = 0
-    forfeited_twd: int = 0
-    failed: int = 0
-    skipped: int = 0
-    pending: int = 0
-    failures: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    def merge(self, other: "Totals") -> None:
-        for name, value in other.__dict__.items():
-            setattr(self, name, getattr(self, name) + value)
-
-
-# ---- which subscriptions are due ------------------------------------------------------------
-
-
-def subscriptions_due(as_of: datetime):
-    """Subscriptions whose period ended before as_of's Taipei month, with no renewal already under way."""
-    open_renewal = Renewal.objects.filter(
-        subscription=OuterRef("pk"), period_start__gt=OuterRef("period_start"), status__in=OPEN_RENEWALS
-    )
-    return Subscription.objects.filter(period_start__lt=month_start(local_date(as_of))).exclude(Exists(open_renewal))
-
-
-def run_start(*, command: str, as_of: datetime, dry_run: bool) -> RenewalRun:
-    return RenewalRun.objects.create(command=command, as_of=as_of, dry_run=dry_run, host=socket.gethostname(),
-                                     pid=os.getpid())  # fmt: skip
-
-
-def run_finish(run: RenewalRun, totals: Totals) -> None:
-    run.totals = totals.as_dict()
-    run.status = RenewalRunStatus.FAILED if totals.failed else RenewalRunStatus.FINISHED
-    run.finished_at = timezone.now()
-    run.save(update_fields=["totals", "status", "finished_at"])
-
-
-# ---- pricing a batch ----------------------------------------------------------------------------
-
-
-@dataclass
-class PricingInputs:
-    """What pricing reads about a batch's accounts, one query per table."""
-
-    methods: dict  # account id → its usable main payment method
-    codes: dict  # account id → the code registered to it (with its campaign)
-    usage: dict  # (account id, month) → billed messages
-
-
-def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
-    """Read for these subscriptions; `lock_codes` (inside a transaction) locks the registered codes."""
-    accounts = [subscription.account_id for subscription in subscriptions]
-    methods = PaymentMethod.objects.usable().filter(account_id__in=accounts, is_main=True)
-    codes = PromoCode.objects.select_related("campaign").filter(registered_account_id__in=accounts)
-    if lock_codes:
-        codes = codes.select_for_update(of=("self",)).order_by("pk")
-    months = {subscription.period_start for subscription in subscriptions}
-    usage = MonthlyUsage.objects.filter(account_id__in=accounts, month__in=months)
-    return PricingInputs(
-        methods={method.account_id: method for method in methods},
-        codes={code.registered_account_id: code for code in codes},
-        usage={(row.account_id, row.month): row.billed_messages for row in usage},
-    )
-
-
-def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime) -> None:
-    """A registered code whose window has closed is not used (`release_expired_codes` gives it back)."""
-    for subscription in subscriptions:
-        code = inputs.codes.get(subscription.account_id)
-        if code is not None and code.status == CodeStatus.REGISTERED and code.campaign.valid_until < as_of:
-            del inputs.codes[subscription.account_id]
-
-
-def release_expired_codes(subscription_ids: list[int], *, as_of: datetime) -> None:
-    """Release the codes registered for these renewals whose window has closed, with an audit record,
-    and tell the admins. Each in its own transaction before the claim, locking account then code as
-    registering does (the claim holds code locks, so releasing inside it could deadlock with an admin)."""
-    expired = PromoCode.objects.filter(
-        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids,
-        campaign__valid_until__lt=as_of,
-    ).select_related("registered_account")  # fmt: skip
-    for code in expired:
-        account = code.registered_account
-        try:
-            promo_code_unregister(account=account, actor=None)
-        except ServiceError:  # the admin removed it meanwhile
-            continue
-        notify_admins(account=account, notice="code_released", code=code)
-
-
-class Pricer:
-    """Prices renewals with the checkout's pricing module; plan terms are built once per plan and month."""
-
-    def __init__(self, plans: dict, *, as_of: datetime):
-        self.plans, self.as_of, self.rules, self.terms = plans, as_of, pricing_rules(), {}
-
-    def plan_terms(self, plan_id: int, month: date):
-        if (plan_id, month) not in self.terms:
-            self.terms[plan_id, month] = plan_terms(self.plans[plan_id], month)
-        return self.terms[plan_id, month]
-
-    def quote(self, subscription, inputs: PricingInputs):
-        """(new plan, quote, the registered code it may use) for the subscription's next period."""
-        account_id = subscription.account_id
-        new_period = next_month_start(subscription.period_start)
-        new_plan = self.plans[subscription.scheduled_plan_id or subscription.plan_id]
-        code = inputs.codes.get(account_id)
-        code = code if code is not None and code.status == CodeStatus.REGISTERED else None
-        quote = price_renewal(
-            plan=self.plan_terms(new_plan.pk, new_period), month=new_period, at=self.as_of,
-            buyer=buyer_with(subscription.account, inputs.methods.get(account_id)), rules=self.rules,
-            previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
-            previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
-            code=code_terms(code) if code else None,
-        )  # fmt: skip
-        return new_plan, quote, code
-
-
-def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None = None):
-    """(subscription, new plan, quote) for each, changing nothing: what a dry run prints."""
-    inputs = pricing_inputs(subscriptions, lock_codes=False)
-    drop_expired_codes(subscriptions, inputs, as_of=as_of)
-    pricer = Pricer(plans or plans_by_pk(), as_of=as_of)
-    return [(subscription, *pricer.quote(subscription, inputs)[:2]) for subscription in subscriptions]
 
 
 # ---- a batch of subscriptions -------------------------------------------------------------------
@@ -305,7 +143,7 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
                               status=RenewalStatus.CHARGING, attempts=1, run=run)  # fmt: skip
             attempts.append(Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
                                     code if quote.code_applied else None))  # fmt: skip
-        return _record_attempts(attempts, as_of=as_of, totals=totals, new=True)
+        return record_attempts(attempts, as_of=as_of, totals=totals, new=True)
 
 
 def _free_to_renew(subscriptions: list) -> list:
@@ -327,7 +165,7 @@ def _free_to_renew(subscriptions: list) -> list:
     ]  # fmt: skip
 
 
-def _record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
+def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
     """Record each attempt: nothing to pay starts the new period; no payment method fails it; the rest get
     their pending charge (its key is also the gateway's order ID) and held code. Returns those to charge."""
     free, unpayable, paying = [], [], []
@@ -515,75 +353,3 @@ def next_retry_day(period_start: date, *, after: date) -> date | None:
         if candidate > after:
             return candidate
     return None
-
-
-# ---- crash recovery and reconciliation --------------------------------------------------------
-
-
-def renewals_in_doubt(*, older_than: datetime):
-    """`charging` renewals whose claim is older than a run's lease: their process died or timed out."""
-    return Renewal.objects.filter(status=RenewalStatus.CHARGING, updated_at__lt=older_than).select_related(
-        "charge__payment_method"
-    )
-
-
-def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> None:
-    """Read the order back from the gateway: settle what it did, and charge only what it never saw."""
-    charge = renewal.charge
-    if charge is None or charge.status != ChargeStatus.PENDING:
-        return
-    method = charge.payment_method
-    result = gateway().charge_status(method=method, order_id=charge.idempotency_key)
-    if result.outcome == Outcome.ABSENT and method.status != MethodStatus.ACTIVE:
-        # never seen by the gateway, and the method was removed or expired since: no charge, retry later
-        result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
-    elif result.outcome == Outcome.ABSENT:
-        result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
-                                  description="renewal")  # fmt: skip
-    renewals_settle([(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals)
-
-
-# ---- retries ----------------------------------------------------------------------------------
-
-
-def retries_due(as_of: datetime):
-    """Failed renewals whose retry day has come (SPEC §2: by default the 3rd, 5th and 7th)."""
-    return Renewal.objects.filter(status=RenewalStatus.FAILED, next_retry_on__lte=local_date(as_of))
-
-
-def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_day: bool = True) -> None:
-    """Charge a failed renewal again, as a new attempt with its own idempotency key; settle as a renewal.
-
-    `on_its_day=False` is staff retrying from the admin before the scheduled day.
-    """
-    subscription_id = Renewal.objects.filter(pk=renewal_id).values_list("subscription_id", flat=True).first()
-    release_expired_codes([subscription_id], as_of=as_of)
-    claimed = Totals()
-    attempts = _claim_retry(renewal_id, as_of=as_of, totals=claimed, on_its_day=on_its_day)
-    totals.merge(claimed)
-    charge_and_settle(attempts, as_of=as_of, totals=totals)
-
-
-def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day: bool) -> list[Attempt]:
-    with transaction.atomic():
-        account_id = Subscription.objects.filter(renewals__pk=renewal_id).values_list("account_id", flat=True).first()
-        if account_id is not None:
-            lock_account(account_id)
-        failed = Renewal.objects.select_for_update(skip_locked=True).filter(pk=renewal_id, status=RenewalStatus.FAILED)
-        if on_its_day:
-            failed = failed.filter(next_retry_on__lte=local_date(as_of))
-        renewal = failed.first()
-        if renewal is None:
-            totals.skipped += 1
-            return []
-        subscription = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").get(
-            pk=renewal.subscription_id)  # fmt: skip
-        inputs = pricing_inputs([subscription], lock_codes=True)
-        drop_expired_codes([subscription], inputs, as_of=as_of)
-        new_plan, quote, code = Pricer(plans_by_pk(), as_of=as_of).quote(subscription, inputs)
-        renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
-        renewal.attempts += 1
-        renewal.status = RenewalStatus.CHARGING
-        attempt = Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
-                          code if quote.code_applied else None)  # fmt: skip
-        return _record_attempts([attempt], as_of=as_of, totals=totals, new=False)

@@ -1,0 +1,110 @@
+"""Pricing a batch of renewals: what pricing needs, read in one query per table, and the quotes."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from accounts.errors import ServiceError
+from accounts.notices import notify_admins
+from accounts.periods import next_month_start
+from billing.models import (
+    MonthlyUsage,
+)
+from billing.pricing import price_renewal
+from billing.renewals.runs import plans_by_pk
+from billing.selectors import plan_terms, pricing_rules
+from payments.models import PaymentMethod
+from promos.models import CodeStatus, PromoCode
+from promos.selectors import buyer_with, code_terms
+from promos.services import promo_code_unregister
+
+logger = logging.getLogger(__name__)
+
+
+# ---- pricing a batch ----------------------------------------------------------------------------
+
+
+@dataclass
+class PricingInputs:
+    """What pricing reads about a batch's accounts, one query per table."""
+
+    methods: dict  # account id → its usable main payment method
+    codes: dict  # account id → the code registered to it (with its campaign)
+    usage: dict  # (account id, month) → billed messages
+
+
+def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
+    """Read for these subscriptions; `lock_codes` (inside a transaction) locks the registered codes."""
+    accounts = [subscription.account_id for subscription in subscriptions]
+    methods = PaymentMethod.objects.usable().filter(account_id__in=accounts, is_main=True)
+    codes = PromoCode.objects.select_related("campaign").filter(registered_account_id__in=accounts)
+    if lock_codes:
+        codes = codes.select_for_update(of=("self",)).order_by("pk")
+    months = {subscription.period_start for subscription in subscriptions}
+    usage = MonthlyUsage.objects.filter(account_id__in=accounts, month__in=months)
+    return PricingInputs(
+        methods={method.account_id: method for method in methods},
+        codes={code.registered_account_id: code for code in codes},
+        usage={(row.account_id, row.month): row.billed_messages for row in usage},
+    )
+
+
+def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime) -> None:
+    """A registered code whose window has closed is not used (`release_expired_codes` gives it back)."""
+    for subscription in subscriptions:
+        code = inputs.codes.get(subscription.account_id)
+        if code is not None and code.status == CodeStatus.REGISTERED and code.campaign.valid_until < as_of:
+            del inputs.codes[subscription.account_id]
+
+
+def release_expired_codes(subscription_ids: list[int], *, as_of: datetime) -> None:
+    """Release the codes registered for these renewals whose window has closed, with an audit record,
+    and tell the admins. Each in its own transaction before the claim, locking account then code as
+    registering does (the claim holds code locks, so releasing inside it could deadlock with an admin)."""
+    expired = PromoCode.objects.filter(
+        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids,
+        campaign__valid_until__lt=as_of,
+    ).select_related("registered_account")  # fmt: skip
+    for code in expired:
+        account = code.registered_account
+        try:
+            promo_code_unregister(account=account, actor=None)
+        except ServiceError:  # the admin removed it meanwhile
+            continue
+        notify_admins(account=account, notice="code_released", code=code)
+
+
+class Pricer:
+    """Prices renewals with the checkout's pricing module; plan terms are built once per plan and month."""
+
+    def __init__(self, plans: dict, *, as_of: datetime):
+        self.plans, self.as_of, self.rules, self.terms = plans, as_of, pricing_rules(), {}
+
+    def plan_terms(self, plan_id: int, month: date):
+        if (plan_id, month) not in self.terms:
+            self.terms[plan_id, month] = plan_terms(self.plans[plan_id], month)
+        return self.terms[plan_id, month]
+
+    def quote(self, subscription, inputs: PricingInputs):
+        """(new plan, quote, the registered code it may use) for the subscription's next period."""
+        account_id = subscription.account_id
+        new_period = next_month_start(subscription.period_start)
+        new_plan = self.plans[subscription.scheduled_plan_id or subscription.plan_id]
+        code = inputs.codes.get(account_id)
+        code = code if code is not None and code.status == CodeStatus.REGISTERED else None
+        quote = price_renewal(
+            plan=self.plan_terms(new_plan.pk, new_period), month=new_period, at=self.as_of,
+            buyer=buyer_with(subscription.account, inputs.methods.get(account_id)), rules=self.rules,
+            previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
+            previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
+            code=code_terms(code) if code else None,
+        )  # fmt: skip
+        return new_plan, quote, code
+
+
+def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None = None):
+    """(subscription, new plan, quote) for each, changing nothing: what a dry run prints."""
+    inputs = pricing_inputs(subscriptions, lock_codes=False)
+    drop_expired_codes(subscriptions, inputs, as_of=as_of)
+    pricer = Pricer(plans or plans_by_pk(), as_of=as_of)
+    return [(subscription, *pricer.quote(subscription, inputs)[:2]) for subscription in subscriptions]
