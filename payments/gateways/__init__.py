@@ -1,4 +1,4 @@
-"""Payment gateways behind one interface (SPEC §5). `gateway()` returns the one the settings name.
+"""Payment gateways behind one interface (SPEC §5). `gateway()` returns the router to the enabled ones.
 
 Each adapter turns its protocol's answers into the outcomes below; nothing outside this package
 knows a gateway's return codes.
@@ -149,24 +149,113 @@ ADAPTERS = {
 REAL_ADAPTER_FOR_KIND = {"linepay": "linepay", "card": "tappay"}
 
 
-def gateway():
-    name = settings.PAYMENTS_GATEWAY
-    if name not in ADAPTERS:
-        raise GatewayError(f"PAYMENTS_GATEWAY={name!r} has no adapter yet", code="no_adapter")
-    return import_string(ADAPTERS[name])()
-
-
-def partner_for(kind: str):
-    """The real adapter for a kind of method ("card" or "linepay"), whichever PAYMENTS_GATEWAY names.
-
-    Adapters also have `refund(method=, reference=, amount_twd=None) -> ChargeResult` (SUCCEEDED with the
-    refund's reference, DECLINED with a reason, or UNKNOWN) and the LINE Pay one `linepay_check(reg_key=)`.
-    """
-    return import_string(ADAPTERS[REAL_ADAPTER_FOR_KIND[kind]])()
-
-
 def gateway_name_for(kind: str) -> str:
-    """The gateway that keeps (and will charge) a method of this kind: what a PaymentMethod records."""
+    """The gateway that keeps (and will charge) a new method of this kind: what a PaymentMethod records."""
     if settings.PAYMENTS_GATEWAY == "sandbox":
         return "sandbox"
     return REAL_ADAPTER_FOR_KIND[kind]
+
+
+def enabled_gateways() -> set[str]:
+    """The sandbox alone, or the real gateways together: never a mix, so no sandbox token reaches a real one."""
+    return {"sandbox"} if settings.PAYMENTS_GATEWAY == "sandbox" else set(REAL_ADAPTER_FOR_KIND.values())
+
+
+def adapter(name: str):
+    return import_string(ADAPTERS[name])()
+
+
+class GatewayRouter:
+    """The one interface the services call. Each call goes to the adapter that speaks it:
+
+    - a charge, its read-back, a refund and its read-back: the gateway stored on the payment method;
+    - adding a card: the card gateway; registering, checking or expiring LINE Pay: LINE Pay's.
+
+    Adapters only speak their own protocol; this is the only place that chooses between them. A method kept by a
+    gateway that is not enabled (a sandbox card once real gateways are on) is declined as gone, never sent.
+    """
+
+    def __init__(self):
+        self.name = settings.PAYMENTS_GATEWAY
+        self._main = adapter(self.name)
+
+    @property
+    def orders_per_call(self):
+        return getattr(self._main, "orders_per_call", None)
+
+    def keeper_of(self, method):
+        name = method.gateway or gateway_name_for(method.kind)
+        return adapter(name) if name in enabled_gateways() else None
+
+    def for_kind(self, kind: str):
+        return adapter(gateway_name_for(kind))
+
+    # ---- adding methods ----
+
+    @property
+    def card_fields_url_name(self):
+        return getattr(self.for_kind("card"), "card_fields_url_name", "")
+
+    @property
+    def card_fields_template(self):
+        return getattr(self.for_kind("card"), "card_fields_template", "")
+
+    def save_card(self, **kwargs) -> SavedCard:
+        return self.for_kind("card").save_card(**kwargs)
+
+    def linepay_request(self, **kwargs) -> LinePayRequest:
+        return self.for_kind("linepay").linepay_request(**kwargs)
+
+    def linepay_confirm(self, **kwargs) -> LinePayApproval:
+        return self.for_kind("linepay").linepay_confirm(**kwargs)
+
+    def linepay_check(self, **kwargs) -> bool:
+        return self.for_kind("linepay").linepay_check(**kwargs)
+
+    def linepay_expire(self, **kwargs) -> None:
+        return self.for_kind("linepay").linepay_expire(**kwargs)
+
+    # ---- money ----
+
+    def charge(self, *, method, **kwargs) -> ChargeResult:
+        keeper = self.keeper_of(method)
+        return keeper.charge(method=method, **kwargs) if keeper else GONE
+
+    def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
+        """Each gateway's orders go to it together (its own way: one call, or several in flight); answers in order."""
+        results: list[ChargeResult | None] = [GONE] * len(requests)
+        by_keeper: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            name = request.method.gateway or gateway_name_for(request.method.kind)
+            if name in enabled_gateways():
+                by_keeper.setdefault(name, []).append(index)
+        for name, indexes in by_keeper.items():
+            answers = adapter(name).charge_many([requests[i] for i in indexes])
+            for index, answer in zip(indexes, answers, strict=True):
+                results[index] = answer
+        return results
+
+    def charge_status(self, *, method, **kwargs) -> ChargeResult:
+        keeper = self.keeper_of(method)
+        return keeper.charge_status(method=method, **kwargs) if keeper else UNREACHABLE
+
+    def refund(self, *, method, **kwargs) -> ChargeResult:
+        keeper = self.keeper_of(method)
+        return keeper.refund(method=method, **kwargs) if keeper else UNREACHABLE
+
+    def refund_status(self, *, method, **kwargs) -> ChargeResult:
+        keeper = self.keeper_of(method)
+        return keeper.refund_status(method=method, **kwargs) if keeper else UNREACHABLE
+
+
+GONE = ChargeResult(
+    Outcome.DECLINED, reason="the gateway that keeps this payment method is not enabled", method_gone=True
+)
+UNREACHABLE = ChargeResult(Outcome.UNKNOWN, reason="the gateway that keeps this payment method is not enabled")
+
+
+def gateway() -> GatewayRouter:
+    """The payment gateways, behind one router (see GatewayRouter)."""
+    if settings.PAYMENTS_GATEWAY not in ADAPTERS:
+        raise GatewayError(f"PAYMENTS_GATEWAY={settings.PAYMENTS_GATEWAY!r} has no adapter yet", code="no_adapter")
+    return GatewayRouter()

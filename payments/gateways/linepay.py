@@ -13,7 +13,7 @@
   LINE Pay may still be working on the first call.)
 - Payment details is read by payStatus: CAPTURE or AUTHORIZATION is money taken (or held);
   VOIDED_AUTHORIZATION or EXPIRED_AUTHORIZATION is nothing taken, a decline; any other is UNKNOWN.
-- Card methods are not LINE Pay's: they go to TapPay (see `payments.gateways.partner_for`).
+- Card methods are not LINE Pay's: the router sends them to TapPay (see `payments.gateways.GatewayRouter`).
 
 Secrets stay out of logs and exceptions: only the endpoint's name, the order ID and the return
 code are logged; the request path (which holds the regKey) never is.
@@ -45,9 +45,7 @@ from payments.gateways import (
     api_base,
     http_timeout,
     parse_answer,
-    partner_for,
 )
-from payments.models import MethodKind
 
 logger = logging.getLogger(__name__)
 
@@ -174,19 +172,6 @@ class LinePayClient:
 class LinePayGateway(OneOrderPerRequest):
     name = "linepay"
 
-    # ---- the card side belongs to the card gateway ----
-
-    @property
-    def card_fields_url_name(self):
-        return partner_for(MethodKind.CARD).card_fields_url_name
-
-    @property
-    def card_fields_template(self):
-        return getattr(partner_for(MethodKind.CARD), "card_fields_template", "")
-
-    def save_card(self, **kwargs):
-        return partner_for(MethodKind.CARD).save_card(**kwargs)
-
     # ---- registration ----
 
     def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
@@ -247,9 +232,6 @@ class LinePayGateway(OneOrderPerRequest):
 
     @sensitive_variables()
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
-        if method.kind != MethodKind.LINEPAY:
-            return partner_for(method.kind).charge(method=method, amount_twd=amount_twd, order_id=order_id,
-                                                   description=description)  # fmt: skip
         body = preapproved_pay_body(amount_twd=amount_twd, order_id=order_id, description=description)
         path = f"/v3/payments/preapprovedPay/{method.gateway_token}/payment"
         try:
@@ -265,8 +247,6 @@ class LinePayGateway(OneOrderPerRequest):
 
     def charge_status(self, *, method, order_id: str) -> ChargeResult:
         """What became of an order: read back from payment details, never guessed (reconciliation)."""
-        if method.kind != MethodKind.LINEPAY:
-            return partner_for(method.kind).charge_status(method=method, order_id=order_id)
         return self._read_back(order_id, absent_if_missing=True)
 
     def _read_back(self, order_id: str, *, absent_if_missing: bool = False, order_used: bool = False) -> ChargeResult:
@@ -302,9 +282,6 @@ class LinePayGateway(OneOrderPerRequest):
         """Give back `amount_twd` (all when None) of the payment `reference` (its transactionId).
 
         LINE Pay takes no key of ours for a refund; it refuses one that would exceed what is left (1164)."""
-        if method.kind != MethodKind.LINEPAY:
-            return partner_for(method.kind).refund(method=method, reference=reference, amount_twd=amount_twd,
-                                                   refund_key=refund_key)  # fmt: skip
         body = {} if amount_twd is None else {"refundAmount": amount_twd}
         try:
             answer = LinePayClient().post(f"/v3/payments/{reference}/refund", body, label="refund")
@@ -319,9 +296,6 @@ class LinePayGateway(OneOrderPerRequest):
 
     def refund_status(self, *, method, reference: str, amount_twd: int, refund_key: str) -> ChargeResult:
         """A refund whose answer was lost, from payment details' refund list (a refund of that amount)."""
-        if method.kind != MethodKind.LINEPAY:
-            return partner_for(method.kind).refund_status(method=method, reference=reference, amount_twd=amount_twd,
-                                                          refund_key=refund_key)  # fmt: skip
         return self._refund_read_back(reference, amount_twd)
 
     def _refund_read_back(self, reference: str, amount_twd: int | None) -> ChargeResult:

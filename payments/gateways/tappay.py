@@ -8,7 +8,7 @@
   derived from it, so a second call for the same order is refused by TapPay (10013) instead of
   charging twice. A time-out, 421/422 or a duplicate answer is read back through the record query;
   when the record is not there the answer is UNKNOWN.
-- LINE Pay methods go to LINE Pay (see `payments.gateways.partner_for`).
+- LINE Pay methods: the router sends them to LINE Pay (see `payments.gateways.GatewayRouter`).
 
 Only the endpoint's name, the order number and the status are logged; never the partner key or tokens.
 """
@@ -34,9 +34,7 @@ from payments.gateways import (
     api_base,
     http_timeout,
     parse_answer,
-    partner_for,
 )
-from payments.models import MethodKind
 
 logger = logging.getLogger(__name__)
 
@@ -108,17 +106,6 @@ class TapPayGateway(OneOrderPerRequest):
     card_fields_url_name = None  # no URL of ours: the SDK's fields are a template partial
     card_fields_template = "billing/_tappay_fields.html"
 
-    # ---- LINE Pay methods belong to LINE Pay ----
-
-    def linepay_request(self, **kwargs):
-        return partner_for(MethodKind.LINEPAY).linepay_request(**kwargs)
-
-    def linepay_confirm(self, **kwargs):
-        return partner_for(MethodKind.LINEPAY).linepay_confirm(**kwargs)
-
-    def linepay_expire(self, **kwargs):
-        return partner_for(MethodKind.LINEPAY).linepay_expire(**kwargs)
-
     # ---- cards ----
 
     @sensitive_variables()
@@ -158,9 +145,6 @@ class TapPayGateway(OneOrderPerRequest):
 
     @sensitive_variables()
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
-        if method.kind != MethodKind.CARD:
-            return partner_for(method.kind).charge(method=method, amount_twd=amount_twd, order_id=order_id,
-                                                   description=description)  # fmt: skip
         client = TapPayClient()
         card_key, card_token = split_token(method.gateway_token)
         body = {
@@ -180,8 +164,6 @@ class TapPayGateway(OneOrderPerRequest):
 
     def charge_status(self, *, method, order_id: str) -> ChargeResult:
         """What became of an order, from TapPay's record query: never guessed (reconciliation)."""
-        if method.kind != MethodKind.CARD:
-            return partner_for(method.kind).charge_status(method=method, order_id=order_id)
         return self._read_back(order_id, absent_if_missing=True)
 
     def _read_back(self, order_id: str, *, absent_if_missing: bool = False) -> ChargeResult:
@@ -209,9 +191,6 @@ class TapPayGateway(OneOrderPerRequest):
 
         TapPay takes no key of ours for a refund and refuses one above what is left. A time-out is UNKNOWN:
         the refund stays pending and staff check TapPay's portal (`refund_status` cannot tell)."""
-        if method.kind != MethodKind.CARD:
-            return partner_for(method.kind).refund(method=method, reference=reference, amount_twd=amount_twd,
-                                                   refund_key=refund_key)  # fmt: skip
         body = {"rec_trade_id": reference, **({} if amount_twd is None else {"amount": amount_twd})}
         try:
             answer = TapPayClient().post("/tpc/transaction/refund", body, label="refund")
@@ -223,7 +202,4 @@ class TapPayGateway(OneOrderPerRequest):
 
     def refund_status(self, *, method, reference: str, amount_twd: int, refund_key: str) -> ChargeResult:
         """TapPay's record query does not name our refunds: a lost refund answer stays for staff to check."""
-        if method.kind != MethodKind.CARD:
-            return partner_for(method.kind).refund_status(method=method, reference=reference, amount_twd=amount_twd,
-                                                          refund_key=refund_key)  # fmt: skip
         return ChargeResult(Outcome.UNKNOWN, reason=str(NO_ANSWER))
