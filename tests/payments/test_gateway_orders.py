@@ -86,3 +86,32 @@ def test_the_cardholder_given_to_a_gateway_is_the_e_invoice_buyer():
 
     profile = EInvoiceProfileFactory(name="王小明", email="ming@example.tw")
     assert cardholder_of(profile.account) == {"name": "王小明", "email": "ming@example.tw", "phone_number": ""}
+
+
+def test_the_router_sends_each_order_to_the_gateway_stored_on_its_method(settings):
+    # given a sandbox card and a sandbox LINE Pay method, charged together with the sandbox on
+    from payments.gateways import ChargeRequest, gateway
+
+    methods = [card("4242424242424242"), linepay_method(), card("4000000000000002")]
+    requests = [ChargeRequest(m, 840, f"mixed-{i}", "x") for i, m in enumerate(methods)]
+    # when
+    results = gateway().charge_many(requests)
+    # then each answer is its own order's, in the order asked
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.SUCCEEDED, Outcome.DECLINED]
+    assert set(SandboxCharge.objects.values_list("order_id", flat=True)) >= {"mixed-0", "mixed-1"}
+
+
+def test_a_method_kept_by_a_gateway_that_is_not_enabled_is_declined_as_gone_and_never_sent(settings):
+    # given a sandbox card, then the real gateways switched on
+    from payments.gateways import ChargeRequest, gateway
+
+    method = card("4242424242424242")
+    settings.PAYMENTS_GATEWAY = "tappay"
+    # when
+    alone = gateway().charge(method=method, amount_twd=840, order_id="gone-1", description="x")
+    together = gateway().charge_many([ChargeRequest(method, 840, "gone-2", "x")])
+    status = gateway().charge_status(method=method, order_id="gone-1")
+    # then
+    assert (alone.outcome, alone.method_gone, together[0].outcome) == (Outcome.DECLINED, True, Outcome.DECLINED)
+    assert status.outcome == Outcome.UNKNOWN
+    assert not SandboxCharge.objects.filter(order_id__startswith="gone-").exists()
