@@ -1,10 +1,13 @@
 """The admins' pages. Mounted twice (config/urls.py): as the desktop manager under the instance namespace
 `billing`, and as the mobile webstore under `webstore`; `reverse(..., current_app=...)` and the {% url %}
-tag keep a visitor on the side they came in by."""
+tag keep a visitor on the side they came in by. Each page lives in the app whose services it calls (the
+e-invoice page in invoices, the promo-code page in promos); they are mounted here, beside the others."""
 
 from django.urls import include, path
 
 from billing import checkout_views, views
+from invoices import views as invoice_views
+from promos import views as promo_views
 
 app_name = "billing"
 
@@ -23,9 +26,9 @@ account_patterns = [
     path("payment-methods/linepay/<str:order_id>/cancel/", views.linepay_cancel, name="linepay_cancel"),
     path("payment-methods/<int:method_id>/main/", views.method_make_main, name="method_make_main"),
     path("payment-methods/<int:method_id>/remove/", views.method_remove, name="method_remove"),
-    path("einvoice/", views.einvoice, name="einvoice"),
-    path("promo-code/", views.promo_code, name="promo_code"),
-    path("promo-code/remove/", views.promo_code_remove, name="promo_code_remove"),
+    path("einvoice/", invoice_views.einvoice, name="einvoice"),
+    path("promo-code/", promo_views.promo_code, name="promo_code"),
+    path("promo-code/remove/", promo_views.promo_code_remove, name="promo_code_remove"),
     path("payments/", views.payment_records, name="payment_records"),
     path("webstore-qr.svg", views.webstore_qr, name="webstore_qr"),
 ]

@@ -18,15 +18,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.errors import ServiceError
-from accounts.http import client_address, go, moment_or_none, next_url, opener_policy, page, report, url
-from accounts.models import Role
+from accounts.http import go, moment_or_none, next_url, opener_policy, page, report, url
 from accounts.permissions import account_admin_required, account_member_required
 from billing.models import Plan, Subscription
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import payment_method_remove, subscription_cancel_downgrade, subscription_schedule_downgrade
-from invoices.forms import EInvoiceProfileForm
 from invoices.selectors import cardholder_of
-from invoices.services import einvoice_profile_save
 from payments.gateways import GatewayError, gateway
 from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
 from payments.selectors import main_payment_method
@@ -39,9 +36,6 @@ from payments.services import (
     linepay_registration_start,
     payment_method_make_main,
 )
-from promos.models import Redemption
-from promos.selectors import registered_code
-from promos.services import promo_code_register, promo_code_unregister
 
 # ---- helpers shared by the account views ----------------------------------------------------
 
@@ -265,58 +259,6 @@ def method_remove(request, account, method_id):
 
 
 # ---- 電子發票資訊: e-invoice information --------------------------------------------------------
-
-
-@account_member_required
-def einvoice(request, account):
-    profile = getattr(account, "einvoice_profile", None)
-    back = next_url(request, "")
-    if request.method == "POST":
-        if request.membership.role != Role.ADMIN:
-            return HttpResponse(status=403)
-        form = EInvoiceProfileForm(request.POST, instance=profile)
-        if form.is_valid():
-            try:
-                einvoice_profile_save(account=account, data=form.cleaned_data, actor=request.user)
-                messages.success(request, _("Your e-invoice information was saved."))
-                return redirect(back or url(request, "einvoice", account.pk))
-            except ServiceError as error:
-                report(request, error)
-    else:
-        form = EInvoiceProfileForm(instance=profile)
-    return page(request, account, "billing/einvoice.html", form=form, profile=profile, next=back)
-
-
-# ---- 優惠活動代碼: the code for the next renewal (情境四) ------------------------------------------
-
-
-@account_member_required
-def promo_code(request, account):
-    if request.method == "POST":
-        if request.membership.role != Role.ADMIN:
-            return HttpResponse(status=403)
-        try:
-            code = promo_code_register(account=account, text=request.POST.get("code", ""), actor=request.user,
-                                       client=client_address(request))  # fmt: skip
-            messages.success(request, _("Code %(code)s is registered and will be applied at the next renewal.") % {
-                "code": code.display_code})  # fmt: skip
-        except ServiceError as error:
-            report(request, error)
-        return go(request, "promo_code", account.pk)
-    redemptions = Redemption.objects.filter(account=account).select_related("code", "charge").order_by("-redeemed_at")
-    return page(request, account, "billing/promo_code.html", registered=registered_code(account),
-                redemptions=redemptions)  # fmt: skip
-
-
-@require_POST
-@account_admin_required
-def promo_code_remove(request, account):
-    try:
-        promo_code_unregister(account=account, actor=request.user)
-        messages.success(request, _("The code was removed and can be used again."))
-    except ServiceError as error:
-        report(request, error)
-    return go(request, "promo_code", account.pk)
 
 
 # ---- 付款紀錄: payment records -------------------------------------------------------------------

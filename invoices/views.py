@@ -1,12 +1,20 @@
-"""The printable proof (電子發票證明聯) of an invoice, for the members of its account only."""
+"""An account's 電子發票資訊 page, and the printable proof (電子發票證明聯) of an invoice, for its members only."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
-from accounts.permissions import account_membership
+from accounts.errors import ServiceError
+from accounts.http import next_url, page, report, url
+from accounts.models import Role
+from accounts.permissions import account_member_required, account_membership
 from invoices.barcode import code39_svg
+from invoices.forms import EInvoiceProfileForm
 from invoices.issuing import period_label
 from invoices.models import Invoice, InvoiceStatus
+from invoices.services import einvoice_profile_save
 
 
 @login_required
@@ -23,3 +31,23 @@ def proof(request, invoice_id: int):
         "is_pending": invoice.status == InvoiceStatus.NUMBER_PENDING,
     }
     return render(request, "invoices/proof.html", context)
+
+
+@account_member_required
+def einvoice(request, account):
+    profile = getattr(account, "einvoice_profile", None)
+    back = next_url(request, "")
+    if request.method == "POST":
+        if request.membership.role != Role.ADMIN:
+            return HttpResponse(status=403)
+        form = EInvoiceProfileForm(request.POST, instance=profile)
+        if form.is_valid():
+            try:
+                einvoice_profile_save(account=account, data=form.cleaned_data, actor=request.user)
+                messages.success(request, _("Your e-invoice information was saved."))
+                return redirect(back or url(request, "einvoice", account.pk))
+            except ServiceError as error:
+                report(request, error)
+    else:
+        form = EInvoiceProfileForm(instance=profile)
+    return page(request, account, "invoices/einvoice.html", form=form, profile=profile, next=back)
