@@ -1,0 +1,64 @@
+"""Payments left pending (a gateway time-out, a process that died), settled from the gateway's own record.
+
+Never guessed: a renewal the gateway never saw is charged now; a checkout it never saw is marked failed,
+since the admin is no longer there to confirm it; a refund it never saw is marked refused (nothing was
+given back), so staff may refund again.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from billing.checkout import checkout_reconcile
+from billing.models import Checkout, CheckoutStatus, Renewal
+from billing.refunds import refund_reconcile
+from billing.renewals import Totals, renewal_recover, renewals_in_doubt
+from payments.models import Refund, RefundStatus
+
+
+def gateway_worst_case_seconds() -> int:
+    """The longest one gateway call may take before our side gives up on its answer."""
+    return int(settings.GATEWAY_CONNECT_TIMEOUT_SECONDS + settings.GATEWAY_TIMEOUT_SECONDS) + 1
+
+
+@dataclass
+class InDoubt:
+    renewals: list[Renewal]
+    checkouts: list[Checkout]
+    refunds: list[Refund]
+
+
+def payments_in_doubt(*, created_before: datetime) -> InDoubt:
+    """The renewals, checkouts and refunds whose payment was asked for before `created_before` and is still open."""
+    return InDoubt(
+        renewals=list(renewals_in_doubt(older_than=created_before).filter(charge__created_at__lt=created_before)),
+        checkouts=list(
+            Checkout.objects.filter(
+                status=CheckoutStatus.PROCESSING, charge__created_at__lt=created_before
+            ).select_related("charge__payment_method")
+        ),
+        refunds=list(
+            Refund.objects.filter(status=RefundStatus.PENDING, created_at__lt=created_before).select_related(
+                "charge__payment_method", "charge__account"
+            )
+        ),
+    )
+
+
+@dataclass
+class Reconciled:
+    renewals: Totals
+    checkouts: int
+    refunds: int
+
+
+def payments_reconcile(in_doubt: InDoubt, *, as_of: datetime) -> Reconciled:
+    totals = Totals()
+    for renewal in in_doubt.renewals:
+        renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
+    return Reconciled(
+        renewals=totals,
+        checkouts=sum(checkout_reconcile(checkout=checkout) for checkout in in_doubt.checkouts),
+        refunds=sum(refund_reconcile(refund=refund) for refund in in_doubt.refunds),
+    )
