@@ -118,6 +118,8 @@ def child_environment(database: str, **extra: str) -> dict:
         "SECRET_KEY": "bench-only-throwaway-key-not-used-anywhere-else",
         # DEBUG keeps every query in memory, which would spoil the memory figure.
         "DEBUG": "false",
+        # DEBUG off needs a seller (renewals issue invoices in its name); the demo company's.
+        "SELLER_UBN": "22099131", "SELLER_NAME": "示範數位服務股份有限公司", "SELLER_ADDRESS": "臺北市信義區市府路1號",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
         **extra,

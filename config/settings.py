@@ -13,6 +13,9 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+# Plain functions only: settings must not import models, which need the settings to load.
+from invoices.validators import ubn_is_valid
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -257,6 +260,25 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- E-invoice seller (SPEC §4): printed on every invoice and in the MIG 4.0 export ----------
-SELLER_UBN = env.str("SELLER_UBN", default="22099131")
-SELLER_NAME = env.str("SELLER_NAME", default="示範數位服務股份有限公司")
-SELLER_ADDRESS = env.str("SELLER_ADDRESS", default="臺北市信義區市府路1號")
+# An invoice is a tax document in the seller's name, so production must say who the seller is: with DEBUG off
+# all three are required. With DEBUG on (make run, the demo data) a demo company stands in for any left empty.
+seller = {
+    "SELLER_UBN": env.str("SELLER_UBN", default="").strip(),
+    "SELLER_NAME": env.str("SELLER_NAME", default="").strip(),
+    "SELLER_ADDRESS": env.str("SELLER_ADDRESS", default="").strip(),
+}
+demo_seller = {
+    "SELLER_UBN": "22099131",
+    "SELLER_NAME": "示範數位服務股份有限公司",
+    "SELLER_ADDRESS": "臺北市信義區市府路1號",
+}
+if not DEBUG and (missing := [name for name, value in seller.items() if not value]):
+    raise ImproperlyConfigured(
+        f"Set {', '.join(missing)} in the environment or in .env: the seller's 統一編號, registered name and "
+        "address are printed on every e-invoice. Only with DEBUG on does a demo company stand in (see .env.example)."
+    )
+SELLER_UBN, SELLER_NAME, SELLER_ADDRESS = (value or demo_seller[name] for name, value in seller.items())
+if not ubn_is_valid(SELLER_UBN):
+    raise ImproperlyConfigured(
+        f"SELLER_UBN={SELLER_UBN!r} is not a valid 統一編號: 8 digits that pass the Ministry of Finance's check."
+    )

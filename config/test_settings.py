@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-key-not-used-anywhere-else")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# DEBUG is off, so the seller must be set: the demo company that DEBUG on would give.
+os.environ.setdefault("SELLER_UBN", "22099131")
+os.environ.setdefault("SELLER_NAME", "示範數位服務股份有限公司")
+os.environ.setdefault("SELLER_ADDRESS", "臺北市信義區市府路1號")
 
 from config.settings import *  # noqa: E402,F403
 
