@@ -2,13 +2,14 @@ from datetime import date, datetime
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
 from billing.periods import BILLING_TZ
 from invoices.models import EInvoiceProfile, ProfileKind
 from payments.models import Gateway, MethodKind, PaymentMethod
 from promos.codes import random_code
-from promos.models import Campaign, PromoCode
+from promos.models import Campaign, CodeStatus, PromoCode
 
 
 def plan(code: str) -> Plan:
@@ -102,11 +103,24 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 
 class PromoCodeFactory(factory.django.DjangoModelFactory):
+    """An available code; `registered=True`, `redeemed=True`, `void=True` or `expired=True` for the others."""
+
     class Meta:
         model = PromoCode
 
     campaign = factory.SubFactory(CampaignFactory)
     code = factory.LazyFunction(random_code)
+
+    class Params:
+        # A registered code names its account (the constraint code_registered_has_account); the others name none.
+        registered = factory.Trait(
+            status=CodeStatus.REGISTERED,
+            registered_account=factory.SubFactory(AccountFactory),
+            registered_at=factory.LazyFunction(timezone.now),
+        )
+        redeemed = factory.Trait(status=CodeStatus.REDEEMED)
+        void = factory.Trait(status=CodeStatus.VOID)
+        expired = factory.Trait(status=CodeStatus.EXPIRED)
 
 
 # ---- added for the admin tests (tests/test_admin.py) -----------------------------------------
@@ -215,7 +229,7 @@ class RedemptionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "promos.Redemption"
 
-    code = factory.SubFactory(PromoCodeFactory, status="redeemed")
+    code = factory.SubFactory(PromoCodeFactory, redeemed=True)
     account = factory.SubFactory(AccountFactory)
     charge = factory.SubFactory(
         ChargeFactory, account=factory.SelfAttribute("..account"), deduction_twd=800, net_twd=0, tax_twd=0, total_twd=0

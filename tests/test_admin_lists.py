@@ -29,7 +29,7 @@ from billing.models import (
 from billing.periods import local_date, month_start
 from invoices.models import EInvoiceProfile, Invoice, InvoiceNumberRange
 from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
-from promos.models import Campaign, CodeBatch, CodeGuess, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, CodeBatch, CodeGuess, PromoCode, Redemption
 from tests.admin_rows import admin_url
 from tests.factories import (
     AccountFactory,
@@ -82,12 +82,7 @@ def plan_changes(n):
 
 
 def promo_codes(n):
-    registered = [
-        PromoCodeFactory(
-            status=CodeStatus.REGISTERED, registered_account=AccountFactory(), registered_at=timezone.now()
-        )
-        for _ in range(n // 2)
-    ]
+    registered = PromoCodeFactory.create_batch(n // 2, registered=True)
     return registered + PromoCodeFactory.create_batch(n - n // 2)
 
 

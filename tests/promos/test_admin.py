@@ -5,12 +5,11 @@ import io
 
 import pytest
 from django.contrib.messages import ERROR, SUCCESS, WARNING
-from django.utils import timezone
 
 from billing.models import AuditRecord
 from promos import admin as promos_admin
 from promos.codes import format_code
-from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode, Redemption
+from promos.models import Campaign, CodeBatch, PromoCode, Redemption
 from tests.admin_rows import admin_url, messages_of, post_action
 from tests.factories import AccountFactory, CampaignFactory, PromoCodeFactory, RedemptionFactory
 
@@ -50,9 +49,7 @@ def test_a_campaign_keeps_its_face_value_when_a_post_changes_it(admin_client):
 def test_void_action_voids_available_and_registered_codes_and_leaves_redeemed_ones(admin_client, admin_user):
     # given
     available = PromoCodeFactory()
-    registered = PromoCodeFactory(
-        status=CodeStatus.REGISTERED, registered_account=AccountFactory(), registered_at=timezone.now()
-    )
+    registered = PromoCodeFactory(registered=True)
     redeemed = RedemptionFactory().code
 
     # when
@@ -187,7 +184,7 @@ def test_search_finds_a_code_however_it_is_typed(admin_client, typed):
 def test_search_finds_codes_by_the_account_they_are_registered_to(admin_client):
     # given
     account = AccountFactory(basic_id="@springshop")
-    code = PromoCodeFactory(status=CodeStatus.REGISTERED, registered_account=account, registered_at=timezone.now())
+    code = PromoCodeFactory(registered=True, registered_account=account)
     PromoCodeFactory()
 
     # when
