@@ -7,7 +7,7 @@ from django.utils import timezone
 from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
 from billing.periods import BILLING_TZ
 from invoices.models import EInvoiceProfile, ProfileKind
-from payments.models import Gateway, MethodKind, PaymentMethod
+from payments.models import ChargeStatus, Gateway, MethodKind, PaymentMethod
 from promos.codes import random_code
 from promos.models import Campaign, CodeStatus, PromoCode
 
@@ -180,7 +180,7 @@ class AuditRecordFactory(factory.django.DjangoModelFactory):
 
 
 class ChargeFactory(factory.django.DjangoModelFactory):
-    """A succeeded light→medium upgrade: NT$800 + 5% tax."""
+    """A succeeded light→medium upgrade: NT$800 + 5% tax; `pending=True` or `failed=True` for the others."""
 
     class Meta:
         model = "payments.Charge"
@@ -201,7 +201,13 @@ class ChargeFactory(factory.django.DjangoModelFactory):
     total_twd = 840
     idempotency_key = factory.Sequence(lambda n: f"upgrade-{n:06d}")
     gateway = Gateway.SANDBOX
-    status = "succeeded"
+    status = ChargeStatus.SUCCEEDED
+    settled_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        # A charge the gateway answered was settled then (settled_at); a pending one is still at the gateway.
+        pending = factory.Trait(status=ChargeStatus.PENDING, settled_at=None)
+        failed = factory.Trait(status=ChargeStatus.FAILED, failure_reason="declined")
 
 
 class RefundFactory(factory.django.DjangoModelFactory):
