@@ -7,7 +7,7 @@ from django.utils import timezone
 from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
 from billing.periods import BILLING_TZ
 from invoices.models import EInvoiceProfile, ProfileKind
-from payments.models import ChargeStatus, Gateway, MethodKind, PaymentMethod
+from payments.models import ChargeStatus, Gateway, MethodKind, MethodStatus, PaymentMethod
 from promos.codes import random_code
 from promos.models import Campaign, CodeStatus, PromoCode
 
@@ -80,6 +80,8 @@ class PaymentMethodFactory(factory.django.DjangoModelFactory):
             masked_card="4111-****-****-1111", gateway_token=factory.Sequence(lambda n: f"{n:015d}"),
         )  # fmt: skip
         spare = factory.Trait(is_main=False)
+        # Only an active method can be the main one (the constraint main_method_is_active).
+        expired = factory.Trait(status=MethodStatus.EXPIRED, is_main=False)
 
 
 class EInvoiceProfileFactory(factory.django.DjangoModelFactory):
