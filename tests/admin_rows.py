@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import Renewal, RenewalRun, UserPreference
+from billing.models import RenewalRun, UserPreference
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
@@ -23,9 +23,7 @@ def _renewal_run():
 
 
 def _renewal():
-    subscription = factories.SubscriptionFactory()
-    return Renewal.objects.create(subscription=subscription, period_start=date(2026, 2, 1), plan=subscription.plan,
-                                  status="failed", last_error="declined")  # fmt: skip
+    return factories.RenewalFactory(failed=True, period_start=date(2026, 2, 1))
 
 
 def _checkout():

@@ -4,8 +4,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from billing.models import Membership, OfficialAccount, Plan, Role, Subscription
-from billing.periods import BILLING_TZ
+from billing.models import Membership, OfficialAccount, Plan, RenewalStatus, Role, Subscription
+from billing.periods import BILLING_TZ, next_month_start
+from billing.renewals import next_retry_day
 from invoices.models import EInvoiceProfile, ProfileKind
 from payments.models import ChargeStatus, Gateway, MethodKind, MethodStatus, PaymentMethod
 from promos.codes import random_code
@@ -274,3 +275,25 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     tax_twd = 40
     total_twd = 840
     issued_at = factory.LazyFunction(lambda: datetime(2026, 1, 5, 10, 0, tzinfo=BILLING_TZ))
+
+
+class RenewalFactory(factory.django.DjangoModelFactory):
+    """A subscription's renewal into its next month as a run first records it: charging, on its first attempt;
+    `failed=True` for one the gateway declined, waiting for its next retry day."""
+
+    class Meta:
+        model = "billing.Renewal"
+
+    subscription = factory.SubFactory(SubscriptionFactory)
+    period_start = factory.LazyAttribute(lambda r: next_month_start(r.subscription.period_start))
+    plan = factory.SelfAttribute("subscription.plan")
+    status = RenewalStatus.CHARGING
+    attempts = 1
+
+    class Params:
+        # Declined on the new period's first day: retried on the next of BILLING_RETRY_DAYS.
+        failed = factory.Trait(
+            status=RenewalStatus.FAILED,
+            last_error="declined",
+            next_retry_on=factory.LazyAttribute(lambda r: next_retry_day(r.period_start, after=r.period_start)),
+        )

@@ -22,7 +22,6 @@ from billing.models import (
     PlanPrice,
     Renewal,
     RenewalRun,
-    RenewalStatus,
     Subscription,
     UserPreference,
 )
@@ -48,6 +47,7 @@ from tests.factories import (
     PromoCodeFactory,
     RedemptionFactory,
     RefundFactory,
+    RenewalFactory,
     SubscriptionFactory,
     UserFactory,
     plan,
@@ -104,8 +104,8 @@ def renewal_runs(n):
 
 
 def renewals(n):
-    return [Renewal.objects.create(subscription=s, period_start=date(2026, 7, 1), plan=plan("medium"),
-                                   status=RenewalStatus.FAILED, charge=ChargeFactory())
+    return [RenewalFactory(failed=True, subscription=s, period_start=date(2026, 7, 1), plan=plan("medium"),
+                           charge=ChargeFactory())
             for s in SubscriptionFactory.create_batch(n)]  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from billing.models import (
 )
 from billing.periods import local_date, month_start, next_month_start
 from tests.admin_rows import admin_url, messages_of, post_action
-from tests.factories import PlanPriceFactory, SubscriptionFactory, UserFactory, plan
+from tests.factories import PlanPriceFactory, RenewalFactory, SubscriptionFactory, UserFactory, plan
 from tests.helpers import add_card
 
 # These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones.
@@ -307,8 +307,8 @@ def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
     # given a failed renewal of an account that now has a working card
     subscription = SubscriptionFactory(medium=True, period_start=date(2026, 6, 1))
     add_card(subscription.account)
-    renewal = Renewal.objects.create(
-        subscription=subscription, period_start=date(2026, 7, 1), plan=plan("medium"), status=RenewalStatus.FAILED,
+    renewal = RenewalFactory(
+        failed=True, subscription=subscription, period_start=date(2026, 7, 1), plan=plan("medium"),
         next_retry_on=date(2099, 1, 3), attempts=1,
     )  # fmt: skip
     # when
