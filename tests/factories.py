@@ -126,7 +126,7 @@ class PromoCodeFactory(factory.django.DjangoModelFactory):
         expired = factory.Trait(status=CodeStatus.EXPIRED)
 
 
-# ---- added for the admin tests (tests/test_admin.py) -----------------------------------------
+# ---- added for the admin tests (tests/test_admin_lists.py, tests/<app>/test_admin.py) ---------
 
 
 class PlanFactory(factory.django.DjangoModelFactory):
