@@ -1,4 +1,5 @@
-"""One saved row of every model the staff admin shows, for tests that open or post each admin page."""
+"""One saved row of every model the staff admin shows, for tests that open or post each admin page, and the
+requests those tests make: an admin URL, an action posted on rows, the messages a response leaves."""
 
 from datetime import date
 
@@ -6,10 +7,11 @@ from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserPreference
-from billing.models import Renewal, RenewalRun
+from billing.models import RenewalRun
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
@@ -22,9 +24,7 @@ def _renewal_run():
 
 
 def _renewal():
-    subscription = factories.SubscriptionFactory()
-    return Renewal.objects.create(subscription=subscription, period_start=date(2026, 2, 1), plan=subscription.plan,
-                                  status="failed", last_error="declined")  # fmt: skip
+    return factories.RenewalFactory(failed=True, period_start=date(2026, 2, 1))
 
 
 def _checkout():
@@ -89,3 +89,16 @@ MAKERS = {
 def one_row_of(model):
     """A saved row of `model`; a KeyError names a model newly in the admin that needs a maker here."""
     return MAKERS[model._meta.label_lower]()
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def post_action(client, model, action: str, rows, **extra):
+    data = {"action": action, "_selected_action": [row.pk for row in rows], **extra}
+    return client.post(admin_url(model, "changelist"), data)
+
+
+def messages_of(response) -> list[tuple[int, str]]:
+    return [(message.level, str(message)) for message in response.wsgi_request._messages]

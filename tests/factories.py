@@ -2,14 +2,16 @@ from datetime import date, datetime
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts.models import Membership, OfficialAccount, Role
-from accounts.periods import BILLING_TZ
-from billing.models import Plan, Subscription
+from accounts.periods import BILLING_TZ, next_month_start
+from billing.models import Plan, RenewalStatus, Subscription
+from billing.renewals.batches import next_retry_day
 from invoices.models import EInvoiceProfile, ProfileKind
-from payments.models import Gateway, MethodKind, PaymentMethod
+from payments.models import ChargeStatus, Gateway, MethodKind, MethodStatus, PaymentMethod
 from promos.codes import random_code
-from promos.models import Campaign, PromoCode
+from promos.models import Campaign, CodeStatus, PromoCode
 
 
 def plan(code: str) -> Plan:
@@ -80,6 +82,8 @@ class PaymentMethodFactory(factory.django.DjangoModelFactory):
             masked_card="4111-****-****-1111", gateway_token=factory.Sequence(lambda n: f"{n:015d}"),
         )  # fmt: skip
         spare = factory.Trait(is_main=False)
+        # Only an active method can be the main one (the constraint main_method_is_active).
+        expired = factory.Trait(status=MethodStatus.EXPIRED, is_main=False)
 
 
 class EInvoiceProfileFactory(factory.django.DjangoModelFactory):
@@ -103,14 +107,27 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 
 class PromoCodeFactory(factory.django.DjangoModelFactory):
+    """An available code; `registered=True`, `redeemed=True`, `void=True` or `expired=True` for the others."""
+
     class Meta:
         model = PromoCode
 
     campaign = factory.SubFactory(CampaignFactory)
     code = factory.LazyFunction(random_code)
 
+    class Params:
+        # A registered code names its account (the constraint code_registered_has_account); the others name none.
+        registered = factory.Trait(
+            status=CodeStatus.REGISTERED,
+            registered_account=factory.SubFactory(AccountFactory),
+            registered_at=factory.LazyFunction(timezone.now),
+        )
+        redeemed = factory.Trait(status=CodeStatus.REDEEMED)
+        void = factory.Trait(status=CodeStatus.VOID)
+        expired = factory.Trait(status=CodeStatus.EXPIRED)
 
-# ---- added for the admin tests (tests/test_admin.py) -----------------------------------------
+
+# ---- added for the admin tests (tests/test_admin_lists.py, tests/<app>/test_admin.py) ---------
 
 
 class PlanFactory(factory.django.DjangoModelFactory):
@@ -167,7 +184,7 @@ class AuditRecordFactory(factory.django.DjangoModelFactory):
 
 
 class ChargeFactory(factory.django.DjangoModelFactory):
-    """A succeeded light→medium upgrade: NT$800 + 5% tax."""
+    """A succeeded light→medium upgrade: NT$800 + 5% tax; `pending=True` or `failed=True` for the others."""
 
     class Meta:
         model = "payments.Charge"
@@ -188,7 +205,13 @@ class ChargeFactory(factory.django.DjangoModelFactory):
     total_twd = 840
     idempotency_key = factory.Sequence(lambda n: f"upgrade-{n:06d}")
     gateway = Gateway.SANDBOX
-    status = "succeeded"
+    status = ChargeStatus.SUCCEEDED
+    settled_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        # A charge the gateway answered was settled then (settled_at); a pending one is still at the gateway.
+        pending = factory.Trait(status=ChargeStatus.PENDING, settled_at=None)
+        failed = factory.Trait(status=ChargeStatus.FAILED, failure_reason="declined")
 
 
 class RefundFactory(factory.django.DjangoModelFactory):
@@ -216,7 +239,7 @@ class RedemptionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "promos.Redemption"
 
-    code = factory.SubFactory(PromoCodeFactory, status="redeemed")
+    code = factory.SubFactory(PromoCodeFactory, redeemed=True)
     account = factory.SubFactory(AccountFactory)
     charge = factory.SubFactory(
         ChargeFactory, account=factory.SelfAttribute("..account"), deduction_twd=800, net_twd=0, tax_twd=0, total_twd=0
@@ -253,3 +276,25 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     tax_twd = 40
     total_twd = 840
     issued_at = factory.LazyFunction(lambda: datetime(2026, 1, 5, 10, 0, tzinfo=BILLING_TZ))
+
+
+class RenewalFactory(factory.django.DjangoModelFactory):
+    """A subscription's renewal into its next month as a run first records it: charging, on its first attempt;
+    `failed=True` for one the gateway declined, waiting for its next retry day."""
+
+    class Meta:
+        model = "billing.Renewal"
+
+    subscription = factory.SubFactory(SubscriptionFactory)
+    period_start = factory.LazyAttribute(lambda r: next_month_start(r.subscription.period_start))
+    plan = factory.SelfAttribute("subscription.plan")
+    status = RenewalStatus.CHARGING
+    attempts = 1
+
+    class Params:
+        # Declined on the new period's first day: retried on the next of BILLING_RETRY_DAYS.
+        failed = factory.Trait(
+            status=RenewalStatus.FAILED,
+            last_error="declined",
+            next_retry_on=factory.LazyAttribute(lambda r: next_retry_day(r.period_start, after=r.period_start)),
+        )

@@ -18,7 +18,7 @@ from promos.eligibility import Buyer
 from promos.models import CodeStatus, PromoCode, Redemption
 from promos.services import promo_code_redeem, promo_code_register
 from tests.concurrency import run_at_once
-from tests.factories import PaymentMethodFactory, PromoCodeFactory, SubscriptionFactory
+from tests.factories import ChargeFactory, PaymentMethodFactory, PromoCodeFactory, SubscriptionFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 20
@@ -38,10 +38,9 @@ def test_twenty_charges_racing_for_one_code_redeem_it_once():
 
     def purchase(i):
         with transaction.atomic():
-            charge = Charge.objects.create(
-                account=account, purpose="upgrade", period_start=date(2026, 6, 1), fee_twd=800,
-                deduction_twd=800, forfeited_twd=400, net_twd=0, tax_twd=0, total_twd=0,
-                idempotency_key=f"race-{i}", status="succeeded",
+            charge = ChargeFactory(
+                account=account, period_start=date(2026, 6, 1), deduction_twd=800, forfeited_twd=400, net_twd=0,
+                tax_twd=0, total_twd=0, idempotency_key=f"race-{i}",
             )  # fmt: skip
             promo_code_redeem(text=code.code, account=account, charge=charge, applied_twd=800, forfeited_twd=400,
                               actor=None)  # fmt: skip

@@ -41,7 +41,7 @@ def test_the_old_head_migrates_to_the_new_one_with_its_rows():
         tax_twd=40, total_twd=840, idempotency_key="checkout:old:1", status="succeeded",
     )  # fmt: skip
     old.get_model("billing", "AuditRecord").objects.create(
-        account=account, object_type="billing.officialaccount", object_id=str(account.pk), object_repr="小明咖啡",
+        account=account, object_type="accounts.officialaccount", object_id=str(account.pk), object_repr="小明咖啡",
         action="account.create",
     )  # fmt: skip
     content_types = old.get_model("contenttypes", "ContentType").objects

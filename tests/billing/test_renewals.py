@@ -81,7 +81,7 @@ def test_on_the_light_plan_a_registered_code_waits():
 def test_a_registered_code_whose_window_closed_is_released_with_an_audit_record():
     sub = subscription()
     campaign = CampaignFactory(valid_until=datetime(2026, 6, 30, 23, 59, 59, tzinfo=BILLING_TZ))
-    code = PromoCodeFactory(campaign=campaign, status=CodeStatus.REGISTERED, registered_account=sub.account)
+    code = PromoCodeFactory(campaign=campaign, registered=True, registered_account=sub.account)
     renew(sub)
     code.refresh_from_db()
     assert (code.status, code.registered_account) == (CodeStatus.AVAILABLE, None)

@@ -194,7 +194,9 @@ def test_issuing_twice_returns_the_one_invoice(django_capture_on_commit_callback
 @pytest.mark.parametrize("status", ["pending", "failed"])
 def test_a_charge_that_did_not_succeed_gets_no_invoice(status):
     # given
-    charge = ChargeFactory(account=EInvoiceProfileFactory().account, status=status)
+    charge = ChargeFactory(
+        account=EInvoiceProfileFactory().account, pending=status == "pending", failed=status == "failed"
+    )
     number_range = range_of()
     # when
     with pytest.raises(ServiceError) as caught:

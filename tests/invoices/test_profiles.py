@@ -1,18 +1,15 @@
 """E-invoice profiles (SPEC §4): the five kinds, their required fields and formats, the audit trail, the form."""
 
-from datetime import date
-
 import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.audit import snapshot
 from accounts.models import AuditRecord
 from invoices.forms import EInvoiceProfileForm
-from invoices.models import PROFILE_FIELDS, EInvoiceProfile, Invoice, InvoiceStatus
+from invoices.models import PROFILE_FIELDS, EInvoiceProfile
 from invoices.services import einvoice_profile_save
-from payments.models import Charge
 from tests.concurrency import run_at_once
-from tests.factories import AccountFactory, EInvoiceProfileFactory, UserFactory
+from tests.factories import AccountFactory, EInvoiceProfileFactory, InvoiceFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
@@ -185,14 +182,10 @@ def test_a_key_that_is_not_a_profile_field_is_a_programming_error():
 def test_changing_the_profile_leaves_issued_invoices_alone():
     # given an issued invoice whose buyer is a snapshot of the member-carrier profile
     profile = EInvoiceProfileFactory()
-    charge = Charge.objects.create(
-        account=profile.account, purpose="upgrade", period_start=date(2026, 6, 1), fee_twd=800, net_twd=800,
-        tax_twd=40, total_twd=840, idempotency_key="profile-test", status="succeeded",
-    )  # fmt: skip
     buyer = {"kind": "member", "name": "王小明", "email": EMAIL}
-    invoice = Invoice.objects.create(
-        charge=charge, status=InvoiceStatus.ISSUED, period="11506", number="AB00000001", random_code="1234",
-        buyer=buyer, seller={"ubn": "22099131"}, lines=[], sales_twd=800, tax_twd=40, total_twd=840,
+    invoice = InvoiceFactory(
+        charge__account=profile.account, period="11506", number="AB00000001", buyer=buyer,
+        seller={"ubn": "22099131"}, lines=[],
     )  # fmt: skip
     # when
     einvoice_profile_save(account=profile.account, data=GOOD["company"], actor=None)

@@ -69,7 +69,7 @@ def test_the_database_refuses_two_main_methods():
 def test_an_expired_method_cannot_be_made_main():
     account = SubscriptionFactory().account
     main = PaymentMethodFactory(account=account)
-    expired = PaymentMethodFactory(account=account, spare=True, status=MethodStatus.EXPIRED)
+    expired = PaymentMethodFactory(account=account, expired=True)
     with pytest.raises(ServiceError):
         payment_method_make_main(method=expired, actor=None)
     assert mains(account) == [main.pk]

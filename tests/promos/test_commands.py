@@ -291,8 +291,8 @@ def test_export_filters_by_status_to_stdout():
     # given
     campaign = CampaignFactory(name="夏季優惠")
     available = PromoCodeFactory(campaign=campaign, code="AAAABBBBCCCCDDDDEEEE")
-    PromoCodeFactory(campaign=campaign, status=CodeStatus.VOID)
-    PromoCodeFactory(status=CodeStatus.AVAILABLE)  # another campaign's
+    PromoCodeFactory(campaign=campaign, void=True)
+    PromoCodeFactory()  # another campaign's, available
     out, err = io.StringIO(), io.StringIO()
 
     # when

@@ -128,8 +128,7 @@ def test_a_code_whose_window_has_already_ended_is_refused_as_expired(account, la
 
 def test_a_code_marked_expired_is_refused_as_expired_even_inside_its_window(account):
     # given a code the expiry job already marked expired (its campaign was shortened since, say)
-    code = PromoCodeFactory()
-    PromoCode.objects.filter(pk=code.pk).update(status=CodeStatus.EXPIRED)
+    code = PromoCodeFactory(expired=True)
     # when
     with translation.override("en"), pytest.raises(CodeNotUsable) as error:
         promo_code_register(account=account, text=code.code, actor=None, at=NOW)
@@ -161,9 +160,7 @@ def test_registration_is_refused_with_the_reason(setup, refusal):
         payment_method_kinds=["card"] if setup == "card_only_campaign_linepay_account" else ["card", "linepay"],
         charge_kinds=["upgrade_to_medium"] if setup == "upgrade_only_campaign" else default_charge_kinds(),
     )
-    code = PromoCodeFactory(campaign=campaign)
-    if setup in ("redeemed", "void"):
-        PromoCode.objects.filter(pk=code.pk).update(status=setup)
+    code = PromoCodeFactory(campaign=campaign, redeemed=setup == "redeemed", void=setup == "void")
     if setup == "registered_elsewhere":
         other = SubscriptionFactory(medium=True).account
         PaymentMethodFactory(account=other)
@@ -212,7 +209,7 @@ def test_a_registered_code_is_consumed_by_its_own_account_at_an_upgrade(account)
 
 @pytest.mark.parametrize("status", [CodeStatus.REDEEMED, CodeStatus.VOID])
 def test_a_used_or_void_code_cannot_be_redeemed(account, status):
-    code = PromoCodeFactory(status=status)
+    code = PromoCodeFactory(redeemed=status == CodeStatus.REDEEMED, void=status == CodeStatus.VOID)
     with pytest.raises(CodeNotUsable):
         promo_code_redeem(text=code.code, account=account, charge=make_charge(account), applied_twd=800,
                           forfeited_twd=400, actor=None)  # fmt: skip
@@ -236,7 +233,7 @@ def test_a_code_registered_by_another_account_cannot_be_redeemed(account):
 
 
 def test_void_skips_redeemed_codes_and_audits_each_voided_one(account):
-    available, redeemed = PromoCodeFactory(), PromoCodeFactory(status=CodeStatus.REDEEMED)
+    available, redeemed = PromoCodeFactory(), PromoCodeFactory(redeemed=True)
     registered = PromoCodeFactory()
     promo_code_register(account=account, text=registered.code, actor=None, at=NOW)
     voided = promo_codes_void(codes=[available, redeemed, registered], actor=None, reason="leaked")
