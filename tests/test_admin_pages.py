@@ -6,11 +6,10 @@ unsaved row): staff could not register an invoice number range at all.
 
 import pytest
 from django.contrib import admin
-from django.urls import reverse
 
 from accounts.admin import CheckedInputMixin
 from invoices.models import InvoiceNumberRange
-from tests.admin_rows import one_row_of
+from tests.admin_rows import admin_url, one_row_of
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -28,10 +27,6 @@ NO_ADDING = {
 
 def label(model) -> str:
     return model._meta.label_lower
-
-
-def admin_url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
 @pytest.fixture

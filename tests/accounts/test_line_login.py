@@ -27,7 +27,7 @@ from django.urls import reverse
 
 from tests.factories import MembershipFactory, SubscriptionFactory, UserFactory
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_ID = "1650000000"
 CHANNEL_SECRET = "fake-line-login-channel-secret"
 LINE_USER_ID = "U4af4980629f3e4e3b5c4f1f1f1f1f1f1"
