@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import ServiceError
-from accounts.money import round_half_up_twd
+from accounts.money import round_half_up_twd, tax_rate
 from accounts.periods import days_in_month, days_left_in_month, local_date, month_start
 from promos.eligibility import Buyer, CodeRefusal, CodeTerms, code_refusal
 
@@ -44,7 +44,7 @@ class PlanTerms:
 
 @dataclass(frozen=True)
 class Rules:
-    tax_rate: Decimal = Decimal("0.05")
+    tax_rate: Decimal = field(default_factory=tax_rate)
     prorate_free_to_paid: bool = False
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, snapshot
 from accounts.errors import ServiceError
 from accounts.models import Membership, Role
-from accounts.money import round_half_up_twd
+from accounts.money import round_half_up_twd, tax_rate
 from accounts.periods import local_date
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
 from invoices.services import ALLOWANCE_LOCK_NAMESPACE
@@ -48,9 +48,10 @@ def period_label(period: str) -> str:
     return f"{int(period[:3])}年{month - 1:02d}-{month:02d}月"
 
 
-def split_tax_inclusive(total_twd: int, rate: Decimal = Decimal("0.05")) -> tuple[int, int]:
-    """A tax-inclusive amount as (sales, tax): sales = round(total / 1.05), tax = the rest (5238 + 262 = 5500)."""
-    sales = round_half_up_twd(Decimal(total_twd) / (1 + rate))
+def split_tax_inclusive(total_twd: int) -> tuple[int, int]:
+    """A tax-inclusive amount as (sales, tax): sales = round(total / (1 + the tax rate)), tax = the rest
+    (at 5%: 5238 + 262 = 5500)."""
+    sales = round_half_up_twd(Decimal(total_twd) / (1 + tax_rate()))
     return sales, total_twd - sales
 
 
