@@ -11,6 +11,8 @@ line is turned into whole NT$ once, by `round_half_up_twd`.
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
 
 from django.utils.translation import gettext_lazy as _
 
@@ -93,6 +95,30 @@ class Quote:
 # ---- rules ----------------------------------------------------------------------------------
 
 
+class Ranked(Protocol):
+    rank: int
+
+
+class PlanMove(StrEnum):
+    """What moving from one plan to another is (SPEC §2): an upgrade is bought now, a downgrade is scheduled."""
+
+    NONE = "none"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+
+
+def plan_move(current: Ranked, target: Ranked) -> PlanMove:
+    """The one rule of which way a plan change goes: by rank, a higher one being a bigger plan.
+
+    Takes plans or their terms alike (anything with a `rank`).
+    """
+    if target.rank > current.rank:
+        return PlanMove.UPGRADE
+    if target.rank < current.rank:
+        return PlanMove.DOWNGRADE
+    return PlanMove.NONE
+
+
 def tax_for(net_twd: int, rules: Rules) -> int:
     return round_half_up_twd(Decimal(net_twd) * rules.tax_rate)
 
@@ -135,9 +161,10 @@ def price_upgrade(
     paid→paid upgrades always charge the flat difference (LINE's medium→high NT$400).
     `code_entered` with `code=None` means the admin typed a code that does not exist.
     """
-    if target.rank == current.rank:
+    move = plan_move(current, target)
+    if move == PlanMove.NONE:
         raise UpgradeRefused(_("The account is already on this plan."))
-    if target.rank < current.rank:
+    if move == PlanMove.DOWNGRADE:
         raise UpgradeRefused(_("A smaller plan is a downgrade: it is scheduled for next month, not bought."))
     today = local_date(at)
     proration = None

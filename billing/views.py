@@ -22,6 +22,7 @@ from accounts.http import client_address, go, moment_or_none, next_url, opener_p
 from accounts.models import Role
 from accounts.permissions import account_admin_required, account_member_required
 from billing.models import Plan, Subscription
+from billing.pricing import plan_move
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import payment_method_remove, subscription_cancel_downgrade, subscription_schedule_downgrade
 from invoices.forms import EInvoiceProfileForm
@@ -66,7 +67,7 @@ def account_home(request, account):
 def plans(request, account):
     subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
     month = subscription.period_start
-    rows = [(plan, plan_terms(plan, month)) for plan in plans_with_terms()]
+    rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans_with_terms()]
     return page(
         request, account, "billing/plans.html", subscription=subscription, plan_rows=rows,
         used_messages=billed_messages(account, month), webstore_url=request.build_absolute_uri(
