@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_entry, audit_records_save, lock_accounts, snapshot
+from accounts.batches import each_alone_on_failure
 from accounts.bulk import update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
@@ -102,18 +103,16 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
         logger.exception("the gateway did not answer a batch of %s charges", len(requests))
         results = [ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")] * len(requests)
     answers = [(a.renewal.pk, r.order_id, result) for a, r, result in zip(attempts, requests, results, strict=True)]
-    try:
+    if len(answers) == 1:  # a lone answer's fault is raised: the caller counts it with its subscription
         renewals_settle(answers, as_of=as_of, totals=totals)
-    except Exception:
-        if len(answers) == 1:
-            raise
-        logger.exception("settling a batch of %s renewals failed; settling them one by one", len(answers))
-        for answer in answers:
-            try:
-                renewals_settle([answer], as_of=as_of, totals=totals)
-            except Exception:  # noqa: BLE001 - left charging: recovery settles it from the gateway's record
-                logger.exception("settling renewal %s failed", answer[0])
-                totals.pending += 1
+        return
+
+    def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
+        logger.exception("settling renewal %s failed", answer[0])
+        totals.pending += 1
+
+    each_alone_on_failure(answers, lambda batch: renewals_settle(batch, as_of=as_of, totals=totals), left_charging,
+                          what="renewals to settle")  # fmt: skip
 
 
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:
