@@ -26,6 +26,7 @@ from billing.models import Checkout, CheckoutStatus, Plan, Renewal, RenewalStatu
 from billing.pricing import PlanMove, Quote, plan_move, price_upgrade
 from billing.selectors import plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
+from invoices.selectors import has_einvoice_profile
 from payments.gateways import ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus
 from payments.selectors import main_payment_method
@@ -95,7 +96,7 @@ def checkout_step(checkout: Checkout) -> str:
         return RECEIPT
     if checkout.status == CheckoutStatus.PROCESSING:
         return PROCESSING
-    if not hasattr(checkout.account, "einvoice_profile"):
+    if not has_einvoice_profile(checkout.account):
         return EINVOICE
     if main_payment_method(checkout.account) is None:
         return PAYMENT_METHOD
