@@ -14,6 +14,7 @@ from billing.pricing import price_renewal
 from billing.renewals.runs import plans_by_pk
 from billing.selectors import plan_terms, pricing_rules
 from payments.models import PaymentMethod
+from promos.eligibility import window_closed
 from promos.models import CodeStatus, PromoCode
 from promos.selectors import buyer_with, code_terms
 from promos.services import promo_code_unregister
@@ -53,7 +54,7 @@ def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: dat
     """A registered code whose window has closed is not used (`release_expired_codes` gives it back)."""
     for subscription in subscriptions:
         code = inputs.codes.get(subscription.account_id)
-        if code is not None and code.status == CodeStatus.REGISTERED and code.campaign.valid_until < as_of:
+        if code is not None and code.status == CodeStatus.REGISTERED and window_closed(code.campaign, as_of):
             del inputs.codes[subscription.account_id]
 
 
@@ -61,10 +62,11 @@ def release_expired_codes(subscription_ids: list[int], *, as_of: datetime) -> No
     """Release the codes registered for these renewals whose window has closed, with an audit record,
     and tell the admins. Each in its own transaction before the claim, locking account then code as
     registering does (the claim holds code locks, so releasing inside it could deadlock with an admin)."""
-    expired = PromoCode.objects.filter(
-        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids,
-        campaign__valid_until__lt=as_of,
-    ).select_related("registered_account")  # fmt: skip
+    expired = (
+        PromoCode.objects.window_closed(as_of)
+        .filter(status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids)
+        .select_related("registered_account")
+    )
     for code in expired:
         account = code.registered_account
         try:
