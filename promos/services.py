@@ -15,7 +15,7 @@ from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from accounts.periods import local_date, next_month_start, period_start_at
 from promos.codes import format_code, normalise_code, random_codes
-from promos.eligibility import CodeRefusal, registration_refusal, state_refusal
+from promos.eligibility import CodeRefusal, registration_refusal, state_refusal, window_closed
 from promos.models import Campaign, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
 from promos.selectors import buyer_for, code_terms
 from promos.throttle import code_guess_claim, code_guess_withdraw
@@ -409,25 +409,41 @@ def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
     if dry_run:
         return counts
     for pk in stale.filter(status=CodeStatus.REGISTERED).values_list("pk", flat=True):
-        _expire_registered(pk)
+        promo_code_expire_registered(code_id=pk, as_of=as_of)
     for campaign in Campaign.objects.filter(pk__in=stale.values("campaign_id")):
         _expire_available(campaign)
     return counts
 
 
-def _expire_registered(pk: int) -> None:
+def promo_code_expire_registered(*, code_id: int, as_of: datetime) -> PromoCode | None:
+    """A registered code whose window has closed by `as_of` is expired, never available again (SPEC §3), whoever
+    finds it: the expiry command, or the renewal it was registered for. The account's admins are told
+    (code_released) once that commits.
+
+    Locks the account, then the code, as registering does (the lock order). Changes nothing and returns None
+    when the code is no longer registered (its admin removed it meanwhile, say) or its window is still open.
+    """
     from accounts.notices import notify_admins
 
+    registered = PromoCode.objects.filter(pk=code_id, status=CodeStatus.REGISTERED)
+    account_id = registered.values_list("registered_account_id", flat=True).first()
+    if account_id is None:
+        return None
     with transaction.atomic():
-        code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=pk)
-        if code.status != CodeStatus.REGISTERED:
-            return
+        lock_account(account_id)
+        code = (PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account", "campaign")
+                .get(pk=code_id))  # fmt: skip
+        if code.status != CodeStatus.REGISTERED or code.registered_account_id != account_id:
+            return None
+        if not window_closed(code.campaign, as_of):
+            return None
         account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
         code.status, code.registered_account = CodeStatus.EXPIRED, None
         code.save(update_fields=["status", "registered_account"])
         audit_record(actor=None, action="promo_code.expire", obj=code, account=account, before=before,
                      after=snapshot(code, *CODE_FIELDS))  # fmt: skip
         transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
+    return code
 
 
 def _expire_available(campaign: Campaign) -> None:

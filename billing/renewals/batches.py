@@ -28,7 +28,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.pricing import Quote
-from billing.renewals.quotes import Pricer, drop_expired_codes, pricing_inputs, release_expired_codes
+from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, pricing_inputs
 from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
 from payments.models import PaymentMethod
@@ -68,7 +68,7 @@ def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun
 def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals,
                 plans=None) -> None:  # fmt: skip
     """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
-    release_expired_codes(subscription_ids, as_of=as_of)
+    expire_closed_codes(subscription_ids, as_of=as_of)
     claimed = Totals()
     attempts = _claim_batch(subscription_ids, as_of=as_of, run=run, totals=claimed, plans=plans or plans_by_pk())
     totals.merge(claimed)  # only once the claim has committed
