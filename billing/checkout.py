@@ -23,9 +23,10 @@ from accounts.models import OfficialAccount
 from accounts.periods import local_date, month_start
 from billing.invoicing import issue_invoice_for
 from billing.models import Checkout, CheckoutStatus, Plan, Renewal, RenewalStatus, Subscription, SubscriptionStatus
-from billing.pricing import Quote, price_upgrade
+from billing.pricing import PlanMove, Quote, plan_move, price_upgrade
 from billing.selectors import plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
+from invoices.selectors import has_einvoice_profile
 from payments.gateways import ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus
 from payments.selectors import main_payment_method
@@ -78,7 +79,7 @@ def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) 
             code="past_due",
         )
     _refuse_while_renewal_pending(account, at=timezone.now())
-    if plan.rank <= subscription.plan.rank:
+    if plan_move(subscription.plan, plan) != PlanMove.UPGRADE:
         raise ServiceError(
             _("Only a bigger plan can be bought; a smaller one is scheduled as a downgrade."), code="not_an_upgrade"
         )
@@ -95,7 +96,7 @@ def checkout_step(checkout: Checkout) -> str:
         return RECEIPT
     if checkout.status == CheckoutStatus.PROCESSING:
         return PROCESSING
-    if not hasattr(checkout.account, "einvoice_profile"):
+    if not has_einvoice_profile(checkout.account):
         return EINVOICE
     if main_payment_method(checkout.account) is None:
         return PAYMENT_METHOD

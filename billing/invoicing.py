@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 
+from accounts.batches import each_alone_on_failure
 from billing.models import Plan
 from invoices.issuing import invoices_issue
 
@@ -19,18 +20,19 @@ def issue_invoices_for(charges: list) -> None:
 
     The charge and its invoice commit together; yet a fault in invoicing never undoes a payment the
     gateway already took: the charge stands, the fault is logged, and staff issue the invoice again.
-    (No number left for the period is not a fault: the invoice waits as number pending.)
+    Should the batch fail, each charge is tried alone, so one faulty invoice leaves only its own charge
+    without one. (No number left for the period is not a fault: the invoice waits as number pending.)
     """
-    try:
-        with transaction.atomic():
-            invoices_issue(charges=charges, plan_names=plan_names_on_invoices())
-    except Exception:
-        if len(charges) == 1:
-            logger.exception("invoice not issued for charge %s", charges[0].pk)
-            return
-        logger.exception("invoices for %s charges not issued at once; issuing them one by one", len(charges))
-        for charge in charges:  # so that one faulty invoice leaves only its own charge without one
-            issue_invoices_for([charge])
+    each_alone_on_failure(charges, _issue_in_a_savepoint, _not_issued, what="charges' invoices")
+
+
+def _issue_in_a_savepoint(charges: list) -> None:
+    with transaction.atomic():
+        invoices_issue(charges=charges, plan_names=plan_names_on_invoices())
+
+
+def _not_issued(charge, error: Exception) -> None:
+    logger.exception("invoice not issued for charge %s", charge.pk)
 
 
 def plan_names_on_invoices() -> dict[str, str]:

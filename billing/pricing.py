@@ -11,11 +11,13 @@ line is turned into whole NT$ once, by `round_half_up_twd`.
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
 
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import ServiceError
-from accounts.money import round_half_up_twd
+from accounts.money import round_half_up_twd, tax_rate
 from accounts.periods import days_in_month, days_left_in_month, local_date, month_start
 from promos.eligibility import Buyer, CodeRefusal, CodeTerms, code_refusal
 
@@ -44,7 +46,7 @@ class PlanTerms:
 
 @dataclass(frozen=True)
 class Rules:
-    tax_rate: Decimal = Decimal("0.05")
+    tax_rate: Decimal = field(default_factory=tax_rate)
     prorate_free_to_paid: bool = False
 
 
@@ -93,6 +95,30 @@ class Quote:
 # ---- rules ----------------------------------------------------------------------------------
 
 
+class Ranked(Protocol):
+    rank: int
+
+
+class PlanMove(StrEnum):
+    """What moving from one plan to another is (SPEC §2): an upgrade is bought now, a downgrade is scheduled."""
+
+    NONE = "none"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+
+
+def plan_move(current: Ranked, target: Ranked) -> PlanMove:
+    """The one rule of which way a plan change goes: by rank, a higher one being a bigger plan.
+
+    Takes plans or their terms alike (anything with a `rank`).
+    """
+    if target.rank > current.rank:
+        return PlanMove.UPGRADE
+    if target.rank < current.rank:
+        return PlanMove.DOWNGRADE
+    return PlanMove.NONE
+
+
 def tax_for(net_twd: int, rules: Rules) -> int:
     return round_half_up_twd(Decimal(net_twd) * rules.tax_rate)
 
@@ -135,9 +161,10 @@ def price_upgrade(
     paid→paid upgrades always charge the flat difference (LINE's medium→high NT$400).
     `code_entered` with `code=None` means the admin typed a code that does not exist.
     """
-    if target.rank == current.rank:
+    move = plan_move(current, target)
+    if move == PlanMove.NONE:
         raise UpgradeRefused(_("The account is already on this plan."))
-    if target.rank < current.rank:
+    if move == PlanMove.DOWNGRADE:
         raise UpgradeRefused(_("A smaller plan is a downgrade: it is scheduled for next month, not bought."))
     today = local_date(at)
     proration = None

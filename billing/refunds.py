@@ -22,9 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def charge_refund_through_gateway(*, charge: Charge, amount_twd: int | None, reason: str, actor) -> Refund:
-    """Refund `amount_twd` (all that is left when None) of a succeeded charge."""
-    if not reason.strip():
-        raise ServiceError(_("Give the reason for the refund."), code="reason")
+    """Refund `amount_twd` (all that is left when None) of a succeeded charge; refund_start checks the request."""
     refund = refund_start(charge=charge, amount_twd=amount_twd, reason=reason, actor=actor)
     refund = _settle(refund, _ask_gateway(refund), actor=actor)
     if refund.status == RefundStatus.PENDING:

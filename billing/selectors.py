@@ -6,13 +6,14 @@ from django.conf import settings
 from django.db.models import Prefetch
 
 from accounts.models import Membership, OfficialAccount
+from accounts.money import tax_rate
 from accounts.periods import month_start
 from billing.models import ExtraMessageTier, MonthlyUsage, Plan, PlanPrice
 from billing.pricing import PlanTerms, Rules, Tier
 
 
 def pricing_rules() -> Rules:
-    return Rules(tax_rate=settings.BILLING_TAX_RATE, prorate_free_to_paid=settings.BILLING_PRORATE_FREE_TO_PAID)
+    return Rules(tax_rate=tax_rate(), prorate_free_to_paid=settings.BILLING_PRORATE_FREE_TO_PAID)
 
 
 def plans_with_terms():

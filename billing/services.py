@@ -13,6 +13,7 @@ from accounts.errors import ServiceError
 from accounts.models import Membership, OfficialAccount, Role
 from accounts.periods import local_date, month_start, next_month_start
 from billing.models import ExtraMessageTier, Plan, PlanChange, PlanChangeKind, PlanCode, PlanPrice, Subscription
+from billing.pricing import PlanMove, plan_move
 from payments import services as payments_services
 from payments.models import PaymentMethod
 
@@ -48,7 +49,7 @@ def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, a
         subscription = (
             Subscription.objects.select_for_update(of=("self",)).select_related("plan").get(pk=subscription.pk)
         )
-        if plan.rank >= subscription.plan.rank:
+        if plan_move(subscription.plan, plan) != PlanMove.DOWNGRADE:
             raise ServiceError(_("Only a smaller plan can be scheduled as a downgrade."), code="not_a_downgrade")
         before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
         subscription.scheduled_plan = plan

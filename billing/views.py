@@ -21,9 +21,10 @@ from accounts.errors import ServiceError
 from accounts.http import go, moment_or_none, next_url, opener_policy, page, report, url
 from accounts.permissions import account_admin_required, account_member_required
 from billing.models import Plan, Subscription
+from billing.pricing import plan_move
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import payment_method_remove, subscription_cancel_downgrade, subscription_schedule_downgrade
-from invoices.selectors import cardholder_of
+from invoices.selectors import cardholder_of, has_einvoice_profile
 from payments.gateways import GatewayError, gateway
 from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
 from payments.selectors import main_payment_method
@@ -60,7 +61,7 @@ def account_home(request, account):
 def plans(request, account):
     subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
     month = subscription.period_start
-    rows = [(plan, plan_terms(plan, month)) for plan in plans_with_terms()]
+    rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans_with_terms()]
     return page(
         request, account, "billing/plans.html", subscription=subscription, plan_rows=rows,
         used_messages=billed_messages(account, month), webstore_url=request.build_absolute_uri(
@@ -113,7 +114,7 @@ def payment_methods(request, account):
 def payment_method_add(request, account):
     """Choose a card or LINE Pay (新增付款方式). E-invoice information comes first (SPEC §4)."""
     back = next_url(request, url(request, "payment_methods", account.pk))
-    if not hasattr(account, "einvoice_profile"):
+    if not has_einvoice_profile(account):
         messages.info(request, _("Register your e-invoice information before adding a payment method."))
         add_again = f"{url(request, 'payment_method_add', account.pk)}?{urlencode({'next': back})}"
         return redirect(f"{url(request, 'einvoice', account.pk)}?{urlencode({'next': add_again})}")
@@ -124,7 +125,7 @@ def payment_method_add(request, account):
 def card_add(request, account):
     """Our card form holds only the token the gateway's hosted fields hand it; never a card number."""
     back = next_url(request, url(request, "payment_methods", account.pk))
-    if not hasattr(account, "einvoice_profile"):
+    if not has_einvoice_profile(account):
         return go(request, "payment_method_add", account.pk)  # which asks for the e-invoice information first
     if request.method == "POST":
         token = request.POST.get("card_token", "")
@@ -158,7 +159,7 @@ def card_fields(card_gateway) -> dict:
 def linepay_start(request, account):
     """Ask LINE Pay for the approval page; the desktop opens it in a pop-up, the webstore goes there."""
     back = next_url(request, url(request, "payment_methods", account.pk))
-    if not hasattr(account, "einvoice_profile"):
+    if not has_einvoice_profile(account):
         return go(request, "payment_method_add", account.pk)  # which asks for the e-invoice information first
 
     def absolute(name):

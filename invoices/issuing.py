@@ -4,24 +4,21 @@ Every function owns its transaction and leaves an audit record. Rules: SPEC §4 
 shared/reference/domain-facts.md §4 (periods, 字軌, B2C/B2B, void in the period, allowance later).
 """
 
-import logging
 import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Sum
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, snapshot
 from accounts.errors import ServiceError
-from accounts.models import Membership, Role
-from accounts.money import round_half_up_twd
+from accounts.money import round_half_up_twd, tax_rate
+from accounts.notices import language_for_address, send_in_language
 from accounts.periods import local_date
 from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
 from invoices.services import ALLOWANCE_LOCK_NAMESPACE
@@ -33,8 +30,6 @@ INVOICE_FIELDS = ("status", "period", "number", "sales_twd", "tax_twd", "total_t
 
 
 # ---- periods and amounts ----------------------------------------------------------------------
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_period(day: date) -> str:
@@ -48,9 +43,10 @@ def period_label(period: str) -> str:
     return f"{int(period[:3])}年{month - 1:02d}-{month:02d}月"
 
 
-def split_tax_inclusive(total_twd: int, rate: Decimal = Decimal("0.05")) -> tuple[int, int]:
-    """A tax-inclusive amount as (sales, tax): sales = round(total / 1.05), tax = the rest (5238 + 262 = 5500)."""
-    sales = round_half_up_twd(Decimal(total_twd) / (1 + rate))
+def split_tax_inclusive(total_twd: int) -> tuple[int, int]:
+    """A tax-inclusive amount as (sales, tax): sales = round(total / (1 + the tax rate)), tax = the rest
+    (at 5%: 5238 + 262 = 5500)."""
+    sales = round_half_up_twd(Decimal(total_twd) / (1 + tax_rate()))
     return sales, total_twd - sales
 
 
@@ -220,27 +216,11 @@ def invoice_notice_send(*, invoice: Invoice) -> int:
     email = invoice.buyer.get("email")
     if not email:
         return 0
-    with translation.override(_admin_language(invoice.charge.account_id, email)):
-        text = render_to_string(
-            "emails/invoice_issued.txt", {"invoice": invoice, "period": period_label(invoice.period)}
-        )
-    subject, _blank, body = text.strip().partition("\n")
-    try:
-        return send_mail(subject.strip(), body.strip() + "\n", None, [email])
-    except Exception:  # noqa: BLE001 - the invoice stands; a mail server down must not turn it into a 500
-        logger.exception("invoice notice for %s not sent", invoice.pk)
-        return 0
-
-
-def _admin_language(account_id: int, email: str) -> str:
-    """The language of the admin with that e-mail, else of the account's first admin, else the site's."""
-    admins = Membership.objects.filter(account_id=account_id, role=Role.ADMIN).select_related("user__preference")
-    admins = sorted(admins, key=lambda membership: (membership.user.email != email, membership.pk))
-    for membership in admins:
-        preference = getattr(membership.user, "preference", None)
-        if preference is not None:
-            return preference.language
-    return settings.LANGUAGE_CODE
+    return send_in_language(
+        to=email, language=language_for_address(account_id=invoice.charge.account_id, email=email),
+        template="emails/invoice_issued.txt", context={"invoice": invoice, "period": period_label(invoice.period)},
+        log_as=f"invoice notice for {invoice.pk}",
+    )  # fmt: skip
 
 
 # ---- corrections ------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from accounts.money import tax_rate
 from accounts.periods import BILLING_TZ
 from invoices.models import Allowance, Invoice, InvoiceStatus
 
 NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"
 INVOICE_TYPE = "07"  # 一般稅額計算之電子發票
 TAX_TYPE = "1"  # 應稅
-TAX_RATE = "0.05"
 ALLOWANCE_BY_SELLER = "2"
 
 
@@ -79,7 +79,7 @@ def f0401(invoice: Invoice) -> ET.Element:
         ])  # fmt: skip
     _fields(root, "Amount", [
         ("SalesAmount", invoice.sales_twd), ("FreeTaxSalesAmount", 0), ("ZeroTaxSalesAmount", 0),
-        ("TaxType", TAX_TYPE), ("TaxRate", TAX_RATE), ("TaxAmount", invoice.tax_twd),
+        ("TaxType", TAX_TYPE), ("TaxRate", tax_rate()), ("TaxAmount", invoice.tax_twd),
         ("TotalAmount", invoice.total_twd),
     ])  # fmt: skip
     return root

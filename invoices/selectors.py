@@ -1,6 +1,12 @@
 """Reads of the e-invoice information that other apps use."""
 
 
+def has_einvoice_profile(account) -> bool:
+    """Whether the account registered its e-invoice information, which comes before its first payment method
+    and before any purchase (SPEC §4). Reads the profile the account was selected with, when it was."""
+    return hasattr(account, "einvoice_profile")
+
+
 def cardholder_of(account) -> dict:
     """Who holds the card, as a gateway asks (TapPay): the account's e-invoice name and e-mail, which come first."""
     profile = getattr(account, "einvoice_profile", None)

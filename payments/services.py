@@ -245,7 +245,10 @@ def refund_start(*, charge: Charge, amount_twd: int | None, reason: str, actor) 
 
     What is left to refund counts the pending refunds too, so refunds started at once never add up to more
     than the charge. `amount_twd=None` refunds all that is left. The refund's key goes to the gateway.
+    Every check a refund must pass is here, the reason given included.
     """
+    if not reason.strip():
+        raise ServiceError(_("Give the reason for the refund."), code="reason")
     with transaction.atomic():
         lock_account(charge.account_id)
         charge = Charge.objects.select_for_update(of=("self",)).select_related("account").get(pk=charge.pk)

@@ -1,7 +1,8 @@
-"""Whether a promo code may reduce a charge: the one home of the rule (SPEC §3), as a pure function.
+"""Whether a promo code may reduce a charge: the one home of the rule (SPEC §3), as pure functions.
 
-Checkout, registration for a renewal and the renewal itself all ask `code_refusal`; callers turn rows
-into the plain data below (see promos.selectors).
+Checkout and the renewal ask `code_refusal`, registration for a renewal `registration_refusal`, holding and
+redeeming `state_refusal`, and the expiry of codes `window_closed`; callers turn rows into the plain data below
+(see promos.selectors).
 """
 
 from dataclasses import dataclass
@@ -55,6 +56,33 @@ class CodeRefusal(models.TextChoices):
     NOTHING_TO_DEDUCT = "nothing_to_deduct", _("The Light plan has no monthly fee, so the code is not used.")
 
 
+# The charges a code registered for a renewal may reduce (promos.models.ChargeKind).
+RENEWAL_CHARGE_KINDS = frozenset({"renewal_medium", "renewal_high"})
+
+
+def window_closed(campaign, at: datetime) -> bool:
+    """Whether the campaign's validity window is over at `at` (it is inclusive: a code works up to its last
+    second). `campaign`: a Campaign or CodeTerms. A registered code whose window has closed is expired."""
+    return at > campaign.valid_until
+
+
+def state_refusal(*, status: str, registered_account_id: int | None, account_id: int,
+                  held_for_this_charge: bool = False) -> CodeRefusal | None:  # fmt: skip
+    """Why a code in this state cannot be used by the account; None when it can. A code held for a payment
+    in progress is in use, unless `held_for_this_charge` (the payment it is held for is the one settling)."""
+    if status == "void":
+        return CodeRefusal.VOID
+    if status == "expired":
+        return CodeRefusal.EXPIRED
+    if status == "redeemed":
+        return CodeRefusal.REDEEMED
+    if status == "held" and not held_for_this_charge:
+        return CodeRefusal.IN_USE
+    if status == "registered" and registered_account_id != account_id:
+        return CodeRefusal.REGISTERED_ELSEWHERE
+    return None
+
+
 def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_kind: str | None) -> CodeRefusal | None:
     """Why `code` cannot reduce a charge of `charge_kind` for `buyer` at `at`; None when it can.
 
@@ -63,19 +91,13 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
     """
     if code is None:
         return CodeRefusal.UNKNOWN
-    if code.status == "void":
-        return CodeRefusal.VOID
-    if code.status == "expired":
-        return CodeRefusal.EXPIRED
-    if code.status == "redeemed":
-        return CodeRefusal.REDEEMED
-    if code.status == "held":
-        return CodeRefusal.IN_USE
-    if code.status == "registered" and code.registered_account_id != buyer.account_id:
-        return CodeRefusal.REGISTERED_ELSEWHERE
+    refusal = state_refusal(status=code.status, registered_account_id=code.registered_account_id,
+                            account_id=buyer.account_id)  # fmt: skip
+    if refusal is not None:
+        return refusal
     if at < code.valid_from:
         return CodeRefusal.NOT_YET_VALID
-    if at > code.valid_until:
+    if window_closed(code, at):
         return CodeRefusal.EXPIRED
     if buyer.region not in code.regions:
         return CodeRefusal.WRONG_REGION
@@ -86,3 +108,21 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
     if charge_kind is not None and charge_kind not in code.charge_kinds:
         return CodeRefusal.WRONG_CHARGE
     return None
+
+
+def registration_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, renewal_at: datetime
+                         ) -> CodeRefusal | None:  # fmt: skip
+    """Why `code` cannot be registered at `at` for the buyer's renewal at `renewal_at` (情境四); None when it can.
+
+    It must be one the renewal could use (`code_refusal` at `renewal_at`, whatever the renewal's plan), not
+    registered already, and for renewals. One still valid at `at` but over by `renewal_at` is
+    ENDS_BEFORE_RENEWAL rather than EXPIRED, so the admin learns it is the renewal's date that rules it out.
+    """
+    refusal = code_refusal(code=code, buyer=buyer, at=renewal_at, charge_kind=None)
+    if refusal is None and code.status == "registered":
+        refusal = CodeRefusal.REGISTERED_ELSEWHERE
+    if refusal is None and not RENEWAL_CHARGE_KINDS & code.charge_kinds:
+        refusal = CodeRefusal.WRONG_CHARGE
+    if refusal == CodeRefusal.EXPIRED and code.status != "expired" and not window_closed(code, at):
+        refusal = CodeRefusal.ENDS_BEFORE_RENEWAL
+    return refusal

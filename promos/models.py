@@ -123,6 +123,12 @@ class CodeStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class PromoCodeQuerySet(models.QuerySet):
+    def window_closed(self, at):
+        """Codes whose campaign's window is over at `at`: promos.eligibility.window_closed, in SQL."""
+        return self.filter(campaign__valid_until__lt=at)
+
+
 class PromoCode(models.Model):
     """A single-use code. While a charge is at the gateway the code is held for it, so no one else takes it.
 
@@ -177,6 +183,8 @@ class PromoCode(models.Model):
         related_name="held_code",
         verbose_name=_("held for charge"),
     )
+
+    objects = PromoCodeQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("promo code")

@@ -15,12 +15,11 @@ from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from accounts.periods import local_date, next_month_start, period_start_at
 from promos.codes import format_code, normalise_code, random_codes
-from promos.eligibility import CodeRefusal, code_refusal
-from promos.models import Campaign, ChargeKind, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
+from promos.eligibility import CodeRefusal, registration_refusal, state_refusal, window_closed
+from promos.models import Campaign, CodeBatch, CodeBatchStatus, CodeStatus, PromoCode, Redemption
 from promos.selectors import buyer_for, code_terms
 from promos.throttle import code_guess_claim, code_guess_withdraw
 
-RENEWAL_KINDS = {ChargeKind.RENEWAL_MEDIUM.value, ChargeKind.RENEWAL_HIGH.value}
 CODE_FIELDS = ("status", "registered_account")
 
 
@@ -75,15 +74,10 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
             )
         code = _locked_code(text)
         renewal_day = next_month_start(local_date(at))
-        refusal = code_refusal(code=code_terms(code), buyer=buyer_for(account), at=period_start_at(renewal_day),
-                               charge_kind=None)  # fmt: skip
-        if refusal is None and code.status == CodeStatus.REGISTERED:
-            refusal = CodeRefusal.REGISTERED_ELSEWHERE
-        if refusal is None and not RENEWAL_KINDS & set(code.campaign.charge_kinds):
-            refusal = CodeRefusal.WRONG_CHARGE
-        if refusal == CodeRefusal.EXPIRED and code.status != CodeStatus.EXPIRED and at <= code.campaign.valid_until:
-            # Not over yet: say that it ends before the renewal, and which day that is.
-            raise CodeNotUsable(CodeRefusal.ENDS_BEFORE_RENEWAL, _ends_before_renewal(renewal_day))
+        refusal = registration_refusal(code=code_terms(code), buyer=buyer_for(account), at=at,
+                                       renewal_at=period_start_at(renewal_day))  # fmt: skip
+        if refusal == CodeRefusal.ENDS_BEFORE_RENEWAL:  # say which day the renewal is
+            raise CodeNotUsable(refusal, _ends_before_renewal(renewal_day))
         if refusal is not None:
             raise CodeNotUsable(refusal)
         before = snapshot(code, *CODE_FIELDS)
@@ -126,17 +120,10 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
     return code
 
 
-SPENT = {CodeStatus.VOID: CodeRefusal.VOID, CodeStatus.EXPIRED: CodeRefusal.EXPIRED,
-         CodeStatus.REDEEMED: CodeRefusal.REDEEMED}  # fmt: skip
-
-
 def _refuse_unless_usable(code: PromoCode, *, account: OfficialAccount, charge) -> None:
     """A locked code may be held or redeemed for this account's `charge`: not spent, not someone else's."""
-    refusal = SPENT.get(code.status)
-    if code.status == CodeStatus.HELD and code.held_for_id != charge.pk:
-        refusal = CodeRefusal.IN_USE
-    if code.status == CodeStatus.REGISTERED and code.registered_account_id != account.pk:
-        refusal = CodeRefusal.REGISTERED_ELSEWHERE
+    refusal = state_refusal(status=code.status, registered_account_id=code.registered_account_id,
+                            account_id=account.pk, held_for_this_charge=code.held_for_id == charge.pk)  # fmt: skip
     if refusal is not None:
         raise CodeNotUsable(refusal)
 
@@ -416,33 +403,47 @@ def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
     Registered ones are taken back one by one (audited, admins told); available ones in bulk, with one
     audit record per campaign and run.
     """
-    stale = PromoCode.objects.filter(
-        status__in=[CodeStatus.AVAILABLE, CodeStatus.REGISTERED], campaign__valid_until__lt=as_of
-    )
+    stale = PromoCode.objects.window_closed(as_of).filter(status__in=[CodeStatus.AVAILABLE, CodeStatus.REGISTERED])
     counts = {"registered": stale.filter(status=CodeStatus.REGISTERED).count(),
               "available": stale.filter(status=CodeStatus.AVAILABLE).count()}  # fmt: skip
     if dry_run:
         return counts
     for pk in stale.filter(status=CodeStatus.REGISTERED).values_list("pk", flat=True):
-        _expire_registered(pk)
+        promo_code_expire_registered(code_id=pk, as_of=as_of)
     for campaign in Campaign.objects.filter(pk__in=stale.values("campaign_id")):
         _expire_available(campaign)
     return counts
 
 
-def _expire_registered(pk: int) -> None:
+def promo_code_expire_registered(*, code_id: int, as_of: datetime) -> PromoCode | None:
+    """A registered code whose window has closed by `as_of` is expired, never available again (SPEC §3), whoever
+    finds it: the expiry command, or the renewal it was registered for. The account's admins are told
+    (code_released) once that commits.
+
+    Locks the account, then the code, as registering does (the lock order). Changes nothing and returns None
+    when the code is no longer registered (its admin removed it meanwhile, say) or its window is still open.
+    """
     from accounts.notices import notify_admins
 
+    registered = PromoCode.objects.filter(pk=code_id, status=CodeStatus.REGISTERED)
+    account_id = registered.values_list("registered_account_id", flat=True).first()
+    if account_id is None:
+        return None
     with transaction.atomic():
-        code = PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account").get(pk=pk)
-        if code.status != CodeStatus.REGISTERED:
-            return
+        lock_account(account_id)
+        code = (PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account", "campaign")
+                .get(pk=code_id))  # fmt: skip
+        if code.status != CodeStatus.REGISTERED or code.registered_account_id != account_id:
+            return None
+        if not window_closed(code.campaign, as_of):
+            return None
         account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
         code.status, code.registered_account = CodeStatus.EXPIRED, None
         code.save(update_fields=["status", "registered_account"])
         audit_record(actor=None, action="promo_code.expire", obj=code, account=account, before=before,
                      after=snapshot(code, *CODE_FIELDS))  # fmt: skip
         transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
+    return code
 
 
 def _expire_available(campaign: Campaign) -> None:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_entry, audit_records_save, lock_accounts, snapshot
+from accounts.batches import each_alone_on_failure
 from accounts.bulk import update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
@@ -27,7 +28,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.pricing import Quote
-from billing.renewals.quotes import Pricer, drop_expired_codes, pricing_inputs, release_expired_codes
+from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, pricing_inputs
 from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
 from payments.models import PaymentMethod
@@ -67,7 +68,7 @@ def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun
 def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals,
                 plans=None) -> None:  # fmt: skip
     """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
-    release_expired_codes(subscription_ids, as_of=as_of)
+    expire_closed_codes(subscription_ids, as_of=as_of)
     claimed = Totals()
     attempts = _claim_batch(subscription_ids, as_of=as_of, run=run, totals=claimed, plans=plans or plans_by_pk())
     totals.merge(claimed)  # only once the claim has committed
@@ -102,18 +103,16 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
         logger.exception("the gateway did not answer a batch of %s charges", len(requests))
         results = [ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")] * len(requests)
     answers = [(a.renewal.pk, r.order_id, result) for a, r, result in zip(attempts, requests, results, strict=True)]
-    try:
+    if len(answers) == 1:  # a lone answer's fault is raised: the caller counts it with its subscription
         renewals_settle(answers, as_of=as_of, totals=totals)
-    except Exception:
-        if len(answers) == 1:
-            raise
-        logger.exception("settling a batch of %s renewals failed; settling them one by one", len(answers))
-        for answer in answers:
-            try:
-                renewals_settle([answer], as_of=as_of, totals=totals)
-            except Exception:  # noqa: BLE001 - left charging: recovery settles it from the gateway's record
-                logger.exception("settling renewal %s failed", answer[0])
-                totals.pending += 1
+        return
+
+    def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
+        logger.exception("settling renewal %s failed", answer[0])
+        totals.pending += 1
+
+    each_alone_on_failure(answers, lambda batch: renewals_settle(batch, as_of=as_of, totals=totals), left_charging,
+                          what="renewals to settle")  # fmt: skip
 
 
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:

@@ -4,8 +4,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from accounts.errors import ServiceError
-from accounts.notices import notify_admins
 from accounts.periods import next_month_start
 from billing.models import (
     MonthlyUsage,
@@ -14,9 +12,10 @@ from billing.pricing import price_renewal
 from billing.renewals.runs import plans_by_pk
 from billing.selectors import plan_terms, pricing_rules
 from payments.models import PaymentMethod
+from promos.eligibility import window_closed
 from promos.models import CodeStatus, PromoCode
 from promos.selectors import buyer_with, code_terms
-from promos.services import promo_code_unregister
+from promos.services import promo_code_expire_registered
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +49,22 @@ def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
 
 
 def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime) -> None:
-    """A registered code whose window has closed is not used (`release_expired_codes` gives it back)."""
+    """A registered code whose window has closed is not used (`expire_closed_codes` expires it)."""
     for subscription in subscriptions:
         code = inputs.codes.get(subscription.account_id)
-        if code is not None and code.status == CodeStatus.REGISTERED and code.campaign.valid_until < as_of:
+        if code is not None and code.status == CodeStatus.REGISTERED and window_closed(code.campaign, as_of):
             del inputs.codes[subscription.account_id]
 
 
-def release_expired_codes(subscription_ids: list[int], *, as_of: datetime) -> None:
-    """Release the codes registered for these renewals whose window has closed, with an audit record,
-    and tell the admins. Each in its own transaction before the claim, locking account then code as
-    registering does (the claim holds code locks, so releasing inside it could deadlock with an admin)."""
-    expired = PromoCode.objects.filter(
-        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids,
-        campaign__valid_until__lt=as_of,
-    ).select_related("registered_account")  # fmt: skip
-    for code in expired:
-        account = code.registered_account
-        try:
-            promo_code_unregister(account=account, actor=None)
-        except ServiceError:  # the admin removed it meanwhile
-            continue
-        notify_admins(account=account, notice="code_released", code=code)
+def expire_closed_codes(subscription_ids: list[int], *, as_of: datetime) -> None:
+    """Expire the codes registered for these renewals whose window has closed, as the expiry command would
+    (promos: audited, the admins told). Each in its own transaction before the claim: expiring locks account
+    then code, and the claim holds code locks, so expiring inside it could deadlock with an admin."""
+    closed = PromoCode.objects.window_closed(as_of).filter(
+        status=CodeStatus.REGISTERED, registered_account__subscription__in=subscription_ids
+    )
+    for code_id in closed.values_list("pk", flat=True):
+        promo_code_expire_registered(code_id=code_id, as_of=as_of)
 
 
 class Pricer:

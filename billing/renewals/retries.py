@@ -13,7 +13,7 @@ from billing.models import (
     Subscription,
 )
 from billing.renewals.batches import Attempt, charge_and_settle, record_attempts
-from billing.renewals.quotes import Pricer, drop_expired_codes, pricing_inputs, release_expired_codes
+from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, pricing_inputs
 from billing.renewals.runs import Totals, plans_by_pk
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def renewal_retry(*, renewal_id: int, as_of: datetime, totals: Totals, on_its_da
     `on_its_day=False` is staff retrying from the admin before the scheduled day.
     """
     subscription_id = Renewal.objects.filter(pk=renewal_id).values_list("subscription_id", flat=True).first()
-    release_expired_codes([subscription_id], as_of=as_of)
+    expire_closed_codes([subscription_id], as_of=as_of)
     claimed = Totals()
     attempts = _claim_retry(renewal_id, as_of=as_of, totals=claimed, on_its_day=on_its_day)
     totals.merge(claimed)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import connections
 from django.utils import timezone
 
+from accounts.batches import each_alone_on_failure
 from billing.models import RenewalRun
 from billing.renewals.batches import renew_batch
 from billing.renewals.recovery import renewal_recover, renewals_in_doubt
@@ -29,18 +30,10 @@ def renew_chunk(args) -> Totals:
     run = RenewalRun.objects.get(pk=run_id)
     plans = plans_by_pk()
     totals = Totals()
-    try:
-        renew_batch(ids, as_of=as_of, run=run, totals=totals, plans=plans)
-        return totals
-    except Exception as error:  # noqa: BLE001 - retried one by one below
-        if len(ids) == 1:
-            return _count_fault(totals, ids[0], error)
-        logger.exception("a batch of %s renewals failed; renewing them one by one", len(ids))
-    for subscription_id in ids:
-        try:
-            renew_batch([subscription_id], as_of=as_of, run=run, totals=totals, plans=plans)
-        except Exception as error:  # noqa: BLE001 - one subscription's fault must not stop the others
-            _count_fault(totals, subscription_id, error)
+    each_alone_on_failure(
+        ids, lambda batch: renew_batch(batch, as_of=as_of, run=run, totals=totals, plans=plans),
+        lambda subscription_id, error: _count_fault(totals, subscription_id, error), what="renewals",
+    )  # fmt: skip
     return totals
 
 

@@ -78,14 +78,15 @@ def test_on_the_light_plan_a_registered_code_waits():
     assert not Charge.objects.exists()
 
 
-def test_a_registered_code_whose_window_closed_is_released_with_an_audit_record():
+def test_a_registered_code_whose_window_closed_is_expired_with_an_audit_record():
+    # SPEC §3: a code past its window is expired, never available again (as expire_promo_codes leaves it)
     sub = subscription()
     campaign = CampaignFactory(valid_until=datetime(2026, 6, 30, 23, 59, 59, tzinfo=BILLING_TZ))
     code = PromoCodeFactory(campaign=campaign, registered=True, registered_account=sub.account)
     renew(sub)
     code.refresh_from_db()
-    assert (code.status, code.registered_account) == (CodeStatus.AVAILABLE, None)
-    assert AuditRecord.objects.filter(action="promo_code.unregister", object_id=str(code.pk)).exists()
+    assert (code.status, code.registered_account) == (CodeStatus.EXPIRED, None)
+    assert AuditRecord.objects.filter(action="promo_code.expire", object_id=str(code.pk)).exists()
     assert Charge.objects.get().total_twd == 840
 
 

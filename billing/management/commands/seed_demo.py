@@ -18,8 +18,8 @@ from accounts.periods import BILLING_TZ, local_date, month_start, period_start_a
 from billing.models import Plan
 from billing.services import account_create
 from invoices.issuing import invoice_period
-from invoices.models import EInvoiceProfile, InvoiceNumberRange, ProfileKind
-from invoices.selectors import cardholder_of
+from invoices.models import InvoiceNumberRange, ProfileKind
+from invoices.selectors import cardholder_of, has_einvoice_profile
 from invoices.services import einvoice_profile_save, invoice_number_range_create
 from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
 from payments.models import SandboxLinePayTransaction
@@ -116,7 +116,7 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
             name=spec.name, basic_id=spec.basic_id, region=spec.region, plan=Plan.objects.get(code=spec.plan),
             actor=users["staff"], admins=[users["admin"]], operators=[users["operator"]] if spec.operator else [],
         )  # fmt: skip
-    if spec.setup != "new" and not EInvoiceProfile.objects.filter(account=account).exists():
+    if spec.setup != "new" and not has_einvoice_profile(account):
         profile = {"kind": ProfileKind.MEMBER_CARRIER, "name": "王小明", "email": f"{spec.basic_id[1:]}@example.tw"}
         einvoice_profile_save(account=account, data=profile, actor=users["admin"])
     if spec.setup in {"card", "linepay"} and not account.payment_methods.exists():
@@ -143,7 +143,7 @@ def onboarding(account: OfficialAccount) -> str:
     method = account.payment_methods.filter(is_main=True).first()
     if method is not None:
         return f"ready: {method.label}"
-    return "e-invoice info only" if hasattr(account, "einvoice_profile") else "nothing registered"
+    return "e-invoice info only" if has_einvoice_profile(account) else "nothing registered"
 
 
 def demo_campaigns(*, actor) -> Campaign:
