@@ -54,12 +54,44 @@ def audit_entry(*, actor, action: str, obj: models.Model, before=None, after=Non
     )
 
 
+# ---- status changes ------------------------------------------------------------------------------
+#
+# Every model with a `status` has a TRANSITIONS table on the model: each state → the states it may move to.
+# A row starts in its field's default and changes state only through `move_status` (one row, in memory)
+# or `move_statuses` (a queryset, in one UPDATE); tests/test_transitions.py fails on any other assignment.
+
+
 def ensure_transition(obj: models.Model, new_status: str) -> None:
     """Refuse a status change the model's TRANSITIONS table does not allow."""
-    if new_status not in type(obj).TRANSITIONS[obj.status]:
-        raise InvalidTransition(
-            f"{obj._meta.label}#{obj.pk}: {obj.status} → {new_status} is not allowed", code="invalid_transition"
-        )
+    if new_status not in type(obj).TRANSITIONS.get(obj.status, ()):
+        raise _refusal(f"{obj._meta.label}#{obj.pk}", obj.status, new_status)
+
+
+def move_status(obj: models.Model, new_status: str) -> None:
+    """Change a row's status in memory, if its model's table allows the move (else InvalidTransition).
+
+    The caller has locked the row and saves it with the rest of the change (`save(update_fields=...)`,
+    `update_rows`, or `bulk_create` for a row not yet inserted), next to its audit record."""
+    ensure_transition(obj, new_status)
+    obj.status = new_status
+
+
+def move_statuses(rows: models.QuerySet, *, from_statuses, to_status: str, **changes) -> int:
+    """Move the rows of `rows` that are in one of `from_statuses` to `to_status` in one UPDATE, setting
+    `changes` too; returns how many moved. Each from → to is checked against the model's table first, so
+    a move it does not allow writes nothing; the rows are filtered on `from_statuses`, so none moves
+    from a state that was not checked."""
+    from_statuses = list(from_statuses)
+    if not from_statuses:
+        raise InvalidTransition(f"{rows.model._meta.label}: no state to move from", code="invalid_transition")
+    for status in from_statuses:
+        if to_status not in rows.model.TRANSITIONS.get(status, ()):
+            raise _refusal(rows.model._meta.label, status, to_status)
+    return rows.filter(status__in=from_statuses).update(status=to_status, **changes)
+
+
+def _refusal(label: str, status: str, new_status: str) -> InvalidTransition:
+    return InvalidTransition(f"{label}: {status} → {new_status} is not allowed", code="invalid_transition")
 
 
 # ---- the lock order ------------------------------------------------------------------------------

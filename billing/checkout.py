@@ -17,7 +17,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import audit_record, lock_account, snapshot
+from accounts.audit import audit_record, lock_account, move_status, snapshot
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from accounts.periods import local_date, month_start
@@ -214,7 +214,7 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
             return None, None, None
         if quote.code_applied:
             promo_code_hold(text=quote.code, account=checkout.account, charge=charge, actor=actor)
-        checkout.status = CheckoutStatus.PROCESSING
+        move_status(checkout, CheckoutStatus.PROCESSING)
         checkout.charge = charge
         checkout.last_error = ""
         checkout.save(update_fields=["status", "charge", "last_error", "updated_at"])
@@ -261,7 +261,7 @@ def _settle(checkout: Checkout, result: ChargeResult, *, actor) -> Checkout:
 
 def _set_status(checkout: Checkout, status: str, *, actor) -> None:
     before = snapshot(checkout, "status", "attempt")
-    checkout.status = status
+    move_status(checkout, status)
     checkout.save(update_fields=["status", "attempt", "last_error", "updated_at"])
     audit_record(actor=actor, action=f"checkout.{status}", obj=checkout, account=checkout.account, before=before,
                  after=snapshot(checkout, "status", "attempt"))  # fmt: skip

@@ -96,6 +96,7 @@ class SubscriptionStatus(models.TextChoices):
 class Subscription(models.Model):
     """One per account: the plan in force for the current calendar month (Asia/Taipei)."""
 
+    # A failed renewal makes it past due; the next period's start (renewed, or downgraded by dunning) active again.
     TRANSITIONS = {
         SubscriptionStatus.ACTIVE: {SubscriptionStatus.PAST_DUE},
         SubscriptionStatus.PAST_DUE: {SubscriptionStatus.ACTIVE},
@@ -229,6 +230,15 @@ class Checkout(models.Model):
     double submit charges once and a retry after a decline can charge again.
     """
 
+    # Paying records the charge (processing); the gateway's answer makes it paid, or open again after a
+    # decline. Nothing cancels a checkout yet: `cancelled` is a state no move leads to.
+    TRANSITIONS = {
+        CheckoutStatus.OPEN: {CheckoutStatus.PROCESSING},
+        CheckoutStatus.PROCESSING: {CheckoutStatus.PAID, CheckoutStatus.OPEN},
+        CheckoutStatus.PAID: set(),
+        CheckoutStatus.CANCELLED: set(),
+    }
+
     token = models.CharField(_("token"), max_length=40, unique=True, default=new_checkout_token, editable=False)
     account = models.ForeignKey(
         OfficialAccount, on_delete=models.PROTECT, related_name="checkouts", verbose_name=_("official account")
@@ -270,6 +280,12 @@ class RenewalRunStatus(models.TextChoices):
 class RenewalRun(models.Model):
     """One run of renew_subscriptions (or retry_failed_charges): who ran it, as of when, and its totals."""
 
+    TRANSITIONS = {
+        RenewalRunStatus.RUNNING: {RenewalRunStatus.FINISHED, RenewalRunStatus.FAILED},
+        RenewalRunStatus.FINISHED: set(),
+        RenewalRunStatus.FAILED: set(),
+    }
+
     command = models.CharField(_("command"), max_length=40)
     as_of = models.DateTimeField(_("as of"))
     dry_run = models.BooleanField(_("dry run"), default=False)
@@ -305,12 +321,21 @@ class Renewal(models.Model):
     the gateway by its order ID instead of charging again.
     """
 
+    # A renewal is recorded charging (a free one is renewed before it is inserted). A decline with a retry
+    # day left fails it, to be charged again on that day; after the last one it ends downgraded.
+    TRANSITIONS = {
+        RenewalStatus.CHARGING: {RenewalStatus.RENEWED, RenewalStatus.FAILED, RenewalStatus.DOWNGRADED},
+        RenewalStatus.FAILED: {RenewalStatus.CHARGING},
+        RenewalStatus.RENEWED: set(),
+        RenewalStatus.DOWNGRADED: set(),
+    }
+
     subscription = models.ForeignKey(
         Subscription, on_delete=models.PROTECT, related_name="renewals", verbose_name=_("subscription")
     )
     period_start = models.DateField(_("new period"))
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"))
-    status = models.CharField(_("status"), max_length=10, choices=RenewalStatus.choices)
+    status = models.CharField(_("status"), max_length=10, choices=RenewalStatus.choices, default=RenewalStatus.CHARGING)
     charge = models.ForeignKey(
         "payments.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("charge")
     )

@@ -15,7 +15,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, snapshot
+from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, move_status, snapshot
 from accounts.errors import ServiceError
 from accounts.money import round_half_up_twd, tax_rate
 from accounts.notices import language_for_address, send_in_language
@@ -137,13 +137,12 @@ def invoices_issue(*, charges: list[Charge], plan_names: Mapping[str, str] | Non
         buyers = {profile.account_id: buyer_snapshot(profile) for profile in profiles}
         seller = seller_snapshot()
         created = Invoice.objects.bulk_create([
-            Invoice(
-                charge=charge, status=InvoiceStatus.ISSUED if number else InvoiceStatus.NUMBER_PENDING, period=period,
-                number=number, random_code=f"{secrets.randbelow(10_000):04d}",
+            _issued_if_numbered(Invoice(
+                charge=charge, period=period, number=number, random_code=f"{secrets.randbelow(10_000):04d}",
                 buyer=buyers.get(charge.account_id) or buyer_snapshot(None), seller=seller,
                 lines=lines_snapshot(charge, plan_names or {}), sales_twd=charge.net_twd, tax_twd=charge.tax_twd,
                 total_twd=charge.total_twd, issued_at=at if number else None,
-            )
+            ))
             for charge, number in zip(to_issue, numbers, strict=True)
         ])  # fmt: skip
         audit_records_save([
@@ -155,6 +154,13 @@ def invoices_issue(*, charges: list[Charge], plan_names: Mapping[str, str] | Non
             if invoice.number:
                 transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
     return invoices | {invoice.charge_id: invoice for invoice in created}
+
+
+def _issued_if_numbered(invoice: Invoice) -> Invoice:
+    """A new invoice starts number pending; one that got a number is issued at once."""
+    if invoice.number:
+        move_status(invoice, InvoiceStatus.ISSUED)
+    return invoice
 
 
 def invoices_issue_pending(*, at: datetime | None = None) -> int:
@@ -172,7 +178,8 @@ def invoices_issue_pending(*, at: datetime | None = None) -> int:
             if number is None:
                 break
             before = snapshot(invoice, *INVOICE_FIELDS)
-            invoice.number, invoice.status, invoice.issued_at = number, InvoiceStatus.ISSUED, at
+            move_status(invoice, InvoiceStatus.ISSUED)
+            invoice.number, invoice.issued_at = number, at
             invoice.save(update_fields=["number", "status", "issued_at"])
             _audit(invoice, actor=None, action="invoice.issue", before=before)
             transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
@@ -241,7 +248,8 @@ def invoice_void(*, invoice: Invoice, reason: str, actor, at: datetime | None = 
         if invoice.allowances.exists():
             raise ServiceError(_("An invoice with allowances cannot be voided."), code="void_has_allowances")
         before = snapshot(invoice, *INVOICE_FIELDS)
-        invoice.status, invoice.void_reason, invoice.voided_at = InvoiceStatus.VOIDED, reason, at
+        move_status(invoice, InvoiceStatus.VOIDED)
+        invoice.void_reason, invoice.voided_at = reason, at
         invoice.save(update_fields=["status", "void_reason", "voided_at"])
         _audit(invoice, actor=actor, action="invoice.void", before=before)
     return invoice

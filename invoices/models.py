@@ -205,6 +205,14 @@ class InvoiceStatus(models.TextChoices):
 class Invoice(models.Model):
     """A charge's e-invoice. Buyer, seller and amounts are snapshots taken when it is issued."""
 
+    # Issued at once when the period's ranges have a number left, else numbered later; voided (作廢) either
+    # way, an issued one only within its period (invoices.issuing says when).
+    TRANSITIONS = {
+        InvoiceStatus.NUMBER_PENDING: {InvoiceStatus.ISSUED, InvoiceStatus.VOIDED},
+        InvoiceStatus.ISSUED: {InvoiceStatus.VOIDED},
+        InvoiceStatus.VOIDED: set(),
+    }
+
     charge = models.OneToOneField(
         "payments.Charge", on_delete=models.PROTECT, related_name="invoice", verbose_name=_("charge")
     )

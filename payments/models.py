@@ -224,6 +224,14 @@ class LinePayRegistrationStatus(models.TextChoices):
 class LinePayRegistration(models.Model):
     """An admin's trip to LINE Pay to approve a preapproved payment, until it comes back with a regKey."""
 
+    # Confirming does not re-check `pending` under the lock, only `confirmed`: an approval LINE Pay has just
+    # confirmed is kept even if the registration was cancelled meanwhile (hence cancelled → confirmed).
+    TRANSITIONS = {
+        LinePayRegistrationStatus.PENDING: {LinePayRegistrationStatus.CONFIRMED, LinePayRegistrationStatus.CANCELLED},
+        LinePayRegistrationStatus.CANCELLED: {LinePayRegistrationStatus.CONFIRMED},
+        LinePayRegistrationStatus.CONFIRMED: set(),
+    }
+
     account = models.ForeignKey(
         "accounts.OfficialAccount",
         on_delete=models.PROTECT,
@@ -277,6 +285,16 @@ class SandboxCard(models.Model):
 
 class SandboxLinePayTransaction(models.Model):
     """A LINE Pay v3 transaction as the sandbox keeps it: requested, approved in 'LINE', confirmed."""
+
+    # Approved, cancelled or timed out on the approval page; an approved one confirmed by the merchant, whose
+    # regKey the merchant may then expire.
+    TRANSITIONS = {
+        "requested": {"approved", "cancelled", "expired"},
+        "approved": {"confirmed"},
+        "confirmed": {"expired"},
+        "cancelled": set(),
+        "expired": set(),
+    }
 
     transaction_id = models.CharField(max_length=19, unique=True)
     order_id = models.CharField(max_length=100, unique=True)

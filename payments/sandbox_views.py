@@ -21,6 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from accounts.audit import move_status
 from accounts.http import opener_policy
 from payments.gateways.sandbox import LINEPAY_CARD_BY_MASK, LINEPAY_CARDS, CardError, tokenise_card
 from payments.models import SandboxLinePayTransaction
@@ -110,11 +111,12 @@ def _decide(tx: SandboxLinePayTransaction, action: str, card: str) -> HttpRespon
         tx = SandboxLinePayTransaction.objects.select_for_update().get(pk=tx.pk)
         if tx.status == "requested":
             if _timed_out(tx):
-                tx.status = "expired"  # LINE Pay's 0121: timed out, treated as a cancellation
+                move_status(tx, "expired")  # LINE Pay's 0121: timed out, treated as a cancellation
             elif action == "confirm":
-                tx.status, tx.card = "approved", card
+                move_status(tx, "approved")
+                tx.card = card
             else:
-                tx.status = "cancelled"
+                move_status(tx, "cancelled")
             tx.save(update_fields=["status", "card"])
     url = tx.confirm_url if tx.status in ("approved", "confirmed") else tx.cancel_url
     return HttpResponseRedirect(with_query(url, transactionId=tx.transaction_id, orderId=tx.order_id))

@@ -11,7 +11,15 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
+from accounts.audit import (
+    audit_entry,
+    audit_record,
+    audit_records_save,
+    lock_account,
+    move_status,
+    move_statuses,
+    snapshot,
+)
 from accounts.bulk import update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
@@ -108,8 +116,7 @@ def payment_method_mark_expired(*, method: PaymentMethod, actor=None) -> Payment
 def _method_retire(method: PaymentMethod, new_status: str, *, actor, action: str) -> None:
     """Move a locked method out of use (expired or removed): it is no longer main. Call in a transaction."""
     before = snapshot(method, *METHOD_FIELDS)
-    ensure_transition(method, new_status)
-    method.status = new_status
+    move_status(method, new_status)
     method.is_main = False
     method.save(update_fields=["status", "is_main"])
     audit_record(
@@ -195,8 +202,7 @@ def _charges_transition(items: list[tuple[Charge, dict]], new_status: str, *, ac
     for given, changes in items:
         charge = by_pk[given.pk]
         before = snapshot(charge, *CHARGE_FIELDS)
-        ensure_transition(charge, new_status)
-        charge.status = new_status
+        move_status(charge, new_status)
         for name, value in changes.items():
             setattr(charge, name, value)
         fields.update(changes)
@@ -283,8 +289,8 @@ def refund_settle(*, refund: Refund, outcome: str, reference: str = "", reason: 
             return refund
         before = snapshot(refund, *REFUND_FIELDS)
         new_status = RefundStatus.SUCCEEDED if outcome == Outcome.SUCCEEDED else RefundStatus.FAILED
-        ensure_transition(refund, new_status)
-        refund.status, refund.settled_at = new_status, timezone.now()
+        move_status(refund, new_status)
+        refund.settled_at = timezone.now()
         refund.gateway_reference, refund.failure_reason = reference, reason[:255]
         refund.save(update_fields=["status", "settled_at", "gateway_reference", "failure_reason"])
         audit_record(actor=actor, action=f"refund.{new_status}", obj=refund, account=charge.account, before=before,
@@ -346,13 +352,15 @@ def linepay_registration_confirm(*, registration: LinePayRegistration, transacti
             account=registration.account, kind=MethodKind.LINEPAY, gateway=gateway_name_for(MethodKind.LINEPAY),
             gateway_token=approval.reg_key, masked_card=approval.masked_card, actor=actor,
         )  # fmt: skip
-        registration.status = LinePayRegistrationStatus.CONFIRMED
+        move_status(registration, LinePayRegistrationStatus.CONFIRMED)
         registration.payment_method = method
         registration.save(update_fields=["status", "payment_method"])
     return method
 
 
 def linepay_registration_cancel(*, registration: LinePayRegistration) -> None:
-    LinePayRegistration.objects.filter(pk=registration.pk, status=LinePayRegistrationStatus.PENDING).update(
-        status=LinePayRegistrationStatus.CANCELLED
+    move_statuses(
+        LinePayRegistration.objects.filter(pk=registration.pk),
+        from_statuses=[LinePayRegistrationStatus.PENDING],
+        to_status=LinePayRegistrationStatus.CANCELLED,
     )

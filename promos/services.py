@@ -9,7 +9,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import audit_entry, audit_record, audit_records_save, ensure_transition, lock_account, snapshot
+from accounts.audit import (
+    audit_entry,
+    audit_record,
+    audit_records_save,
+    lock_account,
+    move_status,
+    move_statuses,
+    snapshot,
+)
 from accounts.bulk import update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
@@ -81,8 +89,7 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
         if refusal is not None:
             raise CodeNotUsable(refusal)
         before = snapshot(code, *CODE_FIELDS)
-        ensure_transition(code, CodeStatus.REGISTERED)
-        code.status = CodeStatus.REGISTERED
+        move_status(code, CodeStatus.REGISTERED)
         code.registered_account = account
         code.registered_at = at
         code.save(update_fields=["status", "registered_account", "registered_at"])
@@ -108,8 +115,7 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
         if code is None:
             raise ServiceError(_("This account has no registered code."), code="none_registered")
         before = snapshot(code, *CODE_FIELDS)
-        ensure_transition(code, CodeStatus.AVAILABLE)
-        code.status = CodeStatus.AVAILABLE
+        move_status(code, CodeStatus.AVAILABLE)
         code.registered_account = None
         code.registered_at = None
         code.save(update_fields=["status", "registered_account", "registered_at"])
@@ -153,8 +159,7 @@ def _hold(code: PromoCode, *, account, charge, actor):
     """The locked code, held in memory; returns its unsaved audit record."""
     _refuse_unless_usable(code, account=account, charge=charge)
     before = snapshot(code, *CODE_FIELDS)
-    ensure_transition(code, CodeStatus.HELD)
-    code.status = CodeStatus.HELD
+    move_status(code, CodeStatus.HELD)
     code.held_for = charge
     return audit_entry(actor=actor, action="promo_code.hold", obj=code, account=account, before=before,
                        after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk})  # fmt: skip
@@ -175,7 +180,7 @@ def promo_codes_release(charges: list, *, actor) -> list[PromoCode]:
         for code in codes:
             before = snapshot(code, *CODE_FIELDS)
             account = accounts[code.held_for_id]
-            code.status = CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE
+            move_status(code, CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE)
             code.held_for = None
             records.append(audit_entry(actor=actor, action="promo_code.release", obj=code, account=account,
                                        before=before, after=snapshot(code, *CODE_FIELDS)))  # fmt: skip
@@ -222,8 +227,7 @@ def _redeem(code: PromoCode, *, account, charge, applied_twd: int, forfeited_twd
     """The locked code, redeemed in memory: (unsaved redemption, unsaved audit record)."""
     _refuse_unless_usable(code, account=account, charge=charge)
     before = snapshot(code, *CODE_FIELDS)
-    ensure_transition(code, CodeStatus.REDEEMED)
-    code.status = CodeStatus.REDEEMED
+    move_status(code, CodeStatus.REDEEMED)
     code.registered_account = None
     code.held_for = None
     redemption = Redemption(code=code, account=account, charge=charge, applied_twd=applied_twd,
@@ -248,7 +252,7 @@ def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> 
                 continue
             before = snapshot(code, *CODE_FIELDS)
             account = code.registered_account
-            code.status = CodeStatus.VOID
+            move_status(code, CodeStatus.VOID)
             code.registered_account = None
             voided.append(code)
             records.append(audit_entry(
@@ -360,8 +364,7 @@ def _fill_batch(batch_pk: int, *, actor, progress: Callable[[int], None] | None)
             _add_fresh_codes(size=size, campaign=batch.campaign, batch=batch)
             batch.made += size
             if batch.made == batch.requested:
-                ensure_transition(batch, CodeBatchStatus.COMPLETE)
-                batch.status = CodeBatchStatus.COMPLETE
+                move_status(batch, CodeBatchStatus.COMPLETE)
                 after = {"campaign": batch.campaign_id, "count": batch.requested}
                 audit_record(actor=actor, action="promo_code.generate", obj=batch,
                              after=after | ({"batch": batch.name} if batch.name else {}))  # fmt: skip
@@ -438,7 +441,8 @@ def promo_code_expire_registered(*, code_id: int, as_of: datetime) -> PromoCode 
         if not window_closed(code.campaign, as_of):
             return None
         account, before = code.registered_account, snapshot(code, *CODE_FIELDS)
-        code.status, code.registered_account = CodeStatus.EXPIRED, None
+        move_status(code, CodeStatus.EXPIRED)
+        code.registered_account = None
         code.save(update_fields=["status", "registered_account"])
         audit_record(actor=None, action="promo_code.expire", obj=code, account=account, before=before,
                      after=snapshot(code, *CODE_FIELDS))  # fmt: skip
@@ -454,8 +458,7 @@ def _expire_available(campaign: Campaign) -> None:
                        .values_list("pk", flat=True)[:GENERATE_CHUNK])  # fmt: skip
             if not ids:
                 break
-            expired += PromoCode.objects.filter(pk__in=ids, status=CodeStatus.AVAILABLE).update(
-                status=CodeStatus.EXPIRED
-            )
+            expired += move_statuses(PromoCode.objects.filter(pk__in=ids), from_statuses=[CodeStatus.AVAILABLE],
+                                     to_status=CodeStatus.EXPIRED)  # fmt: skip
     if expired:
         audit_record(actor=None, action="promo_code.expire", obj=campaign, after={"expired_codes": expired})

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_entry, audit_records_save, lock_accounts, snapshot
+from accounts.audit import audit_entry, audit_records_save, lock_accounts, move_status, snapshot
 from accounts.batches import each_alone_on_failure
 from accounts.bulk import update_rows
 from accounts.notices import notify_admins
@@ -138,8 +138,8 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
         attempts = []
         for subscription in subscriptions:
             new_plan, quote, code = pricer.quote(subscription, inputs)
-            renewal = Renewal(subscription=subscription, period_start=quote.period_start, plan=new_plan,
-                              status=RenewalStatus.CHARGING, attempts=1, run=run)  # fmt: skip
+            renewal = Renewal(subscription=subscription, period_start=quote.period_start, plan=new_plan, attempts=1,
+                              run=run)  # fmt: skip
             attempts.append(Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
                                     code if quote.code_applied else None))  # fmt: skip
         return record_attempts(attempts, as_of=as_of, totals=totals, new=True)
@@ -287,11 +287,11 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
         if renewal.next_retry_on is None:
             exhausted.append((renewal, subscription))
             continue
-        renewal.status = RenewalStatus.FAILED
+        move_status(renewal, RenewalStatus.FAILED)
         retrying.append(renewal)
         if subscription.status != SubscriptionStatus.PAST_DUE:
             before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
-            subscription.status = SubscriptionStatus.PAST_DUE
+            move_status(subscription, SubscriptionStatus.PAST_DUE)
             past_due.append(subscription)
             records.append(audit_entry(actor=None, action="subscription.past_due", obj=subscription,
                                        account=subscription.account, before=before,
@@ -319,7 +319,8 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
         subscription.plan = light or renewal.plan
         subscription.scheduled_plan = None
         subscription.period_start = renewal.period_start
-        subscription.status = SubscriptionStatus.ACTIVE
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            move_status(subscription, SubscriptionStatus.ACTIVE)
         subscriptions.append(subscription)
         if dunning or previous_plan_id != subscription.plan_id:
             changes.append(PlanChange(
@@ -327,7 +328,7 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
                 PlanChangeKind.DOWNGRADE_APPLIED, from_plan_id=previous_plan_id, to_plan=subscription.plan,
                 effective_on=renewal.period_start, charge=renewal.charge,
             ))  # fmt: skip
-        renewal.status = RenewalStatus.DOWNGRADED if dunning else RenewalStatus.RENEWED
+        move_status(renewal, RenewalStatus.DOWNGRADED if dunning else RenewalStatus.RENEWED)
         if not dunning:
             renewal.next_retry_on = None
         records.append(audit_entry(

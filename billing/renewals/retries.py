@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts.audit import lock_account
+from accounts.audit import lock_account, move_status
 from accounts.periods import local_date
 from billing.models import (
     Renewal,
@@ -59,7 +59,7 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
         new_plan, quote, code = Pricer(plans_by_pk(), as_of=as_of).quote(subscription, inputs)
         renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
         renewal.attempts += 1
-        renewal.status = RenewalStatus.CHARGING
+        move_status(renewal, RenewalStatus.CHARGING)
         attempt = Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
                           code if quote.code_applied else None)  # fmt: skip
         return record_attempts([attempt], as_of=as_of, totals=totals, new=False)

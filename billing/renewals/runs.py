@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.audit import move_status
 from accounts.periods import local_date, month_start
 from billing.models import (
     Renewal,
@@ -69,6 +70,6 @@ def run_start(*, command: str, as_of: datetime, dry_run: bool) -> RenewalRun:
 
 def run_finish(run: RenewalRun, totals: Totals) -> None:
     run.totals = totals.as_dict()
-    run.status = RenewalRunStatus.FAILED if totals.failed else RenewalRunStatus.FINISHED
+    move_status(run, RenewalRunStatus.FAILED if totals.failed else RenewalRunStatus.FINISHED)
     run.finished_at = timezone.now()
     run.save(update_fields=["totals", "status", "finished_at"])

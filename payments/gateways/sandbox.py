@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from accounts.audit import move_status, move_statuses
 from payments.gateways import (
     ChargeRequest,
     ChargeResult,
@@ -205,7 +206,8 @@ def linepay_api(method: str, path: str, body: dict | None = None) -> dict:
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "payment":
         return _linepay_preapproved_pay(parts[3], body)
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "expire":
-        SandboxLinePayTransaction.objects.filter(reg_key=parts[3]).update(status="expired")
+        move_statuses(SandboxLinePayTransaction.objects.filter(reg_key=parts[3]), from_statuses=["confirmed"],
+                      to_status="expired")  # fmt: skip
         return {"returnCode": "0000", "returnMessage": "Success."}
     return {"returnCode": "2101", "returnMessage": "Parameter error."}
 
@@ -234,7 +236,8 @@ def _linepay_confirm(transaction_id: str, body: dict) -> dict:
         if body.get("amount") != tx.amount:
             return {"returnCode": "1153", "returnMessage": "Payment amount differs."}
         if tx.status == "approved":
-            tx.status, tx.reg_key = "confirmed", f"{secrets.randbelow(9 * 10**14) + 10**14}"
+            move_status(tx, "confirmed")
+            tx.reg_key = f"{secrets.randbelow(9 * 10**14) + 10**14}"
             tx.save(update_fields=["status", "reg_key"])
     masked, brand, _behaviour = LINEPAY_CARD_BY_MASK[tx.card]
     return {

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import move_statuses
 from accounts.models import OfficialAccount, Region
 from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at
 from billing.models import Plan
@@ -133,9 +134,10 @@ def add_sandbox_method(account: OfficialAccount, setup: str, *, actor) -> None:
     registration, _url = linepay_registration_start(account=account, actor=actor, confirm_url=lambda o: "/",
                                                     cancel_url=lambda o: "/")  # fmt: skip
     # what the admin does on the approval page: choose the card bound to LINE Pay and confirm
-    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
-        status="approved", card=LINEPAY_CARDS[0][0]
-    )
+    move_statuses(
+        SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id),
+        from_statuses=["requested"], to_status="approved", card=LINEPAY_CARDS[0][0],
+    )  # fmt: skip
     linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id, actor=actor)
 
 
