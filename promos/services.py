@@ -114,6 +114,8 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
         code = PromoCode.objects.select_for_update().filter(registered_account=account).first()
         if code is None:
             raise ServiceError(_("This account has no registered code."), code="none_registered")
+        if code.status == CodeStatus.HELD:  # a renewal is paying with it right now
+            raise CodeNotUsable(CodeRefusal.IN_USE)
         before = snapshot(code, *CODE_FIELDS)
         move_status(code, CodeStatus.AVAILABLE)
         code.registered_account = None

@@ -13,6 +13,7 @@ from promos.eligibility import CodeRefusal
 from promos.models import CodeStatus, PromoCode, Redemption, default_charge_kinds
 from promos.services import (
     CodeNotUsable,
+    promo_code_hold,
     promo_code_redeem,
     promo_code_register,
     promo_code_unregister,
@@ -72,6 +73,20 @@ def test_unregister_makes_the_code_available_again(account):
     promo_code_unregister(account=account, actor=None)
     assert state(code) == (CodeStatus.AVAILABLE, None)
     assert AuditRecord.objects.filter(action="promo_code.unregister").count() == 1
+
+
+def test_a_registered_code_a_renewal_is_paying_with_cannot_be_taken_back(account):
+    # given the account's registered code, held by the renewal charge in progress
+    code = PromoCodeFactory()
+    promo_code_register(account=account, text=code.code, actor=None, at=NOW)
+    promo_code_hold(text=code.code, account=account, charge=make_charge(account), actor=None)
+    # when
+    with pytest.raises(CodeNotUsable) as error:
+        promo_code_unregister(account=account, actor=None)
+    # then a readable refusal, and the code stays held for the renewal
+    assert error.value.refusal == CodeRefusal.IN_USE
+    assert state(code) == (CodeStatus.HELD, account.pk)
+    assert not AuditRecord.objects.filter(action="promo_code.unregister").exists()
 
 
 def test_one_registered_code_per_account(account):
