@@ -214,14 +214,23 @@ class AuditedAdmin(CheckedModelAdmin):
             super().save_model(request, obj, form, change)
             if fields or not change:
                 audit_record(
-                    actor=request.user, action=f"{obj._meta.model_name}.{'change' if change else 'add'}", obj=obj,
-                    before=before, after=snapshot(obj, *fields), account=audited_account(obj),
-                )  # fmt: skip
+                    actor=request.user,
+                    action=f"{obj._meta.model_name}.{'change' if change else 'add'}",
+                    obj=obj,
+                    before=before,
+                    after=snapshot(obj, *fields),
+                    account=audited_account(obj),
+                )
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj,
-                         before=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+            audit_record(
+                actor=request.user,
+                action=f"{obj._meta.model_name}.delete",
+                obj=obj,
+                before=snapshot_all(obj),
+                account=audited_account(obj),
+            )
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
@@ -236,15 +245,31 @@ class AuditedAdmin(CheckedModelAdmin):
                     inline_form.audit_before = before
             super().save_formset(request, form, formset, change)
             for obj in formset.new_objects:
-                audit_record(actor=request.user, action=f"{obj._meta.model_name}.add", obj=obj,
-                             after=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+                audit_record(
+                    actor=request.user,
+                    action=f"{obj._meta.model_name}.add",
+                    obj=obj,
+                    after=snapshot_all(obj),
+                    account=audited_account(obj),
+                )
             for obj, _changed in formset.changed_objects:
                 before = next(f.audit_before for f in formset.forms if f.instance.pk == obj.pk)
-                audit_record(actor=request.user, action=f"{obj._meta.model_name}.change", obj=obj, before=before,
-                             after=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+                audit_record(
+                    actor=request.user,
+                    action=f"{obj._meta.model_name}.change",
+                    obj=obj,
+                    before=before,
+                    after=snapshot_all(obj),
+                    account=audited_account(obj),
+                )
             for obj in formset.deleted_objects:
-                audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", obj=obj,
-                             before=snapshot_all(obj), account=audited_account(obj))  # fmt: skip
+                audit_record(
+                    actor=request.user,
+                    action=f"{obj._meta.model_name}.delete",
+                    obj=obj,
+                    before=snapshot_all(obj),
+                    account=audited_account(obj),
+                )
 
 
 def audited_account(obj):
@@ -297,8 +322,17 @@ class AuditRecordAdmin(ServiceWrittenAdmin):
     search_fields = ("=object_id", "action", "account__basic_id")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = ("created_at", "actor", "account", "action", "object_type", "object_id", "object_repr",
-              "before_json", "after_json")  # fmt: skip
+    fields = (
+        "created_at",
+        "actor",
+        "account",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "before_json",
+        "after_json",
+    )
     readonly_fields = ("before_json", "after_json")
     before_json = json_column(AuditRecord, "before")
     after_json = json_column(AuditRecord, "after")

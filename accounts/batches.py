@@ -9,8 +9,13 @@ logger = logging.getLogger(__name__)
 Item = TypeVar("Item")
 
 
-def each_alone_on_failure(items: Sequence[Item], do_batch: Callable[[list[Item]], object],
-                          on_fault: Callable[[Item, Exception], object], *, what: str = "items") -> None:  # fmt: skip
+def each_alone_on_failure(
+    items: Sequence[Item],
+    do_batch: Callable[[list[Item]], object],
+    on_fault: Callable[[Item, Exception], object],
+    *,
+    what: str = "items",
+) -> None:
     """`do_batch(items)`; should it raise, `do_batch([item])` for each item in turn.
 
     Each item that fails on its own goes to `on_fault(item, error)`, called inside the `except` so that it may

@@ -69,8 +69,10 @@ def notify_admins(*, account, notice: str, **context) -> int:
     for membership in account_admins(account.pk).exclude(user__email=""):
         user = membership.user
         sent += send_in_language(
-            to=user.email, language=chosen_language(user) or settings.LANGUAGE_CODE,
-            template=f"emails/{notice}.txt", context={"account": account, "user": user, **context},
+            to=user.email,
+            language=chosen_language(user) or settings.LANGUAGE_CODE,
+            template=f"emails/{notice}.txt",
+            context={"account": account, "user": user, **context},
             log_as=f"notice {notice} to admin {user.pk}",
-        )  # fmt: skip
+        )
     return sent

@@ -14,9 +14,13 @@ def server_connection(url: str):
 
     config = environ.Env.db_url_config(url)
     connection = psycopg.connect(
-        host=config.get("HOST") or "127.0.0.1", port=config.get("PORT") or 5432, user=config.get("USER"),
-        password=config.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
+        host=config.get("HOST") or "127.0.0.1",
+        port=config.get("PORT") or 5432,
+        user=config.get("USER"),
+        password=config.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     return connection, config["NAME"]
 
 

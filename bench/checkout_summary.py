@@ -131,26 +131,47 @@ def create_scenario() -> tuple[str, str]:
     now = timezone.now()
     user = get_user_model().objects.create_user("bench-admin", "admin@example.tw", "bench-pass-not-secret-1")
     account = OfficialAccount.objects.create(name="壓測小店", basic_id="@bench001")
-    Subscription.objects.create(account=account, plan=Plan.objects.get(code="light"),
-                                period_start=local_date(now).replace(day=1))  # fmt: skip
+    Subscription.objects.create(
+        account=account, plan=Plan.objects.get(code="light"), period_start=local_date(now).replace(day=1)
+    )
     Membership.objects.create(user=user, account=account, role=Role.ADMIN)
-    EInvoiceProfile.objects.create(account=account, kind=ProfileKind.MEMBER_CARRIER, name="王小明",
-                                   email="owner@example.tw")  # fmt: skip
+    EInvoiceProfile.objects.create(
+        account=account, kind=ProfileKind.MEMBER_CARRIER, name="王小明", email="owner@example.tw"
+    )
     token = tokenise_card(number="4242424242424242", expiry="12/30", cvc="123", today=local_date(now))
     card = card_add(account=account, one_time_token=token.one_time_token, actor=user)
     PaymentMethod.objects.bulk_create(
-        PaymentMethod(account=account, kind=card.kind, gateway=card.gateway, gateway_token=f"tok_bench_{i:03d}",
-                      brand="visa", last_four=f"{i:04d}", expiry_month=12, expiry_year=2030, is_main=False)
+        PaymentMethod(
+            account=account,
+            kind=card.kind,
+            gateway=card.gateway,
+            gateway_token=f"tok_bench_{i:03d}",
+            brand="visa",
+            last_four=f"{i:04d}",
+            expiry_month=12,
+            expiry_year=2030,
+            is_main=False,
+        )
         for i in range(19)
-    )  # fmt: skip
+    )
     Charge.objects.bulk_create(
-        Charge(account=account, purpose="renewal", period_start=date(2026, 1, 1), payment_method=card,
-               fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"bench-{i}",
-               status="succeeded")
+        Charge(
+            account=account,
+            purpose="renewal",
+            period_start=date(2026, 1, 1),
+            payment_method=card,
+            fee_twd=1200,
+            net_twd=1200,
+            tax_twd=60,
+            total_twd=1260,
+            idempotency_key=f"bench-{i}",
+            status="succeeded",
+        )
         for i in range(200)
-    )  # fmt: skip
-    campaign = Campaign.objects.create(name="壓測活動", face_value_twd=1200, valid_from=now - timedelta(days=1),
-                                       valid_until=now + timedelta(days=365))  # fmt: skip
+    )
+    campaign = Campaign.objects.create(
+        name="壓測活動", face_value_twd=1200, valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=365)
+    )
     code = PromoCode.objects.create(campaign=campaign, code=random_code())
     checkout = checkout_start(account=account, plan=Plan.objects.get(code="medium"), user=user, channel="desktop")
     checkout_set_code(checkout=checkout, text=code.code)
@@ -220,8 +241,19 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 def run_wrk(url: str, needle: str, seconds: int, script: Path, headers: list[str]) -> dict:
-    command = ["wrk", "--threads", "1", "--connections", str(CONNECTIONS), "--duration", f"{seconds}s",
-               "--timeout", "10s", "--script", str(script)]  # fmt: skip
+    command = [
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(CONNECTIONS),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(script),
+    ]
     for header in headers:
         command += ["--header", header]
     output = subprocess.run([*command, url, "--", needle], check=True, capture_output=True, text=True).stdout
@@ -274,8 +306,10 @@ class Target:
         after = cpu.sample()
         result["cpu_s"] = sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
         if result["bad"] or result["errors"] or not result["good"]:
-            raise SystemExit(f"{self.name}: {result['bad']} wrong responses and {result['errors']} socket errors "
-                             f"out of {result['requests']}; errors must not count as speed")  # fmt: skip
+            raise SystemExit(
+                f"{self.name}: {result['bad']} wrong responses and {result['errors']} socket errors "
+                f"out of {result['requests']}; errors must not count as speed"
+            )
         return result
 
     @property
@@ -293,8 +327,10 @@ class Target:
         p50 = statistics.median(r["p50_us"] for r in self.rounds) / 1000
         p99 = max(r["p99_us"] for r in self.rounds) / 1000
         per_round = ", ".join(f"{r['good'] / (r['duration_us'] / 1e6):.0f}" for r in self.rounds)
-        return (f"{self.name:<16} {self.rps:7.1f} req/s  latency mean {mean:6.1f} ms, p50 {p50:6.1f}, "
-                f"p99 {p99:6.1f}  server CPU {self.cpu_ms:5.2f} ms/request  (rounds: {per_round} req/s)")  # fmt: skip
+        return (
+            f"{self.name:<16} {self.rps:7.1f} req/s  latency mean {mean:6.1f} ms, p50 {p50:6.1f}, "
+            f"p99 {p99:6.1f}  server CPU {self.cpu_ms:5.2f} ms/request  (rounds: {per_round} req/s)"
+        )
 
 
 def measure(base: str, token: str, session: str, script: Path, cpu: ServerCpu) -> tuple[Target, Target]:

@@ -132,8 +132,11 @@ def delete_rows(campaign_id: int) -> None:
 
 
 def print_result(name: str, result: dict) -> None:
-    extra = ", ".join(f"{key} {value:,.1f}" if isinstance(value, float) else f"{key} {value:,}"
-                      for key, value in result.items() if key not in {"seconds", "peak_mb"})  # fmt: skip
+    extra = ", ".join(
+        f"{key} {value:,.1f}" if isinstance(value, float) else f"{key} {value:,}"
+        for key, value in result.items()
+        if key not in {"seconds", "peak_mb"}
+    )
     verdict = "ok" if result["seconds"] < 30 and result["peak_mb"] < 300 else "MISSES THE GOAL"
     print(f"{name:<9} {result['seconds']:6.1f} s  {result['peak_mb']:6.1f} MB peak  ({extra})  {verdict}")
 

@@ -30,8 +30,14 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 
 def setup_django(url: str) -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url,
-                       "PAYMENTS_GATEWAY": "sandbox", "LOG_LEVEL": "ERROR"})  # fmt: skip
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "DATABASE_URL": url,
+            "PAYMENTS_GATEWAY": "sandbox",
+            "LOG_LEVEL": "ERROR",
+        }
+    )
     import django
 
     django.setup()
@@ -41,15 +47,19 @@ def report(name: str, figures, seconds: float) -> None:
     print(f"\n{name}: {figures.rounds} rounds, {figures.answers} answers in {seconds:.1f} s")
     print(f"  answers 500: {figures.answers_500}   no answer: {figures.no_answer}   unsettled: {figures.unsettled}")
     if figures.our_charges:
-        print(f"  charges per checkout, ours: {dict(Counter(figures.our_charges))}   "
-              f"at the gateway: {dict(Counter(figures.gateway_charges))}")  # fmt: skip
+        print(
+            f"  charges per checkout, ours: {dict(Counter(figures.our_charges))}   "
+            f"at the gateway: {dict(Counter(figures.gateway_charges))}"
+        )
     if figures.gateway_refunds:
         made = Counter(figures.gateway_refunds)
         recorded = Counter(figures.recorded_refunds)
         print(f"  refunds (count, NT$) per charge at the gateway: {dict(made)}   recorded: {dict(recorded)}")
         mismatched = sum(a != b for a, b in zip(figures.gateway_refunds, figures.recorded_refunds, strict=True))
-        print(f"  charges whose gateway refunds differ from ours: {mismatched}   "
-              f"refunded above the charge: {figures.refunded_above_charge}")  # fmt: skip
+        print(
+            f"  charges whose gateway refunds differ from ours: {mismatched}   "
+            f"refunded above the charge: {figures.refunded_above_charge}"
+        )
 
 
 def main() -> None:

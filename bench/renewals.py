@@ -129,8 +129,13 @@ def child_environment(database: str, **extra: str) -> dict:
 
 def run_phase(phase: str, database: str, *args: str) -> dict:
     """Run one phase in a fresh interpreter; it prints its figures as JSON on its last line."""
-    result = subprocess.run([sys.executable, __file__, phase, *args], env=child_environment(database),
-                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, __file__, phase, *args],
+        env=child_environment(database),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if result.returncode:
         raise RuntimeError(f"phase {phase} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -141,8 +146,14 @@ def run_command(database: str, workers: int, cap: int, **extra_env: str) -> dict
     command = [sys.executable, "manage.py", "renew_subscriptions", "--as-of", AS_OF, "--workers", str(workers)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=child_environment(database, **extra_env), stdout=out,
-                                   stderr=err, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=child_environment(database, **extra_env),
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
         cut = False
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -162,9 +173,14 @@ def run_command(database: str, workers: int, cap: int, **extra_env: str) -> dict
         stderr = err.read()
     if process.returncode not in (0, 1) and not cut:  # 1: some renewals failed (the 2% that decline)
         raise RuntimeError(f"renew_subscriptions exited {process.returncode}:\n{stderr[-4000:]}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "exit": process.returncode, "cut": cut,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime,  # the command and its workers, not PostgreSQL
-            "summary": summary[-1] if summary else ""}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "exit": process.returncode,
+        "cut": cut,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,  # the command and its workers, not PostgreSQL
+        "summary": summary[-1] if summary else "",
+    }
 
 
 # ---- phases (in the child, Django loaded) --------------------------------------------------------
@@ -252,25 +268,79 @@ def phase_setup(n: int) -> dict:
     expected["invoices"] = expected["gateway_calls"] - expected["failed"]  # a NT$0 charge gets none
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor, "billing_officialaccount", ("id", "name", "basic_id", "region", "created_at"), accounts)
-        copy_rows(cursor, "payments_sandboxcard", ("id", "one_time_token", "saved_token", "brand", "last_four",
-                  "expiry_month", "expiry_year", "behaviour", "used", "created_at"), cards)  # fmt: skip
-        copy_rows(cursor, "payments_paymentmethod", ("id", "account_id", "kind", "gateway", "gateway_token", "brand",
-                  "last_four", "expiry_month", "expiry_year", "masked_card", "status", "is_main", "created_at"),
-                  methods)  # fmt: skip
-        copy_rows(cursor, "billing_subscription", ("id", "account_id", "plan_id", "period_start", "scheduled_plan_id",
-                  "status", "extra_message_cap", "updated_at"), subscriptions)  # fmt: skip
+        copy_rows(
+            cursor,
+            "payments_sandboxcard",
+            (
+                "id",
+                "one_time_token",
+                "saved_token",
+                "brand",
+                "last_four",
+                "expiry_month",
+                "expiry_year",
+                "behaviour",
+                "used",
+                "created_at",
+            ),
+            cards,
+        )
+        copy_rows(
+            cursor,
+            "payments_paymentmethod",
+            (
+                "id",
+                "account_id",
+                "kind",
+                "gateway",
+                "gateway_token",
+                "brand",
+                "last_four",
+                "expiry_month",
+                "expiry_year",
+                "masked_card",
+                "status",
+                "is_main",
+                "created_at",
+            ),
+            methods,
+        )
+        copy_rows(
+            cursor,
+            "billing_subscription",
+            (
+                "id",
+                "account_id",
+                "plan_id",
+                "period_start",
+                "scheduled_plan_id",
+                "status",
+                "extra_message_cap",
+                "updated_at",
+            ),
+            subscriptions,
+        )
         copy_rows(cursor, "billing_monthlyusage", ("id", "account_id", "month", "billed_messages", "updated_at"), usage)
         # The 字軌 for invoices issued now (they are dated when issued, not as of the renewal).
-        InvoiceNumberRange.objects.create(period=invoice_period(local_date(timezone.now())), prefix="BN",
-                                          first_number=1, last_number=99_999_999)  # fmt: skip
-        campaign = Campaign.objects.create(name="Bench renewals", valid_from=datetime(2026, 1, 1, tzinfo=UTC),
-                                           valid_until=datetime(2027, 12, 31, 15, 59, 59, tzinfo=UTC))  # fmt: skip
+        InvoiceNumberRange.objects.create(
+            period=invoice_period(local_date(timezone.now())), prefix="BN", first_number=1, last_number=99_999_999
+        )
+        campaign = Campaign.objects.create(
+            name="Bench renewals",
+            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+            valid_until=datetime(2027, 12, 31, 15, 59, 59, tzinfo=UTC),
+        )
         batch = CodeBatch.objects.create(campaign=campaign, requested=len(registered))
         codes = random_codes(len(registered))
-        copy_rows(cursor, "promos_promocode", ("campaign_id", "batch_id", "code", "status", "registered_account_id",
-                  "registered_at"),
-                  [(campaign.pk, batch.pk, code, "registered", account, at) for code, account in
-                   zip(codes, registered, strict=True)])  # fmt: skip
+        copy_rows(
+            cursor,
+            "promos_promocode",
+            ("campaign_id", "batch_id", "code", "status", "registered_account_id", "registered_at"),
+            [
+                (campaign.pk, batch.pk, code, "registered", account, at)
+                for code, account in zip(codes, registered, strict=True)
+            ],
+        )
         # The audit records the services wrote on the way (card added, code generated and registered).
         cursor.execute(f"""
             INSERT INTO billing_auditrecord (account_id, object_type, object_id, object_repr, action, after, created_at)
@@ -287,9 +357,14 @@ def phase_setup(n: int) -> dict:
                    '{{"status": "available", "registered_account": null}}',
                    jsonb_build_object('status', status, 'registered_account', registered_account_id), registered_at
             FROM promos_promocode;
-        """)  # fmt: skip
-        for table in ("billing_officialaccount", "payments_sandboxcard", "payments_paymentmethod",
-                      "billing_subscription", "billing_monthlyusage"):  # fmt: skip
+        """)
+        for table in (
+            "billing_officialaccount",
+            "payments_sandboxcard",
+            "payments_paymentmethod",
+            "billing_subscription",
+            "billing_monthlyusage",
+        ):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -366,7 +441,8 @@ def phase_floor() -> dict:
         params["run"] = run_id
         # One row per due subscription with everything pricing needs (the seeded High tiers: 6,001+ at NT$0.2,
         # 1,000,001+ at NT$0.011), then the quote's figures.
-        cursor.execute("""
+        cursor.execute(
+            """
             CREATE TEMP TABLE due ON COMMIT DROP AS
             SELECT s.id AS sub_id, s.account_id, a.basic_id, p.id AS plan_id, p.code AS plan, pr.monthly_fee_twd AS fee,
                    pm.id AS method_id, card.behaviour, pc.id AS code_id, pc.code, camp.face_value_twd AS face,
@@ -395,8 +471,11 @@ def phase_floor() -> dict:
                            key = 'renewal:' || sub_id || ':' || to_char(%(new)s::date, 'YYYY-MM') || ':1';
             UPDATE due SET tax = round(net * 0.05), total = net + round(net * 0.05);
             UPDATE due SET ok = NOT (behaviour = 'declined' AND total > 0);
-        """, params)  # fmt: skip
-        cursor.execute("""
+        """,
+            params,
+        )
+        cursor.execute(
+            """
             INSERT INTO payments_charge (account_id, purpose, plan_code, period_start, payment_method_id, lines,
                 fee_twd, deduction_twd, forfeited_twd, extra_messages_twd, net_twd, tax_twd, total_twd, idempotency_key,
                 gateway, gateway_reference, status, failure_reason, created_at, settled_at)
@@ -493,7 +572,9 @@ def phase_floor() -> dict:
                    totals = (SELECT jsonb_build_object('renewed', count(*) FILTER (WHERE ok),
                                                        'failed', count(*) FILTER (WHERE NOT ok)) FROM due)
             WHERE id = %(run)s;
-        """, {**params, "reason": reason})  # fmt: skip
+        """,
+            {**params, "reason": reason},
+        )
     return {"seconds": time.perf_counter() - started}
 
 
@@ -528,8 +609,10 @@ def phase_profile(n: int) -> dict:
     with connection.execute_wrapper(count):
         renew()
     seconds = time.perf_counter() - started
-    top = [{"per_renewal": hits / n, "ms_per_renewal": 1000 * db_seconds[shape] / n, "sql": shape}
-           for shape, hits in shapes.most_common(30)]  # fmt: skip
+    top = [
+        {"per_renewal": hits / n, "ms_per_renewal": 1000 * db_seconds[shape] / n, "sql": shape}
+        for shape, hits in shapes.most_common(30)
+    ]
     # The second half: the same renewals on a fresh copy, under cProfile (no query capture).
     connections.close_all()
     connection.settings_dict["NAME"] = os.environ["BENCH_PROFILE_COPY"]
@@ -543,9 +626,13 @@ def phase_profile(n: int) -> dict:
     stats.sort_stats("cumulative").print_stats(r"billing|payments|promos|psycopg|django/db", 40)
     stats.sort_stats("tottime").print_callers(8)
     Path(os.environ["BENCH_PROFILE_OUT"]).write_text(stream.getvalue(), encoding="utf-8")
-    return {"seconds": seconds, "queries": sum(shapes.values()),
-            "db_ms_per_renewal": 1000 * sum(db_seconds.values()) / n, "top": top,
-            "profile_seconds": profile_seconds}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "queries": sum(shapes.values()),
+        "db_ms_per_renewal": 1000 * sum(db_seconds.values()) / n,
+        "top": top,
+        "profile_seconds": profile_seconds,
+    }
 
 
 # ---- the benchmark ---------------------------------------------------------------------------------
@@ -553,8 +640,10 @@ def phase_profile(n: int) -> dict:
 
 def fmt_row(label: str, n: int, workers: str, seconds: float, peak: str, note: str = "") -> str:
     rate = n / seconds if seconds else 0
-    return (f"{label:<22} {n:>8,} {workers:>3} {seconds:9.2f} s {rate:9.0f} /s {1000 * seconds / n:8.2f} ms "
-            f"{peak:>9}  {note}")  # fmt: skip
+    return (
+        f"{label:<22} {n:>8,} {workers:>3} {seconds:9.2f} s {rate:9.0f} /s {1000 * seconds / n:8.2f} ms "
+        f"{peak:>9}  {note}"
+    )
 
 
 HEADER = f"{'':<22} {'N':>8} {'W':>3} {'wall':>11} {'renewals':>11} {'per renewal':>11} {'peak RSS':>9}  notes"
@@ -587,8 +676,16 @@ def measure_size(n: int, rows: list[str], results: dict) -> None:
         if goal:
             met = not measured["cut"] and measured["seconds"] < GOAL_SECONDS and measured["peak_mb"] < GOAL_MB
             note += "; goal " + ("met" if met else "MISSED")
-        rows.append(fmt_row("renew_subscriptions", done if measured["cut"] else n, str(workers),
-                            measured["seconds"], f"{measured['peak_mb']:.0f} MB", note))  # fmt: skip
+        rows.append(
+            fmt_row(
+                "renew_subscriptions",
+                done if measured["cut"] else n,
+                str(workers),
+                measured["seconds"],
+                f"{measured['peak_mb']:.0f} MB",
+                note,
+            )
+        )
         print(rows[-1], flush=True)
         print(f"    {measured['summary']}", flush=True)
         results[(n, workers)] = measured | {"done": done, "problems": problems}
@@ -601,8 +698,11 @@ def measure_size(n: int, rows: list[str], results: dict) -> None:
     same = reference is None or {k: v for k, v in floor_counts.items()} == reference
     differs = "" if same else f"; COUNTS DIFFER: {json.dumps(floor_counts)} vs {json.dumps(reference)}"
     results[(n, "floor")] = floor
-    ratio = ", ".join(f"W={w}: ours ÷ floor = {results[(n, w)]['seconds'] / floor['seconds']:.0f}×"
-                      for w in WORKERS if (n, w) in results and not results[(n, w)]["cut"])  # fmt: skip
+    ratio = ", ".join(
+        f"W={w}: ours ÷ floor = {results[(n, w)]['seconds'] / floor['seconds']:.0f}×"
+        for w in WORKERS
+        if (n, w) in results and not results[(n, w)]["cut"]
+    )
     rows.append(fmt_row("floor (bulk SQL)", n, "-", floor["seconds"], "", ratio + differs))
     print(rows[-1], flush=True)
     if n == PROFILE_N:
@@ -616,8 +716,9 @@ def profile(data: str, n: int) -> None:
     create_database(second, template=data)
     out = Path(tempfile.gettempdir()) / "bench_renewals_profile.txt"
     env = child_environment(first, BENCH_PROFILE_COPY=second, BENCH_PROFILE_OUT=str(out))
-    result = subprocess.run([sys.executable, __file__, "profile", str(n)], env=env, capture_output=True, text=True,
-                            cwd=ROOT)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, __file__, "profile", str(n)], env=env, capture_output=True, text=True, cwd=ROOT
+    )
     drop_database(first)
     drop_database(second)
     if result.returncode:
@@ -641,19 +742,34 @@ def measure_latency(rows: list[str]) -> None:
     expected = run_phase("setup", data, str(LATENCY_N))["expected"]
     for workers in WORKERS:
         create_database(run, template=data)
-        measured = run_command(run, workers, cap_for(LATENCY_N), SANDBOX_CHARGE_DELAY_MS=str(LATENCY_DELAY_MS),
-                               PAYMENTS_MAX_IN_FLIGHT=str(IN_FLIGHT))  # fmt: skip
+        measured = run_command(
+            run,
+            workers,
+            cap_for(LATENCY_N),
+            SANDBOX_CHARGE_DELAY_MS=str(LATENCY_DELAY_MS),
+            PAYMENTS_MAX_IN_FLIGHT=str(IN_FLIGHT),
+        )
         verified = run_phase("verify", run)
         drop_database(run)
         problems = check(verified["counts"], expected)
         seconds = verified["run_seconds"]
         calls = expected["gateway_calls"]
         bound = workers * IN_FLIGHT / (LATENCY_DELAY_MS / 1000)  # charges in flight ÷ 0.2 s
-        note = (f"in-run {seconds:.2f} s: {LATENCY_N / seconds:.1f} renewals/s, {calls / seconds:.1f} charges/s "
-                f"of a bound {bound:.0f}/s ({calls} charges) = {calls / seconds / bound:.0%}; "
-                + ("checked ok" if not problems else "WRONG: " + "; ".join(problems)))  # fmt: skip
-        rows.append(fmt_row(f"latency {LATENCY_DELAY_MS} ms/charge", LATENCY_N, str(workers), measured["seconds"],
-                            f"{measured['peak_mb']:.0f} MB", note))  # fmt: skip
+        note = (
+            f"in-run {seconds:.2f} s: {LATENCY_N / seconds:.1f} renewals/s, {calls / seconds:.1f} charges/s "
+            f"of a bound {bound:.0f}/s ({calls} charges) = {calls / seconds / bound:.0%}; "
+            + ("checked ok" if not problems else "WRONG: " + "; ".join(problems))
+        )
+        rows.append(
+            fmt_row(
+                f"latency {LATENCY_DELAY_MS} ms/charge",
+                LATENCY_N,
+                str(workers),
+                measured["seconds"],
+                f"{measured['peak_mb']:.0f} MB",
+                note,
+            )
+        )
         print(rows[-1], flush=True)
     drop_database(data)
 
@@ -680,8 +796,13 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] in {"migrate", "setup", "verify", "floor", "profile"}:
         setup_django()
-        phase = {"migrate": phase_migrate, "setup": phase_setup, "verify": phase_verify, "floor": phase_floor,
-                 "profile": phase_profile}[sys.argv[1]]  # fmt: skip
+        phase = {
+            "migrate": phase_migrate,
+            "setup": phase_setup,
+            "verify": phase_verify,
+            "floor": phase_floor,
+            "profile": phase_profile,
+        }[sys.argv[1]]
         print(json.dumps(phase(*(int(arg) for arg in sys.argv[2:])), default=str))
     else:
         main()

@@ -170,8 +170,16 @@ class ExtraMessageTierInline(admin.TabularInline):
 
 @admin.register(Plan)
 class PlanAdmin(AuditedAdmin):
-    list_display = ("code", "name_zh_hant", "name_en", "rank", "free_message_quota", "extra_messages_allowed",
-                    "current_fee", "next_price")  # fmt: skip
+    list_display = (
+        "code",
+        "name_zh_hant",
+        "name_en",
+        "rank",
+        "free_message_quota",
+        "extra_messages_allowed",
+        "current_fee",
+        "next_price",
+    )
     readonly_fields = ("code", "rank")
     inlines = [PlanPriceHistoryInline, PlanPriceAddInline]
 
@@ -309,8 +317,17 @@ class MonthlyUsageAdmin(AuditedAdmin):
 
 @admin.register(Checkout)
 class CheckoutAdmin(ServiceWrittenAdmin):
-    list_display = ("token_start", "account", "user", "target_plan", "channel", "status", "attempt", "charge_number",
-                    "created_at")  # fmt: skip
+    list_display = (
+        "token_start",
+        "account",
+        "user",
+        "target_plan",
+        "channel",
+        "status",
+        "attempt",
+        "charge_number",
+        "created_at",
+    )
     list_select_related = ("account", "user", "target_plan")
     list_filter = ("status", "channel", "target_plan")
     search_fields = ("account__basic_id", "account__name", "token")
@@ -346,8 +363,17 @@ class RenewalRunAdmin(ServiceWrittenAdmin):
 
 @admin.register(Renewal)
 class RenewalAdmin(ServiceWrittenAdmin):
-    list_display = ("subscription_account", "period_start", "plan", "status", "attempts", "next_retry_on",
-                    "last_error", "charge_number", "updated_at")  # fmt: skip
+    list_display = (
+        "subscription_account",
+        "period_start",
+        "plan",
+        "status",
+        "attempts",
+        "next_retry_on",
+        "last_error",
+        "charge_number",
+        "updated_at",
+    )
     list_select_related = ("subscription__account", "plan")
     list_filter = ("status", "period_start", "plan")
     search_fields = ("subscription__account__basic_id", "subscription__account__name")
@@ -373,8 +399,9 @@ class RenewalAdmin(ServiceWrittenAdmin):
 
 
 class RefundForm(forms.Form):
-    amount_twd = forms.IntegerField(label=_("amount (NT$)"), min_value=1, required=False,
-                                    help_text=_("Empty: everything not yet refunded."))  # fmt: skip
+    amount_twd = forms.IntegerField(
+        label=_("amount (NT$)"), min_value=1, required=False, help_text=_("Empty: everything not yet refunded.")
+    )
     reason = forms.CharField(label=_("reason"), max_length=255)
 
 
@@ -401,6 +428,12 @@ class ChargeAdmin(payments_admin.ChargeAdmin):
                 return None
             self.message_user(request, _("Refunded NT$%(amount)s.") % {"amount": f"{refund.amount_twd:,}"})
             return None
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "charge": charge,
-                   "title": _("Refund"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "charge": charge,
+            "title": _("Refund"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
         return TemplateResponse(request, "admin/payments/charge/refund.html", context)

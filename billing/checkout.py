@@ -145,8 +145,9 @@ def checkout_purchase(*, checkout: Checkout, expected_total_twd: int, actor, at:
     """Buy the upgrade: at most one charge per attempt, however often this is called at once."""
     at = at or timezone.now()
     try:
-        charge, method, quote = _record_pending_charge(checkout, expected_total_twd=expected_total_twd, actor=actor,
-                                                       at=at)  # fmt: skip
+        charge, method, quote = _record_pending_charge(
+            checkout, expected_total_twd=expected_total_twd, actor=actor, at=at
+        )
     except CodeNotUsable:
         checkout_remove_code(checkout=checkout)  # the code went elsewhere since the summary: show it without
         raise
@@ -156,9 +157,11 @@ def checkout_purchase(*, checkout: Checkout, expected_total_twd: int, actor, at:
         result = ChargeResult(Outcome.SUCCEEDED)  # the code paid it all: nothing goes to the gateway
     else:
         result = gateway().charge(
-            method=method, amount_twd=quote.total_twd, order_id=charge.idempotency_key,
+            method=method,
+            amount_twd=quote.total_twd,
+            order_id=charge.idempotency_key,
             description=str(_("LINE Official Account: %(plan)s") % {"plan": checkout.target_plan.display_name}),
-        )  # fmt: skip
+        )
     return _settle_now(checkout, result, actor=actor)
 
 
@@ -207,9 +210,13 @@ def _record_pending_charge(checkout: Checkout, *, expected_total_twd: int, actor
             raise QuoteChanged(quote)
         method = main_payment_method(checkout.account)
         charge, created = charge_create(
-            account=checkout.account, amounts=quote, plan_code=checkout.target_plan.code, payment_method=method,
-            idempotency_key=checkout.idempotency_key, actor=actor,
-        )  # fmt: skip
+            account=checkout.account,
+            amounts=quote,
+            plan_code=checkout.target_plan.code,
+            payment_method=method,
+            idempotency_key=checkout.idempotency_key,
+            actor=actor,
+        )
         if not created:
             return None, None, None
         if quote.code_applied:
@@ -232,16 +239,25 @@ def _settle(checkout: Checkout, result: ChargeResult, *, actor) -> Checkout:
         )
         charge = checkout.charge
         if checkout.status != CheckoutStatus.PROCESSING or charge.status != ChargeStatus.PENDING:
-            logger.error("checkout %s: gateway answer %s for charge %s already settled as %s; check the gateway",
-                         checkout.pk, outcome, charge.pk, charge.status)  # fmt: skip
+            logger.error(
+                "checkout %s: gateway answer %s for charge %s already settled as %s; check the gateway",
+                checkout.pk,
+                outcome,
+                charge.pk,
+                charge.status,
+            )
             return checkout
         if outcome == Outcome.SUCCEEDED:
             checkout.charge = charge = charge_mark_succeeded(charge=charge, gateway_reference=reference, actor=actor)
             if charge.deduction_twd or charge.forfeited_twd:
                 promo_code_redeem(
-                    text=checkout.code, account=checkout.account, charge=charge, applied_twd=charge.deduction_twd,
-                    forfeited_twd=charge.forfeited_twd, actor=actor,
-                )  # fmt: skip
+                    text=checkout.code,
+                    account=checkout.account,
+                    charge=charge,
+                    applied_twd=charge.deduction_twd,
+                    forfeited_twd=charge.forfeited_twd,
+                    actor=actor,
+                )
             subscription_apply_upgrade(account=checkout.account, plan=checkout.target_plan, charge=charge, actor=actor)
             issue_invoice_for(charge)
             _set_status(checkout, CheckoutStatus.PAID, actor=actor)
@@ -263,8 +279,14 @@ def _set_status(checkout: Checkout, status: str, *, actor) -> None:
     before = snapshot(checkout, "status", "attempt")
     move_status(checkout, status)
     checkout.save(update_fields=["status", "attempt", "last_error", "updated_at"])
-    audit_record(actor=actor, action=f"checkout.{status}", obj=checkout, account=checkout.account, before=before,
-                 after=snapshot(checkout, "status", "attempt"))  # fmt: skip
+    audit_record(
+        actor=actor,
+        action=f"checkout.{status}",
+        obj=checkout,
+        account=checkout.account,
+        before=before,
+        after=snapshot(checkout, "status", "attempt"),
+    )
 
 
 def checkout_reconcile(*, checkout: Checkout) -> bool:

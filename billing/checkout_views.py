@@ -142,8 +142,9 @@ def checkout_code(request, token):
     except ServiceError as error:
         report(request, error)
         return render_summary(request, checkout, status=422)
-    messages.success(request, _("The code was applied: NT$%(deduction)s off.") % {
-        "deduction": f"{quote.deduction_twd:,}"})  # fmt: skip
+    messages.success(
+        request, _("The code was applied: NT$%(deduction)s off.") % {"deduction": f"{quote.deduction_twd:,}"}
+    )
     return redirect(url(request, "checkout", token))
 
 
@@ -181,7 +182,13 @@ def checkout_receipt(request, token):
     if checkout_step(checkout) != RECEIPT:
         return redirect(url(request, "checkout", token))
     charge = checkout.charge
-    return render(request, "billing/receipt.html", {
-        "checkout": checkout, "account": checkout.account, "charge": charge,
-        "redemption": getattr(charge, "redemption", None),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/receipt.html",
+        {
+            "checkout": checkout,
+            "account": checkout.account,
+            "charge": charge,
+            "redemption": getattr(charge, "redemption", None),
+        },
+    )

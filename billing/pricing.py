@@ -224,8 +224,22 @@ def price_renewal(
     )
 
 
-def _quote(*, purpose, charge_kind, from_plan, to_plan, period_start, fee_twd, extra, at, buyer, rules, code,
-           code_entered, proration) -> Quote:  # fmt: skip
+def _quote(
+    *,
+    purpose,
+    charge_kind,
+    from_plan,
+    to_plan,
+    period_start,
+    fee_twd,
+    extra,
+    at,
+    buyer,
+    rules,
+    code,
+    code_entered,
+    proration,
+) -> Quote:
     refusal = None
     if code is not None or code_entered:
         if fee_twd == 0:

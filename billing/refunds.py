@@ -26,19 +26,29 @@ def charge_refund_through_gateway(*, charge: Charge, amount_twd: int | None, rea
     refund = refund_start(charge=charge, amount_twd=amount_twd, reason=reason, actor=actor)
     refund = _settle(refund, _ask_gateway(refund), actor=actor)
     if refund.status == RefundStatus.PENDING:
-        raise ServiceError(_("The gateway's answer is not known. The refund stays pending and will be checked with "
-                             "the gateway; do not refund again."), code="refund_unknown")  # fmt: skip
+        raise ServiceError(
+            _(
+                "The gateway's answer is not known. The refund stays pending and will be checked with "
+                "the gateway; do not refund again."
+            ),
+            code="refund_unknown",
+        )
     if refund.status == RefundStatus.FAILED:
-        raise ServiceError(_("The gateway did not refund: %(reason)s") % {"reason": refund.failure_reason},
-                           code="gateway_refused")  # fmt: skip
+        raise ServiceError(
+            _("The gateway did not refund: %(reason)s") % {"reason": refund.failure_reason}, code="gateway_refused"
+        )
     return refund
 
 
 def refund_reconcile(*, refund: Refund) -> bool:
     """Settle a pending refund whose answer was lost, from the gateway's record. True when settled."""
     charge = refund.charge
-    result = gateway().refund_status(method=charge.payment_method, reference=charge.gateway_reference,
-                                     amount_twd=refund.amount_twd, refund_key=refund.idempotency_key)  # fmt: skip
+    result = gateway().refund_status(
+        method=charge.payment_method,
+        reference=charge.gateway_reference,
+        amount_twd=refund.amount_twd,
+        refund_key=refund.idempotency_key,
+    )
     if result.outcome == Outcome.ABSENT:  # never reached the gateway: nothing was given back
         result = ChargeResult(Outcome.DECLINED, reason=str(_("The refund did not reach the gateway.")))
     return _settle(refund, result, actor=None).status != RefundStatus.PENDING
@@ -47,8 +57,12 @@ def refund_reconcile(*, refund: Refund) -> bool:
 def _ask_gateway(refund: Refund) -> ChargeResult:
     charge = refund.charge
     try:
-        return gateway().refund(method=charge.payment_method, reference=charge.gateway_reference,
-                                amount_twd=refund.amount_twd, refund_key=refund.idempotency_key)  # fmt: skip
+        return gateway().refund(
+            method=charge.payment_method,
+            reference=charge.gateway_reference,
+            amount_twd=refund.amount_twd,
+            refund_key=refund.idempotency_key,
+        )
     except GatewayError as error:  # refused before anything was sent (no adapter, bad credentials)
         return ChargeResult(Outcome.DECLINED, reason=str(error.message))
     except Exception:  # noqa: BLE001 - the request may or may not have reached the gateway: never guessed
@@ -61,8 +75,13 @@ def _settle(refund: Refund, result: ChargeResult, *, actor) -> Refund:
     first: an invoice that cannot be corrected yet (its number still pending) never undoes the record of a
     refund the gateway made. That fault is logged, and staff correct the invoice from the admin."""
     with transaction.atomic():
-        refund = refund_settle(refund=refund, outcome=result.outcome, reference=result.reference,
-                               reason=result.reason or str(result.outcome), actor=actor)  # fmt: skip
+        refund = refund_settle(
+            refund=refund,
+            outcome=result.outcome,
+            reference=result.reference,
+            reason=result.reason or str(result.outcome),
+            actor=actor,
+        )
         if refund.status == RefundStatus.SUCCEEDED:
             try:
                 with transaction.atomic():

@@ -20,8 +20,9 @@ from payments.models import PaymentMethod
 SUBSCRIPTION_FIELDS = ("plan", "period_start", "scheduled_plan", "status")
 
 
-def account_create(*, name: str, basic_id: str, region: str, plan: Plan, actor, at: datetime | None = None,
-                   admins=(), operators=()) -> OfficialAccount:  # fmt: skip
+def account_create(
+    *, name: str, basic_id: str, region: str, plan: Plan, actor, at: datetime | None = None, admins=(), operators=()
+) -> OfficialAccount:
     """A new official account on `plan` for the current month, with its members."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -36,9 +37,12 @@ def account_create(*, name: str, basic_id: str, region: str, plan: Plan, actor, 
             subscription=subscription, kind=PlanChangeKind.STARTED, to_plan=plan, effective_on=today, actor=actor
         )
         audit_record(
-            actor=actor, action="subscription.start", obj=subscription, account=account,
+            actor=actor,
+            action="subscription.start",
+            obj=subscription,
+            account=account,
             after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
-        )  # fmt: skip
+        )
     return account
 
 
@@ -55,13 +59,21 @@ def subscription_schedule_downgrade(*, subscription: Subscription, plan: Plan, a
         subscription.scheduled_plan = plan
         subscription.save(update_fields=["scheduled_plan", "updated_at"])
         PlanChange.objects.create(
-            subscription=subscription, kind=PlanChangeKind.DOWNGRADE_SCHEDULED, from_plan=subscription.plan,
-            to_plan=plan, effective_on=next_month_start(subscription.period_start), actor=actor,
-        )  # fmt: skip
+            subscription=subscription,
+            kind=PlanChangeKind.DOWNGRADE_SCHEDULED,
+            from_plan=subscription.plan,
+            to_plan=plan,
+            effective_on=next_month_start(subscription.period_start),
+            actor=actor,
+        )
         audit_record(
-            actor=actor, action="subscription.schedule_downgrade", obj=subscription, account=subscription.account,
-            before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
-        )  # fmt: skip
+            actor=actor,
+            action="subscription.schedule_downgrade",
+            obj=subscription,
+            account=subscription.account,
+            before=before,
+            after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+        )
     return subscription
 
 
@@ -78,13 +90,21 @@ def subscription_cancel_downgrade(*, subscription: Subscription, actor) -> Subsc
         subscription.scheduled_plan = None
         subscription.save(update_fields=["scheduled_plan", "updated_at"])
         PlanChange.objects.create(
-            subscription=subscription, kind=PlanChangeKind.DOWNGRADE_CANCELLED, from_plan=cancelled,
-            to_plan=subscription.plan, effective_on=local_date(timezone.now()), actor=actor,
-        )  # fmt: skip
+            subscription=subscription,
+            kind=PlanChangeKind.DOWNGRADE_CANCELLED,
+            from_plan=cancelled,
+            to_plan=subscription.plan,
+            effective_on=local_date(timezone.now()),
+            actor=actor,
+        )
         audit_record(
-            actor=actor, action="subscription.cancel_downgrade", obj=subscription, account=subscription.account,
-            before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
-        )  # fmt: skip
+            actor=actor,
+            action="subscription.cancel_downgrade",
+            obj=subscription,
+            account=subscription.account,
+            before=before,
+            after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+        )
     return subscription
 
 
@@ -131,9 +151,12 @@ def plan_price_save(*, price: PlanPrice, tiers: Iterable[tuple[int, Decimal]] | 
                 ExtraMessageTier(price=price, from_message=start, unit_price_twd=unit) for start, unit in tiers
             )
         audit_record(
-            actor=actor, action="plan_price.change" if before else "plan_price.add", obj=price, before=before,
+            actor=actor,
+            action="plan_price.change" if before else "plan_price.add",
+            obj=price,
+            before=before,
             after=_price_picture(price),
-        )  # fmt: skip
+        )
     return price
 
 
@@ -163,13 +186,22 @@ def subscription_apply_upgrade(*, account: OfficialAccount, plan: Plan, charge, 
         subscription.scheduled_plan = None
         subscription.save(update_fields=["plan", "scheduled_plan", "updated_at"])
         PlanChange.objects.create(
-            subscription=subscription, kind=PlanChangeKind.UPGRADE, from_plan=previous, to_plan=plan,
-            effective_on=local_date(timezone.now()), charge=charge, actor=actor,
-        )  # fmt: skip
+            subscription=subscription,
+            kind=PlanChangeKind.UPGRADE,
+            from_plan=previous,
+            to_plan=plan,
+            effective_on=local_date(timezone.now()),
+            charge=charge,
+            actor=actor,
+        )
         audit_record(
-            actor=actor, action="subscription.upgrade", obj=subscription, account=account, before=before,
+            actor=actor,
+            action="subscription.upgrade",
+            obj=subscription,
+            account=account,
+            before=before,
             after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
-        )  # fmt: skip
+        )
     return subscription
 
 

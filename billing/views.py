@@ -63,10 +63,14 @@ def plans(request, account):
     month = subscription.period_start
     rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans_with_terms()]
     return page(
-        request, account, "billing/plans.html", subscription=subscription, plan_rows=rows,
-        used_messages=billed_messages(account, month), webstore_url=request.build_absolute_uri(
-            reverse("webstore:plans", args=[account.pk])),
-    )  # fmt: skip
+        request,
+        account,
+        "billing/plans.html",
+        subscription=subscription,
+        plan_rows=rows,
+        used_messages=billed_messages(account, month),
+        webstore_url=request.build_absolute_uri(reverse("webstore:plans", args=[account.pk])),
+    )
 
 
 @account_member_required
@@ -82,8 +86,9 @@ def downgrade(request, account, code):
     plan = get_object_or_404(Plan, code=code)
     try:
         subscription_schedule_downgrade(subscription=account.subscription, plan=plan, actor=request.user)
-        messages.success(request, _("The downgrade to %(plan)s takes effect on the 1st of next month.") % {
-            "plan": plan.display_name})  # fmt: skip
+        messages.success(
+            request, _("The downgrade to %(plan)s takes effect on the 1st of next month.") % {"plan": plan.display_name}
+        )
     except ServiceError as error:
         report(request, error)
     return go(request, "plans", account.pk)
@@ -147,9 +152,12 @@ def card_fields(card_gateway) -> dict:
     """The gateway's hosted card fields: the sandbox's own page in an iframe, or TapPay's SDK in a partial."""
     template = getattr(card_gateway, "card_fields_template", "")
     if template:
-        return {"card_fields_template": template, "tappay_app_id": settings.TAPPAY_APP_ID,
-                "tappay_app_key": settings.TAPPAY_APP_KEY,
-                "tappay_server_type": "sandbox" if settings.TAPPAY_SANDBOX else "production"}  # fmt: skip
+        return {
+            "card_fields_template": template,
+            "tappay_app_id": settings.TAPPAY_APP_ID,
+            "tappay_app_key": settings.TAPPAY_APP_KEY,
+            "tappay_server_type": "sandbox" if settings.TAPPAY_SANDBOX else "production",
+        }
     return {"card_fields_url": reverse(card_gateway.card_fields_url_name)}
 
 
@@ -167,9 +175,12 @@ def linepay_start(request, account):
 
     try:
         _registration, payment_url = linepay_registration_start(
-            account=account, actor=request.user, confirm_url=absolute("linepay_confirm"),
-            cancel_url=absolute("linepay_cancel"), return_to=back,
-        )  # fmt: skip
+            account=account,
+            actor=request.user,
+            confirm_url=absolute("linepay_confirm"),
+            cancel_url=absolute("linepay_cancel"),
+            return_to=back,
+        )
     except (ServiceError, GatewayError) as error:
         report(request, error)
         return redirect(back)
@@ -275,5 +286,6 @@ def payment_records(request, account):
     plans = {plan.code: plan for plan in Plan.objects.all()}
     for charge in charges:
         charge.plan = plans.get(charge.plan_code)
-    return page(request, account, "billing/payment_records.html", charges=charges,
-                main_method=main_payment_method(account))  # fmt: skip
+    return page(
+        request, account, "billing/payment_records.html", charges=charges, main_method=main_payment_method(account)
+    )

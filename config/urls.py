@@ -14,7 +14,7 @@ urlpatterns = [
         r"^admin/billing/(?P<model>officialaccount|membership|auditrecord|userpreference)/(?P<rest>.*)$",
         moved_admin_page,
         {"app": "accounts"},
-    ),  # fmt: skip
+    ),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -59,9 +59,12 @@ class InvoiceNumberRangeAdmin(AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         number_range = invoice_number_range_create(
-            period=obj.period, prefix=obj.prefix, first_number=obj.first_number, last_number=obj.last_number,
+            period=obj.period,
+            prefix=obj.prefix,
+            first_number=obj.first_number,
+            last_number=obj.last_number,
             actor=request.user,
-        )  # fmt: skip
+        )
         become(obj, number_range)
 
     def has_change_permission(self, request, obj=None):
@@ -128,8 +131,13 @@ class InvoiceAdmin(ServiceWrittenAdmin):
             return "-"
         url = reverse("admin:invoices_invoice_correct", args=[invoice.pk])
         proof = reverse("invoices:proof", args=[invoice.pk])
-        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>', url, gettext("Void or allowance…"), proof,
-                           gettext("Proof page"))  # fmt: skip
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            url,
+            gettext("Void or allowance…"),
+            proof,
+            gettext("Proof page"),
+        )
 
     def changelist_view(self, request, extra_context=None):
         pending = Invoice.objects.filter(status=InvoiceStatus.NUMBER_PENDING).count()
@@ -142,8 +150,9 @@ class InvoiceAdmin(ServiceWrittenAdmin):
                 pending,
             ) % {"count": pending}
             link = reverse("admin:invoices_invoice_changelist") + f"?status__exact={InvoiceStatus.NUMBER_PENDING}"
-            self.message_user(request, format_html('{} <a href="{}">{}</a>', text, link, gettext("Show them")),
-                              level=messages.WARNING)  # fmt: skip
+            self.message_user(
+                request, format_html('{} <a href="{}">{}</a>', text, link, gettext("Show them")), level=messages.WARNING
+            )
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):
@@ -161,15 +170,21 @@ class InvoiceAdmin(ServiceWrittenAdmin):
                 if data["kind"] == "void":
                     invoice_void(invoice=invoice, reason=data["reason"], actor=request.user)
                 else:
-                    invoice_allowance(invoice=invoice, amount_twd=data["amount_twd"], reason=data["reason"],
-                                      actor=request.user)  # fmt: skip
+                    invoice_allowance(
+                        invoice=invoice, amount_twd=data["amount_twd"], reason=data["reason"], actor=request.user
+                    )
             except ServiceError as error:
                 form.add_error(None, error.message)
             else:
                 self.message_user(request, gettext("The correction was recorded."), level=messages.SUCCESS)
                 return redirect("admin:invoices_invoice_change", invoice.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "invoice": invoice, "form": form,
-                   "title": gettext("Correct invoice %(invoice)s") % {"invoice": invoice}}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "invoice": invoice,
+            "form": form,
+            "title": gettext("Correct invoice %(invoice)s") % {"invoice": invoice},
+        }
         return TemplateResponse(request, "invoices/admin_correct.html", context)
 
 

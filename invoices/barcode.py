@@ -40,5 +40,11 @@ def code39_svg(text: str, *, height: int = 40, module_px: float = 1.0) -> str:
         '<svg xmlns="http://www.w3.org/2000/svg" class="barcode" role="img" aria-label="{}" data-code39="{}"'
         ' width="{}" height="{}" viewBox="0 0 {} {}" shape-rendering="crispEdges">'
         '<rect width="100%" height="100%" fill="#fff"/><g fill="#000">{}</g></svg>',
-        text, text, round(width * module_px, 1), round(height * module_px, 1), width, height, rects,
-    )  # fmt: skip
+        text,
+        text,
+        round(width * module_px, 1),
+        round(height * module_px, 1),
+        width,
+        height,
+        rects,
+    )

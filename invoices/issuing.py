@@ -56,8 +56,17 @@ def split_tax_inclusive(total_twd: int) -> tuple[int, int]:
 def buyer_snapshot(profile: EInvoiceProfile | None) -> dict:
     """The buyer as the invoice keeps it: later changes to the profile never reach an issued invoice."""
     if profile is None:
-        return {"kind": "", "identifier": B2C_BUYER_IDENTIFIER, "name": "", "email": "", "carrier_type": "",
-                "carrier_number": "", "donation_code": "", "ubn": "", "address": ""}  # fmt: skip
+        return {
+            "kind": "",
+            "identifier": B2C_BUYER_IDENTIFIER,
+            "name": "",
+            "email": "",
+            "carrier_type": "",
+            "carrier_number": "",
+            "donation_code": "",
+            "ubn": "",
+            "address": "",
+        }
     company = profile.is_b2b
     carrier_number = profile.carrier_number or (profile.email if profile.kind == ProfileKind.MEMBER_CARRIER else "")
     return {
@@ -87,21 +96,33 @@ def lines_snapshot(charge: Charge, plan_names: Mapping[str, str]) -> list[dict]:
         "extra_messages": "加購訊息",
     }
     items = [
-        {"description": descriptions.get(line.get("kind"), str(line.get("kind"))), "quantity": 1,
-         "unit_price_twd": line["amount_twd"], "amount_twd": line["amount_twd"]}
-        for line in charge.lines if line.get("kind") != "tax" and line.get("amount_twd")
-    ]  # fmt: skip
+        {
+            "description": descriptions.get(line.get("kind"), str(line.get("kind"))),
+            "quantity": 1,
+            "unit_price_twd": line["amount_twd"],
+            "amount_twd": line["amount_twd"],
+        }
+        for line in charge.lines
+        if line.get("kind") != "tax" and line.get("amount_twd")
+    ]
     if sum(item["amount_twd"] for item in items) != charge.net_twd:
-        items = [{"description": descriptions["fee"], "quantity": 1, "unit_price_twd": charge.net_twd,
-                  "amount_twd": charge.net_twd}]  # fmt: skip
+        items = [
+            {
+                "description": descriptions["fee"],
+                "quantity": 1,
+                "unit_price_twd": charge.net_twd,
+                "amount_twd": charge.net_twd,
+            }
+        ]
     return items
 
 
 # ---- issuing ----------------------------------------------------------------------------------
 
 
-def invoice_issue(*, charge: Charge, plan_names: Mapping[str, str] | None = None, at: datetime | None = None
-                  ) -> Invoice | None:  # fmt: skip
+def invoice_issue(
+    *, charge: Charge, plan_names: Mapping[str, str] | None = None, at: datetime | None = None
+) -> Invoice | None:
     """The charge's one invoice: issued with the period's next number, or number pending when none is left.
 
     A zero total gets no invoice (None). Calling it again returns the invoice already there.
@@ -109,8 +130,9 @@ def invoice_issue(*, charge: Charge, plan_names: Mapping[str, str] | None = None
     return invoices_issue(charges=[charge], plan_names=plan_names, at=at).get(charge.pk)
 
 
-def invoices_issue(*, charges: list[Charge], plan_names: Mapping[str, str] | None = None, at: datetime | None = None
-                   ) -> dict[int, Invoice]:  # fmt: skip
+def invoices_issue(
+    *, charges: list[Charge], plan_names: Mapping[str, str] | None = None, at: datetime | None = None
+) -> dict[int, Invoice]:
     """`invoice_issue` for many charges at once: {charge pk: its invoice} (zero totals have none).
 
     `plan_names` names the plans (by code) in the items' descriptions; billing, which owns the plans, gives them.
@@ -136,20 +158,38 @@ def invoices_issue(*, charges: list[Charge], plan_names: Mapping[str, str] | Non
         profiles = EInvoiceProfile.objects.filter(account_id__in={charge.account_id for charge in to_issue})
         buyers = {profile.account_id: buyer_snapshot(profile) for profile in profiles}
         seller = seller_snapshot()
-        created = Invoice.objects.bulk_create([
-            _issued_if_numbered(Invoice(
-                charge=charge, period=period, number=number, random_code=f"{secrets.randbelow(10_000):04d}",
-                buyer=buyers.get(charge.account_id) or buyer_snapshot(None), seller=seller,
-                lines=lines_snapshot(charge, plan_names or {}), sales_twd=charge.net_twd, tax_twd=charge.tax_twd,
-                total_twd=charge.total_twd, issued_at=at if number else None,
-            ))
-            for charge, number in zip(to_issue, numbers, strict=True)
-        ])  # fmt: skip
-        audit_records_save([
-            audit_entry(actor=None, action="invoice.issue" if invoice.number else "invoice.number_pending",
-                        obj=invoice, account=invoice.charge.account, after=snapshot(invoice, *INVOICE_FIELDS))
-            for invoice in created
-        ])  # fmt: skip
+        created = Invoice.objects.bulk_create(
+            [
+                _issued_if_numbered(
+                    Invoice(
+                        charge=charge,
+                        period=period,
+                        number=number,
+                        random_code=f"{secrets.randbelow(10_000):04d}",
+                        buyer=buyers.get(charge.account_id) or buyer_snapshot(None),
+                        seller=seller,
+                        lines=lines_snapshot(charge, plan_names or {}),
+                        sales_twd=charge.net_twd,
+                        tax_twd=charge.tax_twd,
+                        total_twd=charge.total_twd,
+                        issued_at=at if number else None,
+                    )
+                )
+                for charge, number in zip(to_issue, numbers, strict=True)
+            ]
+        )
+        audit_records_save(
+            [
+                audit_entry(
+                    actor=None,
+                    action="invoice.issue" if invoice.number else "invoice.number_pending",
+                    obj=invoice,
+                    account=invoice.charge.account,
+                    after=snapshot(invoice, *INVOICE_FIELDS),
+                )
+                for invoice in created
+            ]
+        )
         for invoice in created:
             if invoice.number:
                 transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
@@ -224,10 +264,12 @@ def invoice_notice_send(*, invoice: Invoice) -> int:
     if not email:
         return 0
     return send_in_language(
-        to=email, language=language_for_address(account_id=invoice.charge.account_id, email=email),
-        template="emails/invoice_issued.txt", context={"invoice": invoice, "period": period_label(invoice.period)},
+        to=email,
+        language=language_for_address(account_id=invoice.charge.account_id, email=email),
+        template="emails/invoice_issued.txt",
+        context={"invoice": invoice, "period": period_label(invoice.period)},
         log_as=f"invoice notice for {invoice.pk}",
-    )  # fmt: skip
+    )
 
 
 # ---- corrections ------------------------------------------------------------------------------
@@ -255,8 +297,9 @@ def invoice_void(*, invoice: Invoice, reason: str, actor, at: datetime | None = 
     return invoice
 
 
-def invoice_allowance(*, invoice: Invoice, amount_twd: int, reason: str, actor, refund: Refund | None = None,
-                      at: datetime | None = None) -> Allowance:  # fmt: skip
+def invoice_allowance(
+    *, invoice: Invoice, amount_twd: int, reason: str, actor, refund: Refund | None = None, at: datetime | None = None
+) -> Allowance:
     """An allowance (折讓) of a tax-inclusive amount of an issued invoice, with its own number."""
     at = at or timezone.now()
     reason = _reason(reason)
@@ -280,13 +323,23 @@ def invoice_allowance(*, invoice: Invoice, amount_twd: int, reason: str, actor, 
             sales = amount_twd - tax
         period = invoice_period(local_date(at))
         allowance = Allowance.objects.create(
-            invoice=invoice, refund=refund, number=_allowance_number(period), period=period, reason=reason,
-            sales_twd=sales, tax_twd=tax, total_twd=amount_twd, created_at=at,
-        )  # fmt: skip
+            invoice=invoice,
+            refund=refund,
+            number=_allowance_number(period),
+            period=period,
+            reason=reason,
+            sales_twd=sales,
+            tax_twd=tax,
+            total_twd=amount_twd,
+            created_at=at,
+        )
         audit_record(
-            actor=actor, action="invoice.allowance", obj=invoice, account=invoice.charge.account,
+            actor=actor,
+            action="invoice.allowance",
+            obj=invoice,
+            account=invoice.charge.account,
             after={"allowance": allowance.number, "sales_twd": sales, "tax_twd": tax, "total_twd": amount_twd},
-        )  # fmt: skip
+        )
     return allowance
 
 
@@ -306,8 +359,9 @@ def invoice_correct_for_refund(*, refund: Refund, actor, at: datetime | None = N
     in_period = invoice.status == InvoiceStatus.NUMBER_PENDING or invoice_period(local_date(at)) == invoice.period
     if in_period and refund.amount_twd == invoice.total_twd and not invoice.allowances.exists():
         return invoice_void(invoice=invoice, reason=reason, actor=actor, at=at)
-    return invoice_allowance(invoice=invoice, amount_twd=refund.amount_twd, reason=reason, actor=actor, refund=refund,
-                             at=at)  # fmt: skip
+    return invoice_allowance(
+        invoice=invoice, amount_twd=refund.amount_twd, reason=reason, actor=actor, refund=refund, at=at
+    )
 
 
 def _allowance_number(period: str) -> str:
@@ -325,6 +379,10 @@ def _reason(reason: str) -> str:
 
 def _audit(invoice: Invoice, *, actor, action: str, before: dict | None = None) -> None:
     audit_record(
-        actor=actor, action=action, obj=invoice, account=invoice.charge.account, before=before,
+        actor=actor,
+        action=action,
+        obj=invoice,
+        account=invoice.charge.account,
+        before=before,
         after=snapshot(invoice, *INVOICE_FIELDS),
-    )  # fmt: skip
+    )

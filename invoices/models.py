@@ -258,9 +258,13 @@ class Allowance(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allowances", verbose_name=_("invoice"))
     refund = models.OneToOneField(
-        "payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="allowance",
+        "payments.Refund",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allowance",
         verbose_name=_("refund"),
-    )  # fmt: skip
+    )
     number = models.CharField(_("allowance number"), max_length=16, unique=True)
     period = models.CharField(_("period"), max_length=5, validators=[validate_invoice_period])
     reason = models.CharField(_("reason"), max_length=200)

@@ -37,9 +37,13 @@ def einvoice_profile_save(*, account: OfficialAccount, data: dict, actor) -> EIn
             return profile
         profile.save()
         audit_record(
-            actor=actor, action="einvoice_profile.update" if before else "einvoice_profile.create", obj=profile,
-            account=account, before=before, after=after,
-        )  # fmt: skip
+            actor=actor,
+            action="einvoice_profile.update" if before else "einvoice_profile.create",
+            obj=profile,
+            account=account,
+            before=before,
+            after=after,
+        )
     return profile
 
 
@@ -55,9 +59,11 @@ def invoice_number_range_create(
         number_range.full_clean()
         number_range.save()
         audit_record(
-            actor=actor, action="invoice_number_range.create", obj=number_range,
+            actor=actor,
+            action="invoice_number_range.create",
+            obj=number_range,
             after=snapshot(number_range, *NUMBER_RANGE_FIELDS),
-        )  # fmt: skip
+        )
     return number_range
 
 

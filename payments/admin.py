@@ -19,8 +19,20 @@ class PaymentMethodAdmin(ServiceWrittenAdmin):
     list_filter = ("kind", "gateway", "status", "is_main")
     search_fields = ("account__basic_id", "account__name", "=last_four")
     # `gateway_token` is deliberately absent: a usable token never reaches a page.
-    fields = ("account", "kind", "gateway", "masked_gateway_token", "brand", "last_four", "expiry_month",
-              "expiry_year", "masked_card", "status", "is_main", "created_at")  # fmt: skip
+    fields = (
+        "account",
+        "kind",
+        "gateway",
+        "masked_gateway_token",
+        "brand",
+        "last_four",
+        "expiry_month",
+        "expiry_year",
+        "masked_card",
+        "status",
+        "is_main",
+        "created_at",
+    )
     readonly_fields = ("masked_gateway_token",)
 
     @admin.display(description=_("gateway token"))
@@ -44,8 +56,19 @@ class RefundInline(ReadOnlyInline):
 class ChargeAdmin(ServiceWrittenAdmin):
     """Registered by billing's admin, which adds the refund action (a refund also corrects the invoice)."""
 
-    list_display = ("id", "account", "purpose", "plan_code", "period_start", "fee", "deduction", "total", "status",
-                    "gateway", "created_at")  # fmt: skip
+    list_display = (
+        "id",
+        "account",
+        "purpose",
+        "plan_code",
+        "period_start",
+        "fee",
+        "deduction",
+        "total",
+        "status",
+        "gateway",
+        "created_at",
+    )
     list_select_related = ("account",)
     list_filter = ("status", "purpose", "plan_code", "gateway")
     search_fields = ("=idempotency_key", "=gateway_reference", "account__basic_id", "account__name")
@@ -66,7 +89,7 @@ class ChargeAdmin(ServiceWrittenAdmin):
                     "failure_reason",
                 )
             },
-        ),  # fmt: skip
+        ),
         (
             _("Amounts"),
             {
@@ -82,11 +105,20 @@ class ChargeAdmin(ServiceWrittenAdmin):
                     "amount_lines",
                 )
             },
-        ),  # fmt: skip
+        ),
         (_("Gateway"), {"fields": ("gateway", "gateway_reference", "idempotency_key", "created_at", "settled_at")}),
     )
-    readonly_fields = ("fee", "deduction", "forfeited", "extra_messages", "net", "tax", "total", "refunded",
-                       "amount_lines")  # fmt: skip
+    readonly_fields = (
+        "fee",
+        "deduction",
+        "forfeited",
+        "extra_messages",
+        "net",
+        "tax",
+        "total",
+        "refunded",
+        "amount_lines",
+    )
     fee = money_column(Charge, "fee_twd")
     deduction = money_column(Charge, "deduction_twd")
     forfeited = money_column(Charge, "forfeited_twd")
@@ -108,8 +140,18 @@ class RefundAdmin(ServiceWrittenAdmin):
     list_filter = ("status",)
     search_fields = ("=charge__idempotency_key", "=idempotency_key", "=gateway_reference", "charge__account__basic_id")
     date_hierarchy = "created_at"
-    fields = ("charge", "amount", "status", "reason", "idempotency_key", "gateway_reference", "failure_reason",
-              "actor", "created_at", "settled_at")  # fmt: skip
+    fields = (
+        "charge",
+        "amount",
+        "status",
+        "reason",
+        "idempotency_key",
+        "gateway_reference",
+        "failure_reason",
+        "actor",
+        "created_at",
+        "settled_at",
+    )
     readonly_fields = ("amount",)
     amount = money_column(Refund, "amount_twd")
 

@@ -11,5 +11,5 @@ urlpatterns = [
     # LINE Pay's transactionId is a 19-digit number; anything else is no transaction of ours.
     re_path(
         r"^linepay/payments/(?P<transaction_id>[0-9]{19})/$", sandbox_views.linepay_approval, name="linepay_approval"
-    ),  # fmt: skip
+    ),
 ]

@@ -40,22 +40,42 @@ METHOD_FIELDS = ("status", "is_main")
 CHARGE_FIELDS = ("status", "gateway_reference", "failure_reason")
 
 
-def payment_method_add(*, account: OfficialAccount, kind: str, gateway: str, gateway_token: str, actor,
-                       brand: str = "", last_four: str = "", expiry_month: int | None = None,
-                       expiry_year: int | None = None, masked_card: str = "") -> PaymentMethod:  # fmt: skip
+def payment_method_add(
+    *,
+    account: OfficialAccount,
+    kind: str,
+    gateway: str,
+    gateway_token: str,
+    actor,
+    brand: str = "",
+    last_four: str = "",
+    expiry_month: int | None = None,
+    expiry_year: int | None = None,
+    masked_card: str = "",
+) -> PaymentMethod:
     """Keep a tokenised method. The account's first usable method becomes its main one."""
     with transaction.atomic():
         lock_account(account.pk)
         has_main = PaymentMethod.objects.filter(account=account, is_main=True).exists()
         method = PaymentMethod.objects.create(
-            account=account, kind=kind, gateway=gateway, gateway_token=gateway_token, brand=brand,
-            last_four=last_four, expiry_month=expiry_month, expiry_year=expiry_year, masked_card=masked_card,
+            account=account,
+            kind=kind,
+            gateway=gateway,
+            gateway_token=gateway_token,
+            brand=brand,
+            last_four=last_four,
+            expiry_month=expiry_month,
+            expiry_year=expiry_year,
+            masked_card=masked_card,
             is_main=not has_main,
-        )  # fmt: skip
+        )
         audit_record(
-            actor=actor, action="payment_method.add", obj=method, account=account,
+            actor=actor,
+            action="payment_method.add",
+            obj=method,
+            account=account,
             after=snapshot(method, "kind", "gateway", "brand", "last_four", *METHOD_FIELDS),
-        )  # fmt: skip
+        )
     return method
 
 
@@ -75,9 +95,13 @@ def payment_method_make_main(*, method: PaymentMethod, actor) -> PaymentMethod:
         method.is_main = True
         method.save(update_fields=["is_main"])
         audit_record(
-            actor=actor, action="payment_method.make_main", obj=method, account=method.account,
-            before={"main": previous.pk if previous else None}, after={"main": method.pk},
-        )  # fmt: skip
+            actor=actor,
+            action="payment_method.make_main",
+            obj=method,
+            account=method.account,
+            before={"main": previous.pk if previous else None},
+            after={"main": method.pk},
+        )
     return method
 
 
@@ -120,9 +144,13 @@ def _method_retire(method: PaymentMethod, new_status: str, *, actor, action: str
     method.is_main = False
     method.save(update_fields=["status", "is_main"])
     audit_record(
-        actor=actor, action=action, obj=method, account=method.account, before=before,
+        actor=actor,
+        action=action,
+        obj=method,
+        account=method.account,
+        before=before,
         after=snapshot(method, *METHOD_FIELDS),
-    )  # fmt: skip
+    )
 
 
 class ChargeAmounts(Protocol):
@@ -140,17 +168,24 @@ class ChargeAmounts(Protocol):
     total_twd: int
 
 
-def charge_create(*, account: OfficialAccount, amounts: ChargeAmounts, plan_code: str,
-                  payment_method: PaymentMethod | None, idempotency_key: str, actor
-                  ) -> tuple[Charge, bool]:  # fmt: skip
+def charge_create(
+    *,
+    account: OfficialAccount,
+    amounts: ChargeAmounts,
+    plan_code: str,
+    payment_method: PaymentMethod | None,
+    idempotency_key: str,
+    actor,
+) -> tuple[Charge, bool]:
     """Record a pending charge for these amounts. The same key twice returns the first charge, not a second."""
     existing = Charge.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            return charges_create([ChargeOrder(account, amounts, plan_code, payment_method, idempotency_key)],
-                                  actor=actor)[0], True  # fmt: skip
+            return charges_create(
+                [ChargeOrder(account, amounts, plan_code, payment_method, idempotency_key)], actor=actor
+            )[0], True
     except IntegrityError:
         return Charge.objects.get(idempotency_key=idempotency_key), False
 
@@ -166,23 +201,40 @@ class ChargeOrder:
 
 def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
     """Record pending charges at once (call in a transaction). A key used before is an IntegrityError."""
-    charges = Charge.objects.bulk_create([
-        Charge(
-            account=order.account, purpose=order.amounts.purpose, plan_code=order.plan_code,
-            period_start=order.amounts.period_start, payment_method=order.payment_method,
-            lines=list(order.amounts.lines), fee_twd=order.amounts.fee_twd, deduction_twd=order.amounts.deduction_twd,
-            forfeited_twd=order.amounts.forfeited_twd, extra_messages_twd=order.amounts.extra_messages_twd,
-            net_twd=order.amounts.net_twd, tax_twd=order.amounts.tax_twd, total_twd=order.amounts.total_twd,
-            idempotency_key=order.idempotency_key,
-            gateway=order.payment_method.gateway if order.payment_method else "",
-        )
-        for order in orders
-    ])  # fmt: skip
-    audit_records_save([
-        audit_entry(actor=actor, action="charge.create", obj=charge, account=charge.account,
-                    after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS))
-        for charge in charges
-    ])  # fmt: skip
+    charges = Charge.objects.bulk_create(
+        [
+            Charge(
+                account=order.account,
+                purpose=order.amounts.purpose,
+                plan_code=order.plan_code,
+                period_start=order.amounts.period_start,
+                payment_method=order.payment_method,
+                lines=list(order.amounts.lines),
+                fee_twd=order.amounts.fee_twd,
+                deduction_twd=order.amounts.deduction_twd,
+                forfeited_twd=order.amounts.forfeited_twd,
+                extra_messages_twd=order.amounts.extra_messages_twd,
+                net_twd=order.amounts.net_twd,
+                tax_twd=order.amounts.tax_twd,
+                total_twd=order.amounts.total_twd,
+                idempotency_key=order.idempotency_key,
+                gateway=order.payment_method.gateway if order.payment_method else "",
+            )
+            for order in orders
+        ]
+    )
+    audit_records_save(
+        [
+            audit_entry(
+                actor=actor,
+                action="charge.create",
+                obj=charge,
+                account=charge.account,
+                after=snapshot(charge, "purpose", "total_twd", "deduction_twd", "forfeited_twd", *CHARGE_FIELDS),
+            )
+            for charge in charges
+        ]
+    )
     return charges
 
 
@@ -207,8 +259,16 @@ def _charges_transition(items: list[tuple[Charge, dict]], new_status: str, *, ac
             setattr(charge, name, value)
         fields.update(changes)
         charges.append(charge)
-        records.append(audit_entry(actor=actor, action=action, obj=charge, account=charge.account, before=before,
-                                   after=snapshot(charge, *CHARGE_FIELDS)))  # fmt: skip
+        records.append(
+            audit_entry(
+                actor=actor,
+                action=action,
+                obj=charge,
+                account=charge.account,
+                before=before,
+                after=snapshot(charge, *CHARGE_FIELDS),
+            )
+        )
     update_rows(charges, sorted(fields))
     audit_records_save(records)
     return charges
@@ -225,8 +285,10 @@ def charges_mark_succeeded(settlements: list[tuple[Charge, str]], *, actor) -> l
     with transaction.atomic():
         return _charges_transition(
             [(charge, {"gateway_reference": reference, "settled_at": at}) for charge, reference in settlements],
-            ChargeStatus.SUCCEEDED, actor=actor, action="charge.succeed",
-        )  # fmt: skip
+            ChargeStatus.SUCCEEDED,
+            actor=actor,
+            action="charge.succeed",
+        )
 
 
 def charge_mark_failed(*, charge: Charge, reason: str, actor) -> Charge:
@@ -239,8 +301,10 @@ def charges_mark_failed(failures: list[tuple[Charge, str]], *, actor) -> list[Ch
     with transaction.atomic():
         return _charges_transition(
             [(charge, {"failure_reason": reason[:255], "settled_at": at}) for charge, reason in failures],
-            ChargeStatus.FAILED, actor=actor, action="charge.fail",
-        )  # fmt: skip
+            ChargeStatus.FAILED,
+            actor=actor,
+            action="charge.fail",
+        )
 
 
 REFUND_FIELDS = ("status", "amount_twd", "gateway_reference", "failure_reason")
@@ -270,11 +334,19 @@ def refund_start(*, charge: Charge, amount_twd: int | None, reason: str, actor) 
                 code="refund_amount",
             )
         refund = Refund.objects.create(
-            charge=charge, amount_twd=amount_twd, reason=reason, actor=actor if actor and actor.pk else None,
+            charge=charge,
+            amount_twd=amount_twd,
+            reason=reason,
+            actor=actor if actor and actor.pk else None,
             idempotency_key=f"refund:{charge.pk}:{charge.refunds.count() + 1}",
-        )  # fmt: skip
-        audit_record(actor=actor, action="refund.start", obj=refund, account=charge.account,
-                     after=snapshot(refund, *REFUND_FIELDS))  # fmt: skip
+        )
+        audit_record(
+            actor=actor,
+            action="refund.start",
+            obj=refund,
+            account=charge.account,
+            after=snapshot(refund, *REFUND_FIELDS),
+        )
     return refund
 
 
@@ -293,8 +365,14 @@ def refund_settle(*, refund: Refund, outcome: str, reference: str = "", reason: 
         refund.settled_at = timezone.now()
         refund.gateway_reference, refund.failure_reason = reference, reason[:255]
         refund.save(update_fields=["status", "settled_at", "gateway_reference", "failure_reason"])
-        audit_record(actor=actor, action=f"refund.{new_status}", obj=refund, account=charge.account, before=before,
-                     after=snapshot(refund, *REFUND_FIELDS))  # fmt: skip
+        audit_record(
+            actor=actor,
+            action=f"refund.{new_status}",
+            obj=refund,
+            account=charge.account,
+            before=before,
+            after=snapshot(refund, *REFUND_FIELDS),
+        )
         if new_status == RefundStatus.SUCCEEDED and charge.refunded_twd == charge.total_twd:
             _charge_transition(charge, ChargeStatus.REFUNDED, actor=actor, action="charge.refunded")
     return refund
@@ -311,27 +389,36 @@ def card_add(*, account: OfficialAccount, one_time_token: str, actor, cardholder
     cardholder = cardholder or {"name": account.name, "email": "", "phone_number": ""}
     saved = gateway().save_card(one_time_token=one_time_token, cardholder=cardholder)
     return payment_method_add(
-        account=account, kind=MethodKind.CARD, gateway=gateway_name_for(MethodKind.CARD), gateway_token=saved.token,
-        brand=saved.brand, last_four=saved.last_four, expiry_month=saved.expiry_month, expiry_year=saved.expiry_year,
+        account=account,
+        kind=MethodKind.CARD,
+        gateway=gateway_name_for(MethodKind.CARD),
+        gateway_token=saved.token,
+        brand=saved.brand,
+        last_four=saved.last_four,
+        expiry_month=saved.expiry_month,
+        expiry_year=saved.expiry_year,
         actor=actor,
-    )  # fmt: skip
+    )
 
 
 # LINE Pay needs an amount to approve a preapproved payment: NT$1, authorised only (capture=false).
 LINEPAY_REGISTRATION_AMOUNT_TWD = 1
 
 
-def linepay_registration_start(*, account: OfficialAccount, actor, confirm_url, cancel_url,
-                               return_to: str = "") -> tuple[LinePayRegistration, str]:  # fmt: skip
+def linepay_registration_start(
+    *, account: OfficialAccount, actor, confirm_url, cancel_url, return_to: str = ""
+) -> tuple[LinePayRegistration, str]:
     """Ask LINE Pay for an approval page. `confirm_url` and `cancel_url` take the order ID."""
     registration = LinePayRegistration.objects.create(
         account=account, order_id=f"reg-{account.pk}-{secrets.token_hex(8)}", actor=actor, return_to=return_to
     )
     request = gateway().linepay_request(
-        order_id=registration.order_id, amount_twd=LINEPAY_REGISTRATION_AMOUNT_TWD,
+        order_id=registration.order_id,
+        amount_twd=LINEPAY_REGISTRATION_AMOUNT_TWD,
         product_name=str(_("LINE Official Account payment method")),
-        confirm_url=confirm_url(registration.order_id), cancel_url=cancel_url(registration.order_id),
-    )  # fmt: skip
+        confirm_url=confirm_url(registration.order_id),
+        cancel_url=cancel_url(registration.order_id),
+    )
     registration.transaction_id = request.transaction_id
     registration.save(update_fields=["transaction_id"])
     return registration, request.payment_url
@@ -349,9 +436,13 @@ def linepay_registration_confirm(*, registration: LinePayRegistration, transacti
         if registration.status == LinePayRegistrationStatus.CONFIRMED:
             return registration.payment_method
         method = payment_method_add(
-            account=registration.account, kind=MethodKind.LINEPAY, gateway=gateway_name_for(MethodKind.LINEPAY),
-            gateway_token=approval.reg_key, masked_card=approval.masked_card, actor=actor,
-        )  # fmt: skip
+            account=registration.account,
+            kind=MethodKind.LINEPAY,
+            gateway=gateway_name_for(MethodKind.LINEPAY),
+            gateway_token=approval.reg_key,
+            masked_card=approval.masked_card,
+            actor=actor,
+        )
         move_status(registration, LinePayRegistrationStatus.CONFIRMED)
         registration.payment_method = method
         registration.save(update_fields=["status", "payment_method"])

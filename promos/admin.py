@@ -99,8 +99,15 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ("name", "face_value_twd", "valid_from", "valid_until", "regions", "payment_method_kinds",
-                  "charge_kinds")  # fmt: skip
+        fields = (
+            "name",
+            "face_value_twd",
+            "valid_from",
+            "valid_until",
+            "regions",
+            "payment_method_kinds",
+            "charge_kinds",
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -168,8 +175,9 @@ class CampaignAdmin(AuditedAdmin):
         except ServiceError as error:
             report_service_error(self, request, error, subject=campaign)
             return None
-        text = ngettext("%(count)s code generated for %(campaign)s.", "%(count)s codes generated for %(campaign)s.",
-                        batch.requested)  # fmt: skip
+        text = ngettext(
+            "%(count)s code generated for %(campaign)s.", "%(count)s codes generated for %(campaign)s.", batch.requested
+        )
         self.message_user(request, text % {"count": f"{batch.requested:,}", "campaign": campaign}, messages.SUCCESS)
         return None
 

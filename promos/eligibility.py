@@ -66,8 +66,9 @@ def window_closed(campaign, at: datetime) -> bool:
     return at > campaign.valid_until
 
 
-def state_refusal(*, status: str, registered_account_id: int | None, account_id: int,
-                  held_for_this_charge: bool = False) -> CodeRefusal | None:  # fmt: skip
+def state_refusal(
+    *, status: str, registered_account_id: int | None, account_id: int, held_for_this_charge: bool = False
+) -> CodeRefusal | None:
     """Why a code in this state cannot be used by the account; None when it can. A code held for a payment
     in progress is in use, unless `held_for_this_charge` (the payment it is held for is the one settling)."""
     if status == "void":
@@ -91,8 +92,9 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
     """
     if code is None:
         return CodeRefusal.UNKNOWN
-    refusal = state_refusal(status=code.status, registered_account_id=code.registered_account_id,
-                            account_id=buyer.account_id)  # fmt: skip
+    refusal = state_refusal(
+        status=code.status, registered_account_id=code.registered_account_id, account_id=buyer.account_id
+    )
     if refusal is not None:
         return refusal
     if at < code.valid_from:
@@ -110,8 +112,9 @@ def code_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, charge_k
     return None
 
 
-def registration_refusal(*, code: CodeTerms | None, buyer: Buyer, at: datetime, renewal_at: datetime
-                         ) -> CodeRefusal | None:  # fmt: skip
+def registration_refusal(
+    *, code: CodeTerms | None, buyer: Buyer, at: datetime, renewal_at: datetime
+) -> CodeRefusal | None:
     """Why `code` cannot be registered at `at` for the buyer's renewal at `renewal_at` (情境四); None when it can.
 
     It must be one the renewal could use (`code_refusal` at `renewal_at`, whatever the renewal's plan), not

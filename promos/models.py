@@ -200,7 +200,7 @@ class PromoCode(models.Model):
                     & Q(registered_account__isnull=True)
                 ),
                 name="code_registered_has_account",
-            ),  # fmt: skip
+            ),
             models.CheckConstraint(
                 condition=Q(status=CodeStatus.HELD, held_for__isnull=False)
                 | (~Q(status=CodeStatus.HELD) & Q(held_for__isnull=True)),

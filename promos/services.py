@@ -65,8 +65,9 @@ def code_look_up(*, account: OfficialAccount, text: str, client: str, at: dateti
             code_guess_withdraw(guess=guess)
 
 
-def promo_code_register(*, account: OfficialAccount, text: str, actor, at: datetime | None = None,
-                        client: str = "") -> PromoCode:  # fmt: skip
+def promo_code_register(
+    *, account: OfficialAccount, text: str, actor, at: datetime | None = None, client: str = ""
+) -> PromoCode:
     """Reserve a code for the account's next renewal (情境四), if it could be applied then."""
     at = at or timezone.now()
     with code_look_up(account=account, text=text, client=client, at=at):
@@ -82,8 +83,9 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
             )
         code = _locked_code(text)
         renewal_day = next_month_start(local_date(at))
-        refusal = registration_refusal(code=code_terms(code), buyer=buyer_for(account), at=at,
-                                       renewal_at=period_start_at(renewal_day))  # fmt: skip
+        refusal = registration_refusal(
+            code=code_terms(code), buyer=buyer_for(account), at=at, renewal_at=period_start_at(renewal_day)
+        )
         if refusal == CodeRefusal.ENDS_BEFORE_RENEWAL:  # say which day the renewal is
             raise CodeNotUsable(refusal, _ends_before_renewal(renewal_day))
         if refusal is not None:
@@ -94,9 +96,13 @@ def _register(*, account: OfficialAccount, text: str, actor, at: datetime) -> Pr
         code.registered_at = at
         code.save(update_fields=["status", "registered_account", "registered_at"])
         audit_record(
-            actor=actor, action="promo_code.register", obj=code, account=account,
-            before=before, after=snapshot(code, *CODE_FIELDS),
-        )  # fmt: skip
+            actor=actor,
+            action="promo_code.register",
+            obj=code,
+            account=account,
+            before=before,
+            after=snapshot(code, *CODE_FIELDS),
+        )
     return code
 
 
@@ -122,16 +128,24 @@ def promo_code_unregister(*, account: OfficialAccount, actor) -> PromoCode:
         code.registered_at = None
         code.save(update_fields=["status", "registered_account", "registered_at"])
         audit_record(
-            actor=actor, action="promo_code.unregister", obj=code, account=account,
-            before=before, after=snapshot(code, *CODE_FIELDS),
-        )  # fmt: skip
+            actor=actor,
+            action="promo_code.unregister",
+            obj=code,
+            account=account,
+            before=before,
+            after=snapshot(code, *CODE_FIELDS),
+        )
     return code
 
 
 def _refuse_unless_usable(code: PromoCode, *, account: OfficialAccount, charge) -> None:
     """A locked code may be held or redeemed for this account's `charge`: not spent, not someone else's."""
-    refusal = state_refusal(status=code.status, registered_account_id=code.registered_account_id,
-                            account_id=account.pk, held_for_this_charge=code.held_for_id == charge.pk)  # fmt: skip
+    refusal = state_refusal(
+        status=code.status,
+        registered_account_id=code.registered_account_id,
+        account_id=account.pk,
+        held_for_this_charge=code.held_for_id == charge.pk,
+    )
     if refusal is not None:
         raise CodeNotUsable(refusal)
 
@@ -163,8 +177,14 @@ def _hold(code: PromoCode, *, account, charge, actor):
     before = snapshot(code, *CODE_FIELDS)
     move_status(code, CodeStatus.HELD)
     code.held_for = charge
-    return audit_entry(actor=actor, action="promo_code.hold", obj=code, account=account, before=before,
-                       after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk})  # fmt: skip
+    return audit_entry(
+        actor=actor,
+        action="promo_code.hold",
+        obj=code,
+        account=account,
+        before=before,
+        after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk},
+    )
 
 
 def promo_code_release(*, charge, actor) -> PromoCode | None:
@@ -184,15 +204,24 @@ def promo_codes_release(charges: list, *, actor) -> list[PromoCode]:
             account = accounts[code.held_for_id]
             move_status(code, CodeStatus.REGISTERED if code.registered_account_id else CodeStatus.AVAILABLE)
             code.held_for = None
-            records.append(audit_entry(actor=actor, action="promo_code.release", obj=code, account=account,
-                                       before=before, after=snapshot(code, *CODE_FIELDS)))  # fmt: skip
+            records.append(
+                audit_entry(
+                    actor=actor,
+                    action="promo_code.release",
+                    obj=code,
+                    account=account,
+                    before=before,
+                    after=snapshot(code, *CODE_FIELDS),
+                )
+            )
         update_rows(codes, ["status", "held_for"])
         audit_records_save(records)
     return codes
 
 
-def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_twd: int, forfeited_twd: int,
-                      actor) -> Redemption:  # fmt: skip
+def promo_code_redeem(
+    *, text: str, account: OfficialAccount, charge, applied_twd: int, forfeited_twd: int, actor
+) -> Redemption:
     """Use a code on a succeeded charge. Call inside the transaction that records that charge.
 
     The code row is locked, so of two charges racing for one code exactly one gets it; the
@@ -201,8 +230,9 @@ def promo_code_redeem(*, text: str, account: OfficialAccount, charge, applied_tw
     """
     with transaction.atomic():
         code = _locked_code(text)
-        redemption, record = _redeem(code, account=account, charge=charge, applied_twd=applied_twd,
-                                     forfeited_twd=forfeited_twd, actor=actor)  # fmt: skip
+        redemption, record = _redeem(
+            code, account=account, charge=charge, applied_twd=applied_twd, forfeited_twd=forfeited_twd, actor=actor
+        )
         code.save(update_fields=["status", "registered_account", "held_for"])
         redemption.save(force_insert=True)
         record.save(force_insert=True)
@@ -217,8 +247,16 @@ def promo_codes_redeem_held(charges: list, *, actor) -> list[Redemption]:
         redeemed = []
         for code in codes:
             charge = by_pk[code.held_for_id]
-            redeemed.append(_redeem(code, account=charge.account, charge=charge, applied_twd=charge.deduction_twd,
-                                    forfeited_twd=charge.forfeited_twd, actor=actor))  # fmt: skip
+            redeemed.append(
+                _redeem(
+                    code,
+                    account=charge.account,
+                    charge=charge,
+                    applied_twd=charge.deduction_twd,
+                    forfeited_twd=charge.forfeited_twd,
+                    actor=actor,
+                )
+            )
         update_rows(codes, ["status", "registered_account", "held_for"])
         redemptions = Redemption.objects.bulk_create([redemption for redemption, _record in redeemed])
         audit_records_save([record for _redemption, record in redeemed])
@@ -232,13 +270,22 @@ def _redeem(code: PromoCode, *, account, charge, applied_twd: int, forfeited_twd
     move_status(code, CodeStatus.REDEEMED)
     code.registered_account = None
     code.held_for = None
-    redemption = Redemption(code=code, account=account, charge=charge, applied_twd=applied_twd,
-                            forfeited_twd=forfeited_twd)  # fmt: skip
+    redemption = Redemption(
+        code=code, account=account, charge=charge, applied_twd=applied_twd, forfeited_twd=forfeited_twd
+    )
     record = audit_entry(
-        actor=actor, action="promo_code.redeem", obj=code, account=account, before=before,
-        after={**snapshot(code, *CODE_FIELDS), "charge": charge.pk, "applied_twd": applied_twd,
-               "forfeited_twd": forfeited_twd},
-    )  # fmt: skip
+        actor=actor,
+        action="promo_code.redeem",
+        obj=code,
+        account=account,
+        before=before,
+        after={
+            **snapshot(code, *CODE_FIELDS),
+            "charge": charge.pk,
+            "applied_twd": applied_twd,
+            "forfeited_twd": forfeited_twd,
+        },
+    )
     return redemption, record
 
 
@@ -246,8 +293,12 @@ def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> 
     """Void the codes that are still available or registered; redeemed ones are history and stay."""
     ids = [code.pk for code in codes]
     with transaction.atomic():
-        locked = (PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account")
-                  .filter(pk__in=ids).order_by("pk"))  # fmt: skip
+        locked = (
+            PromoCode.objects.select_for_update(of=("self",))
+            .select_related("registered_account")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
         voided, records = [], []
         for code in locked:
             if CodeStatus.VOID not in PromoCode.TRANSITIONS[code.status]:
@@ -257,10 +308,16 @@ def promo_codes_void(*, codes: Iterable[PromoCode], actor, reason: str = "") -> 
             move_status(code, CodeStatus.VOID)
             code.registered_account = None
             voided.append(code)
-            records.append(audit_entry(
-                actor=actor, action="promo_code.void", obj=code, account=account, before=before,
-                after={**snapshot(code, *CODE_FIELDS), "reason": reason},
-            ))  # fmt: skip
+            records.append(
+                audit_entry(
+                    actor=actor,
+                    action="promo_code.void",
+                    obj=code,
+                    account=account,
+                    before=before,
+                    after={**snapshot(code, *CODE_FIELDS), "reason": reason},
+                )
+            )
         update_rows(voided, ["status", "registered_account"])
         audit_records_save(records)
     return len(voided)
@@ -309,8 +366,9 @@ def _add_fresh_codes(*, size: int, campaign: Campaign, batch: CodeBatch) -> None
                 raise
 
 
-def promo_codes_generate(*, campaign: Campaign, count: int, actor, name: str = "",
-                         progress: Callable[[int], None] | None = None) -> CodeBatch:  # fmt: skip
+def promo_codes_generate(
+    *, campaign: Campaign, count: int, actor, name: str = "", progress: Callable[[int], None] | None = None
+) -> CodeBatch:
     """Add `count` new random codes to the campaign as one batch; `progress(n)` after each chunk of n made.
 
     The codes go in by chunks. The unique index decides whether a code is new: a chunk holding a
@@ -343,11 +401,13 @@ def _named_batch(*, campaign: Campaign, name: str, count: int, actor) -> CodeBat
     )
     if batch.requested != count:
         raise ServiceError(
-            _("Batch “%(name)s” was started for %(requested)s codes, not %(count)s. To finish it, run it again with "
-              "the same count; for more codes, use another batch name.")
+            _(
+                "Batch “%(name)s” was started for %(requested)s codes, not %(count)s. To finish it, run it again with "
+                "the same count; for more codes, use another batch name."
+            )
             % {"name": name, "requested": f"{batch.requested:,}", "count": f"{count:,}"},
             code="batch_count",
-        )  # fmt: skip
+        )
     return batch
 
 
@@ -368,8 +428,12 @@ def _fill_batch(batch_pk: int, *, actor, progress: Callable[[int], None] | None)
             if batch.made == batch.requested:
                 move_status(batch, CodeBatchStatus.COMPLETE)
                 after = {"campaign": batch.campaign_id, "count": batch.requested}
-                audit_record(actor=actor, action="promo_code.generate", obj=batch,
-                             after=after | ({"batch": batch.name} if batch.name else {}))  # fmt: skip
+                audit_record(
+                    actor=actor,
+                    action="promo_code.generate",
+                    obj=batch,
+                    after=after | ({"batch": batch.name} if batch.name else {}),
+                )
             batch.save(update_fields=["made", "status"])
         if progress:
             progress(size)
@@ -397,9 +461,9 @@ def promo_codes_write_csv(*, codes, stream) -> int:
 
 def promo_codes_export_record(*, sources, actor, scope: str) -> None:
     """Codes are money: who exported which campaign's or batch's codes is kept in the audit trail."""
-    audit_records_save([
-        audit_entry(actor=actor, action="promo_code.export", obj=source, after={"scope": scope}) for source in sources
-    ])  # fmt: skip
+    audit_records_save(
+        [audit_entry(actor=actor, action="promo_code.export", obj=source, after={"scope": scope}) for source in sources]
+    )
 
 
 def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
@@ -409,8 +473,10 @@ def promo_codes_expire(*, as_of: datetime, dry_run: bool = False) -> dict:
     audit record per campaign and run.
     """
     stale = PromoCode.objects.window_closed(as_of).filter(status__in=[CodeStatus.AVAILABLE, CodeStatus.REGISTERED])
-    counts = {"registered": stale.filter(status=CodeStatus.REGISTERED).count(),
-              "available": stale.filter(status=CodeStatus.AVAILABLE).count()}  # fmt: skip
+    counts = {
+        "registered": stale.filter(status=CodeStatus.REGISTERED).count(),
+        "available": stale.filter(status=CodeStatus.AVAILABLE).count(),
+    }
     if dry_run:
         return counts
     for pk in stale.filter(status=CodeStatus.REGISTERED).values_list("pk", flat=True):
@@ -436,8 +502,11 @@ def promo_code_expire_registered(*, code_id: int, as_of: datetime) -> PromoCode 
         return None
     with transaction.atomic():
         lock_account(account_id)
-        code = (PromoCode.objects.select_for_update(of=("self",)).select_related("registered_account", "campaign")
-                .get(pk=code_id))  # fmt: skip
+        code = (
+            PromoCode.objects.select_for_update(of=("self",))
+            .select_related("registered_account", "campaign")
+            .get(pk=code_id)
+        )
         if code.status != CodeStatus.REGISTERED or code.registered_account_id != account_id:
             return None
         if not window_closed(code.campaign, as_of):
@@ -446,8 +515,14 @@ def promo_code_expire_registered(*, code_id: int, as_of: datetime) -> PromoCode 
         move_status(code, CodeStatus.EXPIRED)
         code.registered_account = None
         code.save(update_fields=["status", "registered_account"])
-        audit_record(actor=None, action="promo_code.expire", obj=code, account=account, before=before,
-                     after=snapshot(code, *CODE_FIELDS))  # fmt: skip
+        audit_record(
+            actor=None,
+            action="promo_code.expire",
+            obj=code,
+            account=account,
+            before=before,
+            after=snapshot(code, *CODE_FIELDS),
+        )
         transaction.on_commit(lambda: notify_admins(account=account, notice="code_released", code=code))
     return code
 
@@ -456,11 +531,15 @@ def _expire_available(campaign: Campaign) -> None:
     expired = 0
     while True:
         with transaction.atomic():
-            ids = list(PromoCode.objects.filter(campaign=campaign, status=CodeStatus.AVAILABLE)
-                       .values_list("pk", flat=True)[:GENERATE_CHUNK])  # fmt: skip
+            ids = list(
+                PromoCode.objects.filter(campaign=campaign, status=CodeStatus.AVAILABLE).values_list("pk", flat=True)[
+                    :GENERATE_CHUNK
+                ]
+            )
             if not ids:
                 break
-            expired += move_statuses(PromoCode.objects.filter(pk__in=ids), from_statuses=[CodeStatus.AVAILABLE],
-                                     to_status=CodeStatus.EXPIRED)  # fmt: skip
+            expired += move_statuses(
+                PromoCode.objects.filter(pk__in=ids), from_statuses=[CodeStatus.AVAILABLE], to_status=CodeStatus.EXPIRED
+            )
     if expired:
         audit_record(actor=None, action="promo_code.expire", obj=campaign, after={"expired_codes": expired})

@@ -20,16 +20,20 @@ def promo_code(request, account):
         if request.membership.role != Role.ADMIN:
             return HttpResponse(status=403)
         try:
-            code = promo_code_register(account=account, text=request.POST.get("code", ""), actor=request.user,
-                                       client=client_address(request))  # fmt: skip
-            messages.success(request, _("Code %(code)s is registered and will be applied at the next renewal.") % {
-                "code": code.display_code})  # fmt: skip
+            code = promo_code_register(
+                account=account, text=request.POST.get("code", ""), actor=request.user, client=client_address(request)
+            )
+            messages.success(
+                request,
+                _("Code %(code)s is registered and will be applied at the next renewal.") % {"code": code.display_code},
+            )
         except ServiceError as error:
             report(request, error)
         return go(request, "promo_code", account.pk)
     redemptions = Redemption.objects.filter(account=account).select_related("code", "charge").order_by("-redeemed_at")
-    return page(request, account, "promos/promo_code.html", registered=registered_code(account),
-                redemptions=redemptions)  # fmt: skip
+    return page(
+        request, account, "promos/promo_code.html", registered=registered_code(account), redemptions=redemptions
+    )
 
 
 @require_POST

@@ -32,8 +32,15 @@ def _checkout():
 
 
 def _allowance():
-    return Allowance.objects.create(invoice=factories.InvoiceFactory(), number="AB00000001", period="11502",
-                                    reason="折讓", sales_twd=100, tax_twd=5, total_twd=105)  # fmt: skip
+    return Allowance.objects.create(
+        invoice=factories.InvoiceFactory(),
+        number="AB00000001",
+        period="11502",
+        reason="折讓",
+        sales_twd=100,
+        tax_twd=5,
+        total_twd=105,
+    )
 
 
 def _social_account():

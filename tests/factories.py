@@ -78,9 +78,14 @@ class PaymentMethodFactory(factory.django.DjangoModelFactory):
 
     class Params:
         linepay = factory.Trait(
-            kind=MethodKind.LINEPAY, brand="", last_four="", expiry_month=None, expiry_year=None,
-            masked_card="4111-****-****-1111", gateway_token=factory.Sequence(lambda n: f"{n:015d}"),
-        )  # fmt: skip
+            kind=MethodKind.LINEPAY,
+            brand="",
+            last_four="",
+            expiry_month=None,
+            expiry_year=None,
+            masked_card="4111-****-****-1111",
+            gateway_token=factory.Sequence(lambda n: f"{n:015d}"),
+        )
         spare = factory.Trait(is_main=False)
         # Only an active method can be the main one (the constraint main_method_is_active).
         expired = factory.Trait(status=MethodStatus.EXPIRED, is_main=False)

@@ -74,10 +74,20 @@ def assert_upgraded_with_code(account, code, *, plan, deduction, forfeited, meth
 def past_charges(account, method, count=200):
     """`count` succeeded NT$1,260 renewals in January 2026, paid by `method`: rows for the query budgets."""
     Charge.objects.bulk_create(
-        Charge(account=account, purpose="renewal", period_start=date(2026, 1, 1), payment_method=method,
-               fee_twd=1200, net_twd=1200, tax_twd=60, total_twd=1260, idempotency_key=f"k{i}", status="succeeded")
+        Charge(
+            account=account,
+            purpose="renewal",
+            period_start=date(2026, 1, 1),
+            payment_method=method,
+            fee_twd=1200,
+            net_twd=1200,
+            tax_twd=60,
+            total_twd=1260,
+            idempotency_key=f"k{i}",
+            status="succeeded",
+        )
         for i in range(count)
-    )  # fmt: skip
+    )
 
 
 def invoice_issue(**kwargs):

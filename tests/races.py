@@ -44,14 +44,31 @@ def gunicorn(database: str, *, workers: int = WORKERS, log: Path | None = None):
     """Serve the project from `workers` sync worker processes on the database at URL `database`; yields
     (host, port). The test settings (plain HTTP, fast password hashing, static files from the finders)."""
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": database,
-           "PAYMENTS_GATEWAY": "sandbox", "SANDBOX_CHARGE_DELAY_MS": "0", "LOG_LEVEL": "ERROR",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": database,
+        "PAYMENTS_GATEWAY": "sandbox",
+        "SANDBOX_CHARGE_DELAY_MS": "0",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONPATH": str(ROOT),
+    }
     log = log or Path(os.devnull)
-    command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application", "--workers", str(workers),
-               "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--error-logfile", str(log)]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi:application",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "60",
+        "--error-logfile",
+        str(log),
+    ]
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_until_up(server, port)
         yield "127.0.0.1", port
@@ -97,8 +114,11 @@ def post_at_once(server, path: str, data: dict, *, session: str, count: int) -> 
     """POST `data` to `path` from `count` threads released together; the status of each answer (0: none)."""
     csrf = secrets.token_hex(16)  # a 32-character secret: the cookie and the form carry the same one
     body = urlencode({**data, "csrfmiddlewaretoken": csrf}, doseq=True)
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": "127.0.0.1",
-               "Cookie": f"sessionid={session}; csrftoken={csrf}"}  # fmt: skip
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Host": "127.0.0.1",
+        "Cookie": f"sessionid={session}; csrftoken={csrf}",
+    }
 
     def post(_index: int) -> int:
         connection = http.client.HTTPConnection(*server, timeout=60)
@@ -151,9 +171,13 @@ def purchase_race(server, *, count: int, code_twd: int | None, figures: Figures)
         code = PromoCodeFactory(campaign=CampaignFactory(face_value_twd=code_twd))
         checkout_set_code(checkout=checkout, text=code.code)
     total = checkout_quote(checkout).total_twd
-    statuses = post_at_once(server, f"/checkout/{checkout.token}/purchase/",
-                            {"accept_terms": "1", "expected_total_twd": str(total)},
-                            session=session_of(membership.user), count=count)  # fmt: skip
+    statuses = post_at_once(
+        server,
+        f"/checkout/{checkout.token}/purchase/",
+        {"accept_terms": "1", "expected_total_twd": str(total)},
+        session=session_of(membership.user),
+        count=count,
+    )
     figures.count_answers(statuses)
     checkout.refresh_from_db()
     figures.unsettled += checkout.status != CheckoutStatus.PAID
@@ -172,14 +196,21 @@ def refund_race(server, *, count: int, amount_twd: int | None, staff, figures: F
 
     checkout = checkout_purchase(checkout=start_checkout(ready_admin()), expected_total_twd=840, actor=None)
     charge = checkout.charge
-    data = {"action": "refund", "_selected_action": [charge.pk], "apply": "1",
-            "amount_twd": "" if amount_twd is None else str(amount_twd), "reason": "客戶要求退款"}  # fmt: skip
+    data = {
+        "action": "refund",
+        "_selected_action": [charge.pk],
+        "apply": "1",
+        "amount_twd": "" if amount_twd is None else str(amount_twd),
+        "reason": "客戶要求退款",
+    }
     statuses = post_at_once(server, "/admin/payments/charge/", data, session=session_of(staff), count=count)
     figures.count_answers(statuses)
     made = SandboxRefund.objects.filter(charge__reference=charge.gateway_reference).aggregate(
-        n=Count("id"), twd=Sum("amount"))  # fmt: skip
+        n=Count("id"), twd=Sum("amount")
+    )
     recorded = Refund.objects.filter(charge=charge, status=RefundStatus.SUCCEEDED).aggregate(
-        n=Count("id"), twd=Sum("amount_twd"))  # fmt: skip
+        n=Count("id"), twd=Sum("amount_twd")
+    )
     figures.gateway_refunds.append((made["n"] or 0, made["twd"] or 0))
     figures.recorded_refunds.append((recorded["n"] or 0, recorded["twd"] or 0))
     figures.unsettled += Refund.objects.filter(charge=charge, status=RefundStatus.PENDING).count()

@@ -76,26 +76,39 @@ def promo_codes(n):
 
 
 def checkouts(n):
-    return [Checkout.objects.create(account=s.account, user=UserFactory(), target_plan=plan("high"),
-                                    charge=ChargeFactory()) for s in SubscriptionFactory.create_batch(n)]  # fmt: skip
+    return [
+        Checkout.objects.create(account=s.account, user=UserFactory(), target_plan=plan("high"), charge=ChargeFactory())
+        for s in SubscriptionFactory.create_batch(n)
+    ]
 
 
 def linepay_registrations(n):
-    return [LinePayRegistration.objects.create(account=AccountFactory(), order_id=f"reg-{uuid.uuid4().hex}",
-                                               actor=UserFactory(), payment_method=PaymentMethodFactory())
-            for _ in range(n)]  # fmt: skip
+    return [
+        LinePayRegistration.objects.create(
+            account=AccountFactory(),
+            order_id=f"reg-{uuid.uuid4().hex}",
+            actor=UserFactory(),
+            payment_method=PaymentMethodFactory(),
+        )
+        for _ in range(n)
+    ]
 
 
 def renewal_runs(n):
     totals = {"renewed": 1, "charged_twd": 840, "failed": 0}
-    return [RenewalRun.objects.create(command="renew_subscriptions", as_of=timezone.now(), host="h", pid=1,
-                                      totals=totals) for _ in range(n)]  # fmt: skip
+    return [
+        RenewalRun.objects.create(command="renew_subscriptions", as_of=timezone.now(), host="h", pid=1, totals=totals)
+        for _ in range(n)
+    ]
 
 
 def renewals(n):
-    return [RenewalFactory(failed=True, subscription=s, period_start=date(2026, 7, 1), plan=plan("medium"),
-                           charge=ChargeFactory())
-            for s in SubscriptionFactory.create_batch(n)]  # fmt: skip
+    return [
+        RenewalFactory(
+            failed=True, subscription=s, period_start=date(2026, 7, 1), plan=plan("medium"), charge=ChargeFactory()
+        )
+        for s in SubscriptionFactory.create_batch(n)
+    ]
 
 
 ROWS = {

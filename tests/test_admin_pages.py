@@ -18,11 +18,27 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label_lo
 # Adding is refused (403) on purpose: rows only services write, the three plans of SPEC §2, and django-axes'
 # records of log-in attempts.
 NO_ADDING = {
-    "billing.plan", "billing.subscription", "billing.planchange", "accounts.auditrecord", "billing.checkout",
-    "billing.renewalrun", "billing.renewal", "payments.paymentmethod", "payments.charge", "payments.refund",
-    "payments.linepayregistration", "promos.codebatch", "promos.promocode", "promos.redemption", "promos.codeguess",
-    "invoices.invoice", "invoices.allowance", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",
-}  # fmt: skip
+    "billing.plan",
+    "billing.subscription",
+    "billing.planchange",
+    "accounts.auditrecord",
+    "billing.checkout",
+    "billing.renewalrun",
+    "billing.renewal",
+    "payments.paymentmethod",
+    "payments.charge",
+    "payments.refund",
+    "payments.linepayregistration",
+    "promos.codebatch",
+    "promos.promocode",
+    "promos.redemption",
+    "promos.codeguess",
+    "invoices.invoice",
+    "invoices.allowance",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+}
 
 
 def label(model) -> str:
@@ -62,15 +78,21 @@ def test_the_forbidden_adds_are_exactly_the_admins_without_add_permission(rf):
     request = rf.get("/admin/")
     request.user = UserFactory(is_staff=True, is_superuser=True)
     # when
-    refusing = {label(model) for model, model_admin in admin.site._registry.items()
-                if not model_admin.has_add_permission(request)}  # fmt: skip
+    refusing = {
+        label(model)
+        for model, model_admin in admin.site._registry.items()
+        if not model_admin.has_add_permission(request)
+    }
     # then
     assert refusing == NO_ADDING
 
 
 def test_every_registered_admin_refuses_junk_the_checked_way():
-    unchecked = [label(model) for model, model_admin in admin.site._registry.items()
-                 if not isinstance(model_admin, CheckedInputMixin)]  # fmt: skip
+    unchecked = [
+        label(model)
+        for model, model_admin in admin.site._registry.items()
+        if not isinstance(model_admin, CheckedInputMixin)
+    ]
     assert unchecked == []
 
 

@@ -39,11 +39,18 @@ def test_twenty_charges_racing_for_one_code_redeem_it_once():
     def purchase(i):
         with transaction.atomic():
             charge = ChargeFactory(
-                account=account, period_start=date(2026, 6, 1), deduction_twd=800, forfeited_twd=400, net_twd=0,
-                tax_twd=0, total_twd=0, idempotency_key=f"race-{i}",
-            )  # fmt: skip
-            promo_code_redeem(text=code.code, account=account, charge=charge, applied_twd=800, forfeited_twd=400,
-                              actor=None)  # fmt: skip
+                account=account,
+                period_start=date(2026, 6, 1),
+                deduction_twd=800,
+                forfeited_twd=400,
+                net_twd=0,
+                tax_twd=0,
+                total_twd=0,
+                idempotency_key=f"race-{i}",
+            )
+            promo_code_redeem(
+                text=code.code, account=account, charge=charge, applied_twd=800, forfeited_twd=400, actor=None
+            )
             return charge.pk
 
     # when
@@ -111,12 +118,19 @@ def test_twenty_submits_of_one_idempotency_key_make_one_charge():
     account = paying_account()
     month = date(2026, 7, 1)
     buyer = Buyer(account_id=account.pk, region="TW", main_payment_method_kind="card")
-    quote = price_renewal(plan=PlanTerms("medium", 2, 800, 3000), month=month, at=period_start_at(month),
-                          buyer=buyer, rules=Rules())  # fmt: skip
+    quote = price_renewal(
+        plan=PlanTerms("medium", 2, 800, 3000), month=month, at=period_start_at(month), buyer=buyer, rules=Rules()
+    )
 
     def submit(i):
-        return charge_create(account=account, amounts=quote, plan_code="", payment_method=None,
-                             idempotency_key="checkout:abc", actor=None)  # fmt: skip
+        return charge_create(
+            account=account,
+            amounts=quote,
+            plan_code="",
+            payment_method=None,
+            idempotency_key="checkout:abc",
+            actor=None,
+        )
 
     results = run_at_once(submit, THREADS)
 

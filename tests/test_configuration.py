@@ -50,10 +50,13 @@ def dump_settings(environment: dict[str, str]) -> dict[str, str]:
     # The test run's own variables (DEBUG, the seller, DATABASE_URL of a PostgreSQL pass...) stay out.
     inherited = {k: v for k, v in os.environ.items() if k not in settings_variables() | {"DJANGO_SETTINGS_MODULE"}}
     result = subprocess.run(
-        [sys.executable, "-c", DUMP_SETTINGS], cwd=ROOT,
+        [sys.executable, "-c", DUMP_SETTINGS],
+        cwd=ROOT,
         env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **environment},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 

@@ -23,8 +23,16 @@ PRINT_SELLER = (
 def run_manage(*args, **env):
     # The production process has none of the test run's own variables (browser tests allow async ORM calls;
     # config.test_settings puts the demo seller in this process's environment).
-    test_only = ("DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE",
-                 "SELLER_UBN", "SELLER_NAME", "SELLER_ADDRESS")  # fmt: skip
+    test_only = (
+        "DEBUG",
+        "SECRET_KEY",
+        "DJANGO_SETTINGS_MODULE",
+        "SECURE_SSL_REDIRECT",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "SELLER_UBN",
+        "SELLER_NAME",
+        "SELLER_ADDRESS",
+    )
     environment = {k: v for k, v in os.environ.items() if k not in test_only}
     environment.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(
@@ -34,9 +42,14 @@ def run_manage(*args, **env):
 
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        ALLOWED_HOSTS="billing.example.tw", **PRODUCTION, **SELLER,
-    )  # fmt: skip
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        ALLOWED_HOSTS="billing.example.tw",
+        **PRODUCTION,
+        **SELLER,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -103,9 +116,13 @@ def test_settings_load_no_models_while_checking_the_seller():
     code = "import sys, config.settings; print(sorted(name for name in sys.modules if name.endswith('.models')))"
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**environment, **PRODUCTION, **SELLER},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**environment, **PRODUCTION, **SELLER},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     # then the seller's check (invoices.validators) brought in no models module, ours or Django's
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

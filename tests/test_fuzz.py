@@ -172,8 +172,17 @@ def world(client):
 
 
 ACCOUNT = "/accounts/{account}"
-EINVOICE_FIELDS = ("kind", "name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address",
-                   "next")  # fmt: skip
+EINVOICE_FIELDS = (
+    "kind",
+    "name",
+    "email",
+    "carrier_number",
+    "donation_code",
+    "company_title",
+    "ubn",
+    "address",
+    "next",
+)
 # (method, path with {parameters}, form or query fields)
 PAGES = [
     ("GET", "/", ()),
@@ -235,8 +244,9 @@ def test_the_pages_answer_any_input_without_a_500(world, method, path, fields):
 
     real = {name: str(world[name]) for name in names}
     examples = [{"in_path": real, "data": dict.fromkeys(fields, junk), "webstore": False} for junk in ALWAYS_IN_FIELDS]
-    examples += [{"in_path": {**real, name: junk}, "data": {}, "webstore": False}
-                 for name in names for junk in ALWAYS_IN_KEYS]  # fmt: skip
+    examples += [
+        {"in_path": {**real, name: junk}, "data": {}, "webstore": False} for name in names for junk in ALWAYS_IN_KEYS
+    ]
     with_examples(answer, examples if fields or names else [])()
 
 
@@ -457,8 +467,11 @@ def test_an_admin_action_answers_any_selection_without_a_500(staff, model, rf):
     request.user = UserFactory(username="fuzz-actions", is_staff=True, is_superuser=True)
     actions = sorted(admin.site._registry[model].get_actions(request)) or ["delete_selected"]
     # The action's own intermediate forms (refund, codes to generate) post these with "apply".
-    extra = st.dictionaries(st.sampled_from(["apply", "count", "amount_twd", "reason", "select_across", "index"]),
-                            st.one_of(st.sampled_from(NASTY), ANY_TEXT), max_size=3)  # fmt: skip
+    extra = st.dictionaries(
+        st.sampled_from(["apply", "count", "amount_twd", "reason", "select_across", "index"]),
+        st.one_of(st.sampled_from(NASTY), ANY_TEXT),
+        max_size=3,
+    )
 
     @FUZZ
     @given(
@@ -471,8 +484,11 @@ def test_an_admin_action_answers_any_selection_without_a_500(staff, model, rf):
         junk = not all(storable_key(model._meta.pk, key) for key in selected)
         assert_no_500_and_refusal_changes_nothing(staff, "POST", url, data, must_refuse=junk)
 
-    examples = [{"action": action, "selected": [str(row.pk), junk], "extra": {}}
-                for action in actions for junk in ("1.5", "", str(2**70))]  # fmt: skip
+    examples = [
+        {"action": action, "selected": [str(row.pk), junk], "extra": {}}
+        for action in actions
+        for junk in ("1.5", "", str(2**70))
+    ]
     with_examples(post, examples)()
 
 
@@ -492,9 +508,14 @@ def test_an_action_on_a_selection_that_is_no_key_is_refused_with_the_admins_mess
 
 
 @pytest.mark.parametrize(
-    ("model_label", "account"), [("invoices.EInvoiceProfile", "abc"), ("billing.MonthlyUsage", "1.5"),
-                                 ("billing.MonthlyUsage", str(2**70)), ("invoices.EInvoiceProfile", "")],
-)  # fmt: skip
+    ("model_label", "account"),
+    [
+        ("invoices.EInvoiceProfile", "abc"),
+        ("billing.MonthlyUsage", "1.5"),
+        ("billing.MonthlyUsage", str(2**70)),
+        ("invoices.EInvoiceProfile", ""),
+    ],
+)
 def test_an_admin_add_form_with_a_junk_account_shows_the_forms_error(staff, model_label, account):
     # given
     model = apps.get_model(model_label)

@@ -37,13 +37,24 @@ def test_the_old_head_migrates_to_the_new_one_with_its_rows():
     old.get_model("billing", "Membership").objects.create(user=user, account=account, role="admin")
     medium = old.get_model("billing", "Plan").objects.get(code="medium")
     charge = old.get_model("payments", "Charge").objects.create(
-        account=account, purpose="upgrade", plan=medium, period_start="2026-11-01", fee_twd=800, net_twd=800,
-        tax_twd=40, total_twd=840, idempotency_key="checkout:old:1", status="succeeded",
-    )  # fmt: skip
+        account=account,
+        purpose="upgrade",
+        plan=medium,
+        period_start="2026-11-01",
+        fee_twd=800,
+        net_twd=800,
+        tax_twd=40,
+        total_twd=840,
+        idempotency_key="checkout:old:1",
+        status="succeeded",
+    )
     old.get_model("billing", "AuditRecord").objects.create(
-        account=account, object_type="accounts.officialaccount", object_id=str(account.pk), object_repr="小明咖啡",
+        account=account,
+        object_type="accounts.officialaccount",
+        object_id=str(account.pk),
+        object_repr="小明咖啡",
         action="account.create",
-    )  # fmt: skip
+    )
     content_types = old.get_model("contenttypes", "ContentType").objects
     content_types.get_or_create(app_label="billing", model="officialaccount")
     # when
@@ -55,8 +66,11 @@ def test_the_old_head_migrates_to_the_new_one_with_its_rows():
     assert new.get_model("payments", "Charge").objects.get(pk=charge.pk).plan_code == "medium"
     record = new.get_model("accounts", "AuditRecord").objects.get(account=moved)
     assert record.object_type == "accounts.officialaccount"
-    labels = set(new.get_model("contenttypes", "ContentType").objects.filter(model="officialaccount").values_list(
-        "app_label", flat=True))  # fmt: skip
+    labels = set(
+        new.get_model("contenttypes", "ContentType")
+        .objects.filter(model="officialaccount")
+        .values_list("app_label", flat=True)
+    )
     assert labels == {"accounts"}
 
 
@@ -65,9 +79,17 @@ def test_the_new_head_migrates_back_to_the_old_one_with_its_rows():
     new = migrate(latest())
     account = new.get_model("accounts", "OfficialAccount").objects.create(name="阿美小舖", basic_id="@amei-shop")
     charge = new.get_model("payments", "Charge").objects.create(
-        account=account, purpose="upgrade", plan_code="high", period_start="2026-11-01", fee_twd=1200, net_twd=1200,
-        tax_twd=60, total_twd=1260, idempotency_key="checkout:new:1", status="succeeded",
-    )  # fmt: skip
+        account=account,
+        purpose="upgrade",
+        plan_code="high",
+        period_start="2026-11-01",
+        fee_twd=1200,
+        net_twd=1200,
+        tax_twd=60,
+        total_twd=1260,
+        idempotency_key="checkout:new:1",
+        status="succeeded",
+    )
     # when
     old = migrate(OLD_HEAD)
     # then

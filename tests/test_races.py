@@ -64,8 +64,9 @@ def test_purchases_at_once_on_the_embedded_sqlite_default_queue_instead_of_faili
     # since this suite's own database is elsewhere)
     command = [sys.executable, "-m", "tests.races", "sqlite", str(tmp_path), "5", "2"]
     # when one checkout's purchase is posted 5 times at once, twice
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     # then writers waited for each other (WAL and IMMEDIATE): no 500, one charge, each checkout paid

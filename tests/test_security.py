@@ -250,8 +250,12 @@ def test_a_signed_in_page_is_never_stored(client):
     # then
     assert response.status_code == 200
     assert set(response["Cache-Control"].split(", ")) == {
-        "max-age=0", "no-cache", "no-store", "must-revalidate", "private",
-    }  # fmt: skip
+        "max-age=0",
+        "no-cache",
+        "no-store",
+        "must-revalidate",
+        "private",
+    }
     assert response["Permissions-Policy"] == PERMISSIONS
 
 

@@ -184,9 +184,19 @@ def test_the_scan_finds_every_way_of_writing_a_status():
 def test_every_model_with_a_status_has_a_complete_table():
     models = status_models()
     assert {model.__name__ for model in models} >= {
-        "Subscription", "Checkout", "RenewalRun", "Renewal", "PaymentMethod", "Charge", "Refund",
-        "LinePayRegistration", "SandboxLinePayTransaction", "CodeBatch", "PromoCode", "Invoice",
-    }  # fmt: skip
+        "Subscription",
+        "Checkout",
+        "RenewalRun",
+        "Renewal",
+        "PaymentMethod",
+        "Charge",
+        "Refund",
+        "LinePayRegistration",
+        "SandboxLinePayTransaction",
+        "CodeBatch",
+        "PromoCode",
+        "Invoice",
+    }
     for model in models:
         field = model._meta.get_field("status")
         table = model.TRANSITIONS
@@ -212,13 +222,15 @@ def checkout(status):
 
 
 def renewal_run(status):
-    return RenewalRun.objects.create(command="renew_subscriptions", as_of=timezone.now(), host="test", pid=1,
-                                     status=status)  # fmt: skip
+    return RenewalRun.objects.create(
+        command="renew_subscriptions", as_of=timezone.now(), host="test", pid=1, status=status
+    )
 
 
 def renewal(status):
-    return Renewal.objects.create(subscription=SubscriptionFactory(), period_start=date(2026, 2, 1),
-                                  plan=plan("light"), status=status)  # fmt: skip
+    return Renewal.objects.create(
+        subscription=SubscriptionFactory(), period_start=date(2026, 2, 1), plan=plan("light"), status=status
+    )
 
 
 def payment_method(status):
@@ -241,9 +253,13 @@ def linepay_registration(status):
 def sandbox_linepay_transaction(status):
     number = SandboxLinePayTransaction.objects.count() + 1
     return SandboxLinePayTransaction.objects.create(
-        transaction_id=f"{number:019d}", order_id=f"order-{number}", amount=1, confirm_url="/c", cancel_url="/x",
+        transaction_id=f"{number:019d}",
+        order_id=f"order-{number}",
+        amount=1,
+        confirm_url="/c",
+        cancel_url="/x",
         status=status,
-    )  # fmt: skip
+    )
 
 
 def code_batch(status):
@@ -352,4 +368,8 @@ def test_a_row_recorded_without_a_status_starts_in_its_first_state():
     method = PaymentMethod(account=account)
     # then each starts where its table begins
     assert (new_renewal.status, new_checkout.status, run.status, method.status) == (
-        "charging", "open", "running", "active")  # fmt: skip
+        "charging",
+        "open",
+        "running",
+        "active",
+    )

@@ -59,14 +59,16 @@ class Attempt:
     code: PromoCode | None  # the locked registered code the quote applies
 
 
-def renew_subscription(*, subscription_id: int, as_of: datetime, run: RenewalRun | None, totals: Totals,
-                       plans=None) -> None:  # fmt: skip
+def renew_subscription(
+    *, subscription_id: int, as_of: datetime, run: RenewalRun | None, totals: Totals, plans=None
+) -> None:
     """Move one subscription into its next period, charging it when the new period costs money."""
     renew_batch([subscription_id], as_of=as_of, run=run, totals=totals, plans=plans)
 
 
-def renew_batch(subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals,
-                plans=None) -> None:  # fmt: skip
+def renew_batch(
+    subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals, plans=None
+) -> None:
     """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
     expire_closed_codes(subscription_ids, as_of=as_of)
     claimed = Totals()
@@ -93,10 +95,14 @@ def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Total
 
 def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
     requests = [
-        ChargeRequest(method=a.method, amount_twd=a.renewal.charge.total_twd, order_id=a.renewal.charge.idempotency_key,
-                      description=f"LINE Official Account {a.renewal.plan.code} {a.renewal.period_start:%Y-%m}")
+        ChargeRequest(
+            method=a.method,
+            amount_twd=a.renewal.charge.total_twd,
+            order_id=a.renewal.charge.idempotency_key,
+            description=f"LINE Official Account {a.renewal.plan.code} {a.renewal.period_start:%Y-%m}",
+        )
         for a in attempts
-    ]  # fmt: skip
+    ]
     try:
         results = adapter.charge_many(requests)
     except Exception:  # noqa: BLE001 - the orders may or may not have reached the gateway: never guessed
@@ -111,8 +117,12 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
         logger.exception("settling renewal %s failed", answer[0])
         totals.pending += 1
 
-    each_alone_on_failure(answers, lambda batch: renewals_settle(batch, as_of=as_of, totals=totals), left_charging,
-                          what="renewals to settle")  # fmt: skip
+    each_alone_on_failure(
+        answers,
+        lambda batch: renewals_settle(batch, as_of=as_of, totals=totals),
+        left_charging,
+        what="renewals to settle",
+    )
 
 
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:
@@ -138,10 +148,18 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
         attempts = []
         for subscription in subscriptions:
             new_plan, quote, code = pricer.quote(subscription, inputs)
-            renewal = Renewal(subscription=subscription, period_start=quote.period_start, plan=new_plan, attempts=1,
-                              run=run)  # fmt: skip
-            attempts.append(Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
-                                    code if quote.code_applied else None))  # fmt: skip
+            renewal = Renewal(
+                subscription=subscription, period_start=quote.period_start, plan=new_plan, attempts=1, run=run
+            )
+            attempts.append(
+                Attempt(
+                    renewal,
+                    subscription,
+                    quote,
+                    inputs.methods.get(subscription.account_id),
+                    code if quote.code_applied else None,
+                )
+            )
         return record_attempts(attempts, as_of=as_of, totals=totals, new=True)
 
 
@@ -155,13 +173,15 @@ def _free_to_renew(subscriptions: list) -> list:
         )
     )
     upgrading = set(
-        Checkout.objects.filter(account_id__in=[s.account_id for s in subscriptions],
-                                status=CheckoutStatus.PROCESSING).values_list("account_id", flat=True)
-    )  # fmt: skip
+        Checkout.objects.filter(
+            account_id__in=[s.account_id for s in subscriptions], status=CheckoutStatus.PROCESSING
+        ).values_list("account_id", flat=True)
+    )
     return [
-        s for s in subscriptions
+        s
+        for s in subscriptions
         if (s.pk, next_month_start(s.period_start)) not in under_way and s.account_id not in upgrading
-    ]  # fmt: skip
+    ]
 
 
 def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
@@ -178,10 +198,15 @@ def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals,
     for attempt in free:
         attempt.renewal.charge = None  # a retry's earlier failed charge does not pay for the new period
     orders = [
-        ChargeOrder(a.subscription.account, a.quote, a.renewal.plan.code, a.method,
-                    f"renewal:{a.subscription.pk}:{a.renewal.period_start:%Y-%m}:{a.renewal.attempts}")
+        ChargeOrder(
+            a.subscription.account,
+            a.quote,
+            a.renewal.plan.code,
+            a.method,
+            f"renewal:{a.subscription.pk}:{a.renewal.period_start:%Y-%m}:{a.renewal.attempts}",
+        )
         for a in paying
-    ]  # fmt: skip
+    ]
     for attempt, charge in zip(paying, charges_create(orders, actor=None), strict=True):
         attempt.renewal.charge = charge
     _start_new_periods([(a.renewal, a.subscription) for a in free], save_renewals=not new)
@@ -203,8 +228,9 @@ def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: date
     Unknown answers wait for reconciliation. An answer for an order that is no longer the renewal's
     attempt (a late answer, after recovery moved on) is logged and settles nothing.
     """
-    results = {renewal_id: (order_id, result) for renewal_id, order_id, result in answers
-               if result.outcome != Outcome.UNKNOWN}  # fmt: skip
+    results = {
+        renewal_id: (order_id, result) for renewal_id, order_id, result in answers if result.outcome != Outcome.UNKNOWN
+    }
     unknown = len(answers) - len(results)
     if not results:
         totals.pending += unknown
@@ -213,9 +239,11 @@ def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: date
     with transaction.atomic():
         lock_accounts(Subscription.objects.filter(renewals__pk__in=list(results)).values_list("account_id", flat=True))
         renewals = list(
-            Renewal.objects.select_for_update(of=("self",)).select_related("charge", "plan")
-            .filter(pk__in=list(results), status=RenewalStatus.CHARGING).order_by("pk")
-        )  # fmt: skip
+            Renewal.objects.select_for_update(of=("self",))
+            .select_related("charge", "plan")
+            .filter(pk__in=list(results), status=RenewalStatus.CHARGING)
+            .order_by("pk")
+        )
         subscriptions = (
             Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").order_by("pk")
         )
@@ -265,8 +293,9 @@ def _decline_all(items: list, *, as_of: datetime, totals: Totals) -> None:
         return
     charges = charges_mark_failed([(renewal.charge, result.reason) for renewal, _s, result in items], actor=None)
     promo_codes_release(charges, actor=None)
-    _fail_all([(renewal, subscription, result.reason) for renewal, subscription, result in items], as_of=as_of,
-              totals=totals)  # fmt: skip
+    _fail_all(
+        [(renewal, subscription, result.reason) for renewal, subscription, result in items], as_of=as_of, totals=totals
+    )
 
 
 def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
@@ -279,11 +308,14 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
         renewal.last_error = reason[:255]
         renewal.next_retry_on = next_retry_day(renewal.period_start, after=local_date(as_of))
         totals.failed += 1
-        totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start),
-                                "reason": reason})  # fmt: skip
+        totals.failures.append({"subscription": subscription.pk, "period": str(renewal.period_start), "reason": reason})
         notice = {"renewal": renewal, "reason": reason, "retry_on": renewal.next_retry_on}
-        transaction.on_commit(lambda subscription=subscription, notice=notice: notify_admins(
-            account=subscription.account, notice="renewal_failed", **notice), robust=True)  # fmt: skip
+        transaction.on_commit(
+            lambda subscription=subscription, notice=notice: notify_admins(
+                account=subscription.account, notice="renewal_failed", **notice
+            ),
+            robust=True,
+        )
         if renewal.next_retry_on is None:
             exhausted.append((renewal, subscription))
             continue
@@ -293,9 +325,16 @@ def _fail_all(items: list, *, as_of: datetime, totals: Totals) -> None:
             before = snapshot(subscription, *SUBSCRIPTION_FIELDS)
             move_status(subscription, SubscriptionStatus.PAST_DUE)
             past_due.append(subscription)
-            records.append(audit_entry(actor=None, action="subscription.past_due", obj=subscription,
-                                       account=subscription.account, before=before,
-                                       after=snapshot(subscription, *SUBSCRIPTION_FIELDS)))  # fmt: skip
+            records.append(
+                audit_entry(
+                    actor=None,
+                    action="subscription.past_due",
+                    obj=subscription,
+                    account=subscription.account,
+                    before=before,
+                    after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+                )
+            )
     update_rows(retrying, ["status", "last_error", "next_retry_on", "updated_at"])
     update_rows(past_due, ["status", "updated_at"])
     audit_records_save(records)
@@ -323,21 +362,36 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
             move_status(subscription, SubscriptionStatus.ACTIVE)
         subscriptions.append(subscription)
         if dunning or previous_plan_id != subscription.plan_id:
-            changes.append(PlanChange(
-                subscription=subscription, kind=PlanChangeKind.DUNNING_DOWNGRADE if dunning else
-                PlanChangeKind.DOWNGRADE_APPLIED, from_plan_id=previous_plan_id, to_plan=subscription.plan,
-                effective_on=renewal.period_start, charge=renewal.charge,
-            ))  # fmt: skip
+            changes.append(
+                PlanChange(
+                    subscription=subscription,
+                    kind=PlanChangeKind.DUNNING_DOWNGRADE if dunning else PlanChangeKind.DOWNGRADE_APPLIED,
+                    from_plan_id=previous_plan_id,
+                    to_plan=subscription.plan,
+                    effective_on=renewal.period_start,
+                    charge=renewal.charge,
+                )
+            )
         move_status(renewal, RenewalStatus.DOWNGRADED if dunning else RenewalStatus.RENEWED)
         if not dunning:
             renewal.next_retry_on = None
-        records.append(audit_entry(
-            actor=None, action="subscription.dunning_downgrade" if dunning else "subscription.renew", obj=subscription,
-            account=subscription.account, before=before, after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
-        ))  # fmt: skip
+        records.append(
+            audit_entry(
+                actor=None,
+                action="subscription.dunning_downgrade" if dunning else "subscription.renew",
+                obj=subscription,
+                account=subscription.account,
+                before=before,
+                after=snapshot(subscription, *SUBSCRIPTION_FIELDS),
+            )
+        )
         if dunning:
-            transaction.on_commit(lambda subscription=subscription, renewal=renewal: notify_admins(
-                account=subscription.account, notice="downgraded", renewal=renewal), robust=True)  # fmt: skip
+            transaction.on_commit(
+                lambda subscription=subscription, renewal=renewal: notify_admins(
+                    account=subscription.account, notice="downgraded", renewal=renewal
+                ),
+                robust=True,
+            )
     update_rows(subscriptions, ["plan", "scheduled_plan", "period_start", "status", "updated_at"])
     if save_renewals:
         fields = ["status", "charge", "next_retry_on", "last_error", "updated_at"]

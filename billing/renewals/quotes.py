@@ -86,12 +86,15 @@ class Pricer:
         code = inputs.codes.get(account_id)
         code = code if code is not None and code.status == CodeStatus.REGISTERED else None
         quote = price_renewal(
-            plan=self.plan_terms(new_plan.pk, new_period), month=new_period, at=self.as_of,
-            buyer=buyer_with(subscription.account, inputs.methods.get(account_id)), rules=self.rules,
+            plan=self.plan_terms(new_plan.pk, new_period),
+            month=new_period,
+            at=self.as_of,
+            buyer=buyer_with(subscription.account, inputs.methods.get(account_id)),
+            rules=self.rules,
             previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
             previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
             code=code_terms(code) if code else None,
-        )  # fmt: skip
+        )
         return new_plan, quote, code
 
 

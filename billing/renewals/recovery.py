@@ -36,6 +36,7 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
         # never seen by the gateway, and the method was removed or expired since: no charge, retry later
         result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
     elif result.outcome == Outcome.ABSENT:
-        result = gateway().charge(method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key,
-                                  description="renewal")  # fmt: skip
+        result = gateway().charge(
+            method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key, description="renewal"
+        )
     renewals_settle([(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals)

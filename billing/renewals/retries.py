@@ -52,14 +52,22 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
         if renewal is None:
             totals.skipped += 1
             return []
-        subscription = Subscription.objects.select_for_update(of=("self",)).select_related("account", "plan").get(
-            pk=renewal.subscription_id)  # fmt: skip
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("account", "plan")
+            .get(pk=renewal.subscription_id)
+        )
         inputs = pricing_inputs([subscription], lock_codes=True)
         drop_expired_codes([subscription], inputs, as_of=as_of)
         new_plan, quote, code = Pricer(plans_by_pk(), as_of=as_of).quote(subscription, inputs)
         renewal.plan = new_plan  # a downgrade scheduled since the first attempt: charge and apply the same plan
         renewal.attempts += 1
         move_status(renewal, RenewalStatus.CHARGING)
-        attempt = Attempt(renewal, subscription, quote, inputs.methods.get(subscription.account_id),
-                          code if quote.code_applied else None)  # fmt: skip
+        attempt = Attempt(
+            renewal,
+            subscription,
+            quote,
+            inputs.methods.get(subscription.account_id),
+            code if quote.code_applied else None,
+        )
         return record_attempts([attempt], as_of=as_of, totals=totals, new=False)

@@ -64,8 +64,9 @@ def subscriptions_due(as_of: datetime):
 
 
 def run_start(*, command: str, as_of: datetime, dry_run: bool) -> RenewalRun:
-    return RenewalRun.objects.create(command=command, as_of=as_of, dry_run=dry_run, host=socket.gethostname(),
-                                     pid=os.getpid())  # fmt: skip
+    return RenewalRun.objects.create(
+        command=command, as_of=as_of, dry_run=dry_run, host=socket.gethostname(), pid=os.getpid()
+    )
 
 
 def run_finish(run: RenewalRun, totals: Totals) -> None:

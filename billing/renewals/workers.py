@@ -31,9 +31,11 @@ def renew_chunk(args) -> Totals:
     plans = plans_by_pk()
     totals = Totals()
     each_alone_on_failure(
-        ids, lambda batch: renew_batch(batch, as_of=as_of, run=run, totals=totals, plans=plans),
-        lambda subscription_id, error: _count_fault(totals, subscription_id, error), what="renewals",
-    )  # fmt: skip
+        ids,
+        lambda batch: renew_batch(batch, as_of=as_of, run=run, totals=totals, plans=plans),
+        lambda subscription_id, error: _count_fault(totals, subscription_id, error),
+        what="renewals",
+    )
     return totals
 
 
@@ -44,8 +46,16 @@ def _count_fault(totals: Totals, subscription_id: int, error: Exception) -> Tota
     return totals
 
 
-def renew_due(ids: list[int], *, as_of: datetime, run: RenewalRun, totals: Totals, workers: int, batch_size: int,
-              progress: Callable[[int], None] = lambda done: None) -> None:  # fmt: skip
+def renew_due(
+    ids: list[int],
+    *,
+    as_of: datetime,
+    run: RenewalRun,
+    totals: Totals,
+    workers: int,
+    batch_size: int,
+    progress: Callable[[int], None] = lambda done: None,
+) -> None:
     """Renew `ids` in batches of `batch_size`. One worker renews in this process; several are forked processes
     (Python threads would share one core), each with its own database connection. Their claims never collide:
     SKIP LOCKED. `progress` is told how many subscriptions each finished batch accounted for."""

@@ -113,8 +113,12 @@ def charge_concurrently(charge, requests: list[ChargeRequest]) -> list[ChargeRes
 
 def charge_or_unknown(charge, request: ChargeRequest) -> ChargeResult:
     try:
-        return charge(method=request.method, amount_twd=request.amount_twd, order_id=request.order_id,
-                      description=request.description)  # fmt: skip
+        return charge(
+            method=request.method,
+            amount_twd=request.amount_twd,
+            order_id=request.order_id,
+            description=request.description,
+        )
     except Exception:  # noqa: BLE001 - the order may or may not have reached the gateway: never guessed
         logger.exception("charge of order %s got no answer", request.order_id)
         return ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")

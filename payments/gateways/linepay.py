@@ -119,8 +119,13 @@ def request_body(*, order_id: str, amount_twd: int, product_name: str, confirm_u
 
 def preapproved_pay_body(*, amount_twd: int, order_id: str, description: str) -> dict:
     """Preapproved Payment API: charge the regKey, captured at once; productName is at most 4000 characters."""
-    return {"productName": description[:4000], "amount": amount_twd, "currency": "TWD", "orderId": order_id,
-            "capture": True}  # fmt: skip
+    return {
+        "productName": description[:4000],
+        "amount": amount_twd,
+        "currency": "TWD",
+        "orderId": order_id,
+        "capture": True,
+    }
 
 
 class LinePayClient:
@@ -129,8 +134,12 @@ class LinePayClient:
     def __init__(self):
         self.channel_id = settings.LINEPAY_CHANNEL_ID
         self.secret = settings.LINEPAY_CHANNEL_SECRET
-        self.base = api_base(settings.LINEPAY_API_BASE, use_sandbox=settings.LINEPAY_SANDBOX, sandbox=SANDBOX_BASE,
-                             production=PRODUCTION_BASE)  # fmt: skip
+        self.base = api_base(
+            settings.LINEPAY_API_BASE,
+            use_sandbox=settings.LINEPAY_SANDBOX,
+            sandbox=SANDBOX_BASE,
+            production=PRODUCTION_BASE,
+        )
         self.timeout = http_timeout()
         if not (self.channel_id and self.secret):
             raise GatewayError(_("LINE Pay is not configured."), code="not_configured")
@@ -174,10 +183,16 @@ class LinePayGateway(OneOrderPerRequest):
 
     # ---- registration ----
 
-    def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
-                        cancel_url: str) -> LinePayRequest:  # fmt: skip
-        body = request_body(order_id=order_id, amount_twd=amount_twd, product_name=product_name,
-                            confirm_url=confirm_url, cancel_url=cancel_url)  # fmt: skip
+    def linepay_request(
+        self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str, cancel_url: str
+    ) -> LinePayRequest:
+        body = request_body(
+            order_id=order_id,
+            amount_twd=amount_twd,
+            product_name=product_name,
+            confirm_url=confirm_url,
+            cancel_url=cancel_url,
+        )
         answer = self._call("post", "/v3/payments/request", body, label="request", order_id=order_id)
         info = answer["info"]
         return LinePayRequest(transaction_id=str(info["transactionId"]), payment_url=info["paymentUrl"]["web"])
@@ -254,8 +269,9 @@ class LinePayGateway(OneOrderPerRequest):
         a decline when LINE Pay just said the orderId is used (`order_used`), else UNKNOWN."""
         unknown = ChargeResult(Outcome.UNKNOWN, reason=str(NO_ANSWER))
         try:
-            answer = LinePayClient().get("/v3/payments", {"orderId": order_id}, label="payment_details",
-                                         order_id=order_id)  # fmt: skip
+            answer = LinePayClient().get(
+                "/v3/payments", {"orderId": order_id}, label="payment_details", order_id=order_id
+            )
         except NoAnswer:
             return unknown
         code = answer.get("returnCode")

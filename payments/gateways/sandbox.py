@@ -113,10 +113,14 @@ def tokenise_card(*, number: str, expiry: str, cvc: str, today: date) -> Sandbox
     if not (ascii_digits(cvc) and len(cvc) == 3):
         raise CardError(_("The security code (CVC) is the 3 digits on the back of the card."), code="cvc")
     return SandboxCard.objects.create(
-        one_time_token=f"sbx_ot_{secrets.token_hex(16)}", saved_token=f"sbx_card_{secrets.token_hex(16)}",
-        brand=brand, last_four=number[-4:], expiry_month=month, expiry_year=year,
+        one_time_token=f"sbx_ot_{secrets.token_hex(16)}",
+        saved_token=f"sbx_card_{secrets.token_hex(16)}",
+        brand=brand,
+        last_four=number[-4:],
+        expiry_month=month,
+        expiry_year=year,
         behaviour=TEST_CARDS.get(number, "success"),
-    )  # fmt: skip
+    )
 
 
 @sensitive_variables()
@@ -156,8 +160,15 @@ def charge_card_tokens(orders: list[tuple[str, int, str]]) -> list[dict]:
         else:
             answer = {"status": 10005, "msg": card.behaviour}
         fresh[order_id] = answer
-        records.append(SandboxCharge(order_id=order_id, amount=amount, succeeded=answer["status"] == 0,
-                                     reference=answer.get("rec_trade_id", ""), answer=answer))  # fmt: skip
+        records.append(
+            SandboxCharge(
+                order_id=order_id,
+                amount=amount,
+                succeeded=answer["status"] == 0,
+                reference=answer.get("rec_trade_id", ""),
+                answer=answer,
+            )
+        )
     SandboxCharge.objects.bulk_create(records, ignore_conflicts=True)  # an order seen before keeps its first answer
     recorded = dict(SandboxCharge.objects.filter(order_id__in=list(fresh)).values_list("order_id", "answer"))
     answers = []
@@ -206,8 +217,9 @@ def linepay_api(method: str, path: str, body: dict | None = None) -> dict:
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "payment":
         return _linepay_preapproved_pay(parts[3], body)
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "expire":
-        move_statuses(SandboxLinePayTransaction.objects.filter(reg_key=parts[3]), from_statuses=["confirmed"],
-                      to_status="expired")  # fmt: skip
+        move_statuses(
+            SandboxLinePayTransaction.objects.filter(reg_key=parts[3]), from_statuses=["confirmed"], to_status="expired"
+        )
         return {"returnCode": "0000", "returnMessage": "Success."}
     return {"returnCode": "2101", "returnMessage": "Parameter error."}
 
@@ -216,16 +228,22 @@ def _linepay_request(body: dict) -> dict:
     if body.get("options", {}).get("payment", {}).get("payType") != "PREAPPROVED":
         return {"returnCode": "2101", "returnMessage": "Parameter error."}
     tx = SandboxLinePayTransaction.objects.create(
-        transaction_id=new_transaction_id(), order_id=body["orderId"], amount=body["amount"],
-        confirm_url=body["redirectUrls"]["confirmUrl"], cancel_url=body["redirectUrls"]["cancelUrl"],
-    )  # fmt: skip
+        transaction_id=new_transaction_id(),
+        order_id=body["orderId"],
+        amount=body["amount"],
+        confirm_url=body["redirectUrls"]["confirmUrl"],
+        cancel_url=body["redirectUrls"]["cancelUrl"],
+    )
     url = reverse("sandbox:linepay_approval", args=[tx.transaction_id])
     return {
         "returnCode": "0000",
         "returnMessage": "Success.",
-        "info": {"transactionId": tx.transaction_id, "paymentAccessToken": secrets.token_hex(6),
-                 "paymentUrl": {"web": url, "app": url}},
-    }  # fmt: skip
+        "info": {
+            "transactionId": tx.transaction_id,
+            "paymentAccessToken": secrets.token_hex(6),
+            "paymentUrl": {"web": url, "app": url},
+        },
+    }
 
 
 def _linepay_confirm(transaction_id: str, body: dict) -> dict:
@@ -243,10 +261,20 @@ def _linepay_confirm(transaction_id: str, body: dict) -> dict:
     return {
         "returnCode": "0000",
         "returnMessage": "Success.",
-        "info": {"orderId": tx.order_id, "transactionId": tx.transaction_id, "regKey": tx.reg_key,
-                 "payInfo": [{"method": "CREDIT_CARD", "amount": tx.amount, "creditCardBrand": brand,
-                              "maskedCreditCardNumber": masked}]},
-    }  # fmt: skip
+        "info": {
+            "orderId": tx.order_id,
+            "transactionId": tx.transaction_id,
+            "regKey": tx.reg_key,
+            "payInfo": [
+                {
+                    "method": "CREDIT_CARD",
+                    "amount": tx.amount,
+                    "creditCardBrand": brand,
+                    "maskedCreditCardNumber": masked,
+                }
+            ],
+        },
+    }
 
 
 def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
@@ -266,9 +294,12 @@ def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
         answer = {
             "returnCode": "0000",
             "returnMessage": "Success.",
-            "info": {"orderId": body["orderId"], "transactionId": new_transaction_id(),
-                     "transactionDate": "2026-01-01T00:00:00Z"},
-        }  # fmt: skip
+            "info": {
+                "orderId": body["orderId"],
+                "transactionId": new_transaction_id(),
+                "transactionDate": "2026-01-01T00:00:00Z",
+            },
+        }
     reference = answer.get("info", {}).get("transactionId", "")
     _record_charge(body["orderId"], body["amount"], code == "0000", reference, answer)
     return answer
@@ -279,8 +310,11 @@ def _linepay_payment_details(order_id: str) -> dict:
     charge = SandboxCharge.objects.filter(order_id=order_id, succeeded=True).first()
     if charge is None:
         return {"returnCode": "1150", "returnMessage": "Transaction record not found."}
-    return {"returnCode": "0000", "returnMessage": "Success.",
-            "info": [{"transactionId": charge.reference, "orderId": order_id, "payStatus": "CAPTURE"}]}  # fmt: skip
+    return {
+        "returnCode": "0000",
+        "returnMessage": "Success.",
+        "info": [{"transactionId": charge.reference, "orderId": order_id, "payStatus": "CAPTURE"}],
+    }
 
 
 # ---- the merchant's adapter -----------------------------------------------------------------
@@ -299,10 +333,16 @@ class SandboxGateway:
             card.save(update_fields=["used"])
         return SavedCard(card.saved_token, card.brand, card.last_four, card.expiry_month, card.expiry_year)
 
-    def linepay_request(self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str,
-                        cancel_url: str) -> LinePayRequest:  # fmt: skip
-        body = request_body(order_id=order_id, amount_twd=amount_twd, product_name=product_name,
-                            confirm_url=confirm_url, cancel_url=cancel_url)  # fmt: skip
+    def linepay_request(
+        self, *, order_id: str, amount_twd: int, product_name: str, confirm_url: str, cancel_url: str
+    ) -> LinePayRequest:
+        body = request_body(
+            order_id=order_id,
+            amount_twd=amount_twd,
+            product_name=product_name,
+            confirm_url=confirm_url,
+            cancel_url=cancel_url,
+        )
         answer = linepay_api("POST", "/v3/payments/request", body)
         if answer["returnCode"] != "0000":
             raise GatewayError(_("LINE Pay refused the request (%(code)s).") % {"code": answer["returnCode"]})
@@ -331,8 +371,9 @@ class SandboxGateway:
             if code in READ_BACK:
                 return self._linepay_read_back(order_id)
             behaviour = answer["returnMessage"] if answer["returnMessage"] in DECLINE_REASONS else "declined"
-            return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})",
-                                method_gone=code in METHOD_GONE)  # fmt: skip
+            return ChargeResult(
+                Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]) + f" ({code})", method_gone=code in METHOD_GONE
+            )
         answer = charge_card_token(saved_token=method.gateway_token, amount=amount_twd, order_id=order_id)
         return self._card_result(answer)
 
@@ -364,8 +405,9 @@ class SandboxGateway:
         if answer["status"] == -1:
             return ChargeResult(Outcome.UNKNOWN, reason=str(_("The gateway did not answer in time.")))
         behaviour = answer["msg"] if answer["msg"] in DECLINE_REASONS else "declined"
-        return ChargeResult(Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]),
-                            method_gone=behaviour == "expired_card")  # fmt: skip
+        return ChargeResult(
+            Outcome.DECLINED, reason=str(DECLINE_REASONS[behaviour]), method_gone=behaviour == "expired_card"
+        )
 
     def charge_status(self, *, method, order_id: str) -> ChargeResult:
         """What became of an order: read back from the gateway, never guessed (reconciliation)."""
@@ -401,9 +443,12 @@ class SandboxGateway:
             amount = left if amount_twd is None else amount_twd
             if not 0 < amount <= left:
                 return ChargeResult(Outcome.DECLINED, reason=str(_("The refund is more than is left of the payment.")))
-            made = SandboxRefund.objects.create(refund_key=refund_key or f"anonymous-{secrets.token_hex(8)}",
-                                                charge=charge, amount=amount,
-                                                reference=f"R{secrets.token_hex(8).upper()}")  # fmt: skip
+            made = SandboxRefund.objects.create(
+                refund_key=refund_key or f"anonymous-{secrets.token_hex(8)}",
+                charge=charge,
+                amount=amount,
+                reference=f"R{secrets.token_hex(8).upper()}",
+            )
         return ChargeResult(Outcome.SUCCEEDED, reference=made.reference)
 
     def refund_status(self, *, method, reference: str, amount_twd: int, refund_key: str) -> ChargeResult:

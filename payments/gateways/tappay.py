@@ -81,8 +81,12 @@ class TapPayClient:
     def __init__(self):
         self.partner_key = settings.TAPPAY_PARTNER_KEY
         self.merchant_id = settings.TAPPAY_MERCHANT_ID
-        self.base = api_base(settings.TAPPAY_API_BASE, use_sandbox=settings.TAPPAY_SANDBOX, sandbox=SANDBOX_BASE,
-                             production=PRODUCTION_BASE)  # fmt: skip
+        self.base = api_base(
+            settings.TAPPAY_API_BASE,
+            use_sandbox=settings.TAPPAY_SANDBOX,
+            sandbox=SANDBOX_BASE,
+            production=PRODUCTION_BASE,
+        )
         self.timeout = http_timeout()
         if not (self.partner_key and self.merchant_id):
             raise GatewayError(_("TapPay is not configured."), code="not_configured")
@@ -168,8 +172,12 @@ class TapPayGateway(OneOrderPerRequest):
 
     def _read_back(self, order_id: str, *, absent_if_missing: bool = False) -> ChargeResult:
         unknown = ChargeResult(Outcome.UNKNOWN, reason=str(NO_ANSWER))
-        body = {"records_per_page": 50, "page": 0, "filters": {"order_number": order_id[:50]},
-                "order_by": {"attribute": "time", "is_descending": True}}  # fmt: skip
+        body = {
+            "records_per_page": 50,
+            "page": 0,
+            "filters": {"order_number": order_id[:50]},
+            "order_by": {"attribute": "time", "is_descending": True},
+        }
         try:
             answer = TapPayClient().post("/tpc/transaction/query", body, label="record_query", order_id=order_id)
         except NoAnswer:

@@ -65,8 +65,13 @@ def test_a_mail_server_that_fails_is_logged_and_sends_nothing(monkeypatch, caplo
     # when a notice is sent
     context = {"account": AccountFactory(), "code": None}
     with caplog.at_level(logging.ERROR, logger="accounts.notices"):
-        sent = send_in_language(to="someone@example.tw", language="en", template="emails/code_released.txt",
-                                context=context, log_as="notice for test")  # fmt: skip
+        sent = send_in_language(
+            to="someone@example.tw",
+            language="en",
+            template="emails/code_released.txt",
+            context=context,
+            log_as="notice for test",
+        )
     # then nothing was raised or sent, and the log says which notice, not to whom
     assert sent == 0
     assert "notice for test not sent" in caplog.text

@@ -78,9 +78,13 @@ def test_a_new_high_price_gets_its_tiers_or_the_ones_before_it(admin_client):
     assert (with_tiers.status_code, without.status_code) == (302, 302)
     prices = {p.effective_from: p for p in PlanPrice.objects.filter(plan=high)}
     assert [(t.from_message, str(t.unit_price_twd)) for t in prices[start].tiers.order_by("from_message")] == [
-        (6001, "0.180"), (50001, "0.050")]  # fmt: skip
+        (6001, "0.180"),
+        (50001, "0.050"),
+    ]
     assert [(t.from_message, str(t.unit_price_twd)) for t in prices[later].tiers.order_by("from_message")] == [
-        (6001, "0.180"), (50001, "0.050")]  # fmt: skip
+        (6001, "0.180"),
+        (50001, "0.050"),
+    ]
     record = AuditRecord.objects.filter(action="plan_price.add").order_by("id").first()
     assert record.after["tiers"] == [[6001, "0.180"], [50001, "0.050"]]
 
@@ -152,9 +156,11 @@ def test_a_new_price_from_next_month_is_accepted(admin_client, admin_user):
     assert (price.plan.code, price.monthly_fee_twd) == ("medium", 900)
     record = AuditRecord.objects.get()
     assert (record.action, record.object_id, record.actor, record.after) == (
-        "plan_price.add", str(price.pk), admin_user,
+        "plan_price.add",
+        str(price.pk),
+        admin_user,
         {"plan": price.plan_id, "effective_from": next_month.isoformat(), "monthly_fee_twd": 900, "tiers": []},
-    )  # fmt: skip
+    )
 
 
 def test_the_plan_page_schedules_a_new_price_through_its_inline(admin_client):
@@ -163,8 +169,13 @@ def test_the_plan_page_schedules_a_new_price_through_its_inline(admin_client):
     next_month = next_month_start(month_start(local_date(timezone.now())))
     page = admin_client.get(admin_url(medium, "change", medium.pk))
     data = {**inline_management(page), "name_zh_hant": "中用量", "name_en": "Medium", "free_message_quota": 3000}
-    data.update({"prices-2-TOTAL_FORMS": 1, "prices-2-0-effective_from": next_month.isoformat(),
-                 "prices-2-0-monthly_fee_twd": 850})  # fmt: skip
+    data.update(
+        {
+            "prices-2-TOTAL_FORMS": 1,
+            "prices-2-0-effective_from": next_month.isoformat(),
+            "prices-2-0-monthly_fee_twd": 850,
+        }
+    )
 
     # when
     response = admin_client.post(admin_url(medium, "change", medium.pk), data)
@@ -260,17 +271,23 @@ def test_the_audit_trail_shows_before_and_after(admin_client, admin_user):
 
 
 def formset_management(prefix, total=0, initial=0):
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
 
 
 def test_changing_an_accounts_region_and_adding_a_member_leave_audit_records(admin_client, admin_user):
     # given
     account = SubscriptionFactory().account
     member = UserFactory()
-    data = {"name": account.name, "basic_id": account.basic_id, "region": "JP"} | formset_management(
-        "memberships", total=1
-    ) | {"memberships-0-user": str(member.pk), "memberships-0-role": "admin"}  # fmt: skip
+    data = (
+        {"name": account.name, "basic_id": account.basic_id, "region": "JP"}
+        | formset_management("memberships", total=1)
+        | {"memberships-0-user": str(member.pk), "memberships-0-role": "admin"}
+    )
 
     # when
     response = admin_client.post(admin_url(OfficialAccount, "change", account.pk), data)
@@ -279,7 +296,11 @@ def test_changing_an_accounts_region_and_adding_a_member_leave_audit_records(adm
     assert response.status_code == 302
     change = AuditRecord.objects.get(action="officialaccount.change")
     assert (change.actor, change.account, change.before, change.after) == (
-        admin_user, account, {"region": "TW"}, {"region": "JP"})  # fmt: skip
+        admin_user,
+        account,
+        {"region": "TW"},
+        {"region": "JP"},
+    )
     added = AuditRecord.objects.get(action="membership.add")
     assert (added.account, added.after["user"], added.after["role"]) == (account, member.pk, "admin")
 
@@ -300,9 +321,13 @@ def test_staff_can_retry_a_failed_renewal_before_its_day(admin_client):
     subscription = SubscriptionFactory(medium=True, period_start=date(2026, 6, 1))
     add_card(subscription.account)
     renewal = RenewalFactory(
-        failed=True, subscription=subscription, period_start=date(2026, 7, 1), plan=plan("medium"),
-        next_retry_on=date(2099, 1, 3), attempts=1,
-    )  # fmt: skip
+        failed=True,
+        subscription=subscription,
+        period_start=date(2026, 7, 1),
+        plan=plan("medium"),
+        next_retry_on=date(2099, 1, 3),
+        attempts=1,
+    )
     # when
     response = post_action(admin_client, Renewal, "retry_now", [renewal])
     # then

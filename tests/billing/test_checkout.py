@@ -89,7 +89,12 @@ def test_buying_medium_with_the_1200_code_deducts_800_forfeits_400_and_charges_n
     assert checkout_step(checkout) == RECEIPT
     charge = checkout.charge
     assert (charge.status, charge.fee_twd, charge.deduction_twd, charge.forfeited_twd, charge.total_twd) == (
-        ChargeStatus.SUCCEEDED, 800, 800, 400, 0)  # fmt: skip
+        ChargeStatus.SUCCEEDED,
+        800,
+        800,
+        400,
+        0,
+    )
     redemption = Redemption.objects.get()
     assert (redemption.charge, redemption.applied_twd, redemption.forfeited_twd) == (charge, 800, 400)
     code.refresh_from_db()
@@ -218,8 +223,9 @@ def test_linepay_pays_through_its_regkey(ready):
     SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
         status="approved", card=LINEPAY_CARDS[0][0]
     )
-    method = linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id,
-                                          actor=None)  # fmt: skip
+    method = linepay_registration_confirm(
+        registration=registration, transaction_id=registration.transaction_id, actor=None
+    )
     assert (method.kind, method.masked_card, len(method.gateway_token)) == ("linepay", "**** **** **** 1111", 15)
     payment_method_make_main(method=method, actor=None)
     checkout = checkout_purchase(checkout=start_checkout(ready), expected_total_twd=840, actor=None)

@@ -94,7 +94,9 @@ def test_a_fixed_payment_method_renews_at_the_retry():
     run("retry_failed_charges", at(3))
     account.subscription.refresh_from_db()
     assert (account.subscription.status, account.subscription.period_start) == (
-        SubscriptionStatus.ACTIVE, date(2026, 7, 1))  # fmt: skip
+        SubscriptionStatus.ACTIVE,
+        date(2026, 7, 1),
+    )
     assert Renewal.objects.get().status == RenewalStatus.RENEWED
     assert Charge.objects.filter(status=ChargeStatus.SUCCEEDED).count() == 1
 
@@ -136,8 +138,12 @@ def test_expire_promo_codes_expires_available_and_registered_codes_once():
     assert all(c.status == CodeStatus.AVAILABLE for c in available)
     run("expire_promo_codes", july)
     run("expire_promo_codes", july)
-    for code, status in [(available[0], "expired"), (registered, "expired"), (redeemed, "redeemed"),
-                         (current, "available")]:  # fmt: skip
+    for code, status in [
+        (available[0], "expired"),
+        (registered, "expired"),
+        (redeemed, "redeemed"),
+        (current, "available"),
+    ]:
         code.refresh_from_db()
         assert code.status == status
     assert registered.registered_account is None

@@ -18,8 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def number_range(day: date, prefix="AB"):
-    return InvoiceNumberRange.objects.create(period=invoice_period(day), prefix=prefix, first_number=1,
-                                             last_number=99)  # fmt: skip
+    return InvoiceNumberRange.objects.create(period=invoice_period(day), prefix=prefix, first_number=1, last_number=99)
 
 
 def test_a_paid_upgrade_gets_the_periods_next_invoice_number():
@@ -34,7 +33,8 @@ def test_a_paid_renewal_gets_an_invoice_and_without_a_range_it_waits_for_its_num
     sub = SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1))
     EInvoiceProfileFactory(account=sub.account)
     add_card(sub.account)
-    renew_subscription(subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None,
-                       totals=Totals())  # fmt: skip
+    renew_subscription(
+        subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None, totals=Totals()
+    )
     invoice = Charge.objects.get().invoice
     assert (invoice.status, invoice.number, invoice.total_twd) == (InvoiceStatus.NUMBER_PENDING, None, 840)

@@ -33,4 +33,7 @@ def test_the_stored_plans_move_as_their_terms_do():
     light, medium, high = plan("light"), plan("medium"), plan("high")
     # then the rows answer as the plain terms above
     assert [plan_move(light, medium), plan_move(high, medium), plan_move(high, high)] == [
-        PlanMove.UPGRADE, PlanMove.DOWNGRADE, PlanMove.NONE]  # fmt: skip
+        PlanMove.UPGRADE,
+        PlanMove.DOWNGRADE,
+        PlanMove.NONE,
+    ]

@@ -174,15 +174,18 @@ def test_the_window_holds_to_the_second(at, refusal):
     ("code", "buyer", "refusal"),
     [
         (code_of(), replace(BUYER, region="JP"), CodeRefusal.WRONG_REGION),
-        (code_of(payment_method_kinds=frozenset({"card"})), replace(BUYER, main_payment_method_kind="linepay"),
-         CodeRefusal.WRONG_PAYMENT_METHOD),
+        (
+            code_of(payment_method_kinds=frozenset({"card"})),
+            replace(BUYER, main_payment_method_kind="linepay"),
+            CodeRefusal.WRONG_PAYMENT_METHOD,
+        ),
         (code_of(), replace(BUYER, main_payment_method_kind=None), CodeRefusal.NO_PAYMENT_METHOD),
         (code_of(status="redeemed"), BUYER, CodeRefusal.REDEEMED),
         (code_of(status="void"), BUYER, CodeRefusal.VOID),
         (code_of(status="registered", registered_account_id=99), BUYER, CodeRefusal.REGISTERED_ELSEWHERE),
         (code_of(charge_kinds=frozenset({"renewal_high"})), BUYER, CodeRefusal.WRONG_CHARGE),
     ],
-)  # fmt: skip
+)
 def test_a_code_that_does_not_apply_deducts_nothing_and_says_why(code, buyer, refusal):
     quote = upgrade("light", "medium", code=code, buyer=buyer)
     assert quote.code_refusal == refusal
@@ -231,12 +234,20 @@ def test_proration_off_charges_the_whole_difference_on_any_day(length, day):
 @pytest.mark.parametrize(
     ("length", "day", "medium_fee", "high_fee"),
     [
-        (28, 1, 800, 1200), (28, 15, 400, 600), (28, 28, 29, 43),  # 800/28 = 28.57; 1200/28 = 42.86
-        (29, 1, 800, 1200), (29, 15, 414, 621), (29, 29, 28, 41),  # 800×15/29 = 413.79; 1200/29 = 41.38
-        (30, 1, 800, 1200), (30, 15, 427, 640), (30, 30, 27, 40),  # 800×16/30 = 426.67
-        (31, 1, 800, 1200), (31, 15, 439, 658), (31, 31, 26, 39),  # 800×17/31 = 438.71; 1200×17/31 = 658.06
+        (28, 1, 800, 1200),
+        (28, 15, 400, 600),
+        (28, 28, 29, 43),  # 800/28 = 28.57; 1200/28 = 42.86
+        (29, 1, 800, 1200),
+        (29, 15, 414, 621),
+        (29, 29, 28, 41),  # 800×15/29 = 413.79; 1200/29 = 41.38
+        (30, 1, 800, 1200),
+        (30, 15, 427, 640),
+        (30, 30, 27, 40),  # 800×16/30 = 426.67
+        (31, 1, 800, 1200),
+        (31, 15, 439, 658),
+        (31, 31, 26, 39),  # 800×17/31 = 438.71; 1200×17/31 = 658.06
     ],
-)  # fmt: skip
+)
 def test_proration_on_charges_the_days_left_with_today(length, day, medium_fee, high_fee):
     year, month = MONTHS[length]
     at = datetime(year, month, day, 12, tzinfo=BILLING_TZ)

@@ -45,10 +45,12 @@ def test_the_sandbox_refuses_to_refund_more_than_is_left_as_real_gateways_do(cha
     gateway = SandboxGateway()
     gateway.refund(method=charge.payment_method, reference=charge.gateway_reference, amount_twd=800, refund_key="a")
     # when NT$41 more is asked of it, and then the same first refund again
-    refused = gateway.refund(method=charge.payment_method, reference=charge.gateway_reference, amount_twd=41,
-                             refund_key="b")  # fmt: skip
-    repeated = gateway.refund(method=charge.payment_method, reference=charge.gateway_reference, amount_twd=800,
-                              refund_key="a")  # fmt: skip
+    refused = gateway.refund(
+        method=charge.payment_method, reference=charge.gateway_reference, amount_twd=41, refund_key="b"
+    )
+    repeated = gateway.refund(
+        method=charge.payment_method, reference=charge.gateway_reference, amount_twd=800, refund_key="a"
+    )
     # then the first is refused and the second is the first refund's answer, not a second refund
     assert refused.outcome == "declined"
     assert repeated.outcome == "succeeded"

@@ -32,8 +32,9 @@ def due(code="medium", *, card="4242424242424242", messages=0, with_code=False, 
     if messages:
         MonthlyUsage.objects.create(account=sub.account, month=JUNE, billed_messages=messages)
     if with_code:
-        promo_code_register(account=sub.account, text=PromoCodeFactory().code, actor=None,
-                            at=datetime(2026, 6, 10, tzinfo=BILLING_TZ))  # fmt: skip
+        promo_code_register(
+            account=sub.account, text=PromoCodeFactory().code, actor=None, at=datetime(2026, 6, 10, tzinfo=BILLING_TZ)
+        )
     return sub
 
 
@@ -78,7 +79,10 @@ def test_one_batch_renews_each_kind_of_subscription_as_it_would_alone():
     assert paid_by_code.account.redemptions.get().charge == charge_of(paid_by_code)
     # a paid charge has its invoice; NT$0 has none; only the charges with money went to the gateway
     assert set(Invoice.objects.values_list("charge__account", flat=True)) == {
-        medium.account_id, heavy.account_id, downgrading.account_id}  # fmt: skip
+        medium.account_id,
+        heavy.account_id,
+        downgrading.account_id,
+    }
     assert SandboxCharge.objects.count() == 4
     assert (totals.renewed, totals.failed, totals.codes_applied, totals.charged_twd) == (5, 2, 1, 840 + 1470 + 840)
 

@@ -36,14 +36,20 @@ def command(*args, delay_ms=0):
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="process-test-key", DEBUG="false",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY="process-test-key",
+        DEBUG="false",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         SANDBOX_CHARGE_DELAY_MS=str(delay_ms),
-    )  # fmt: skip
+    )
     return subprocess.Popen(
         [sys.executable, "manage.py", "renew_subscriptions", "--as-of", AS_OF, *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def assert_each_charged_exactly_once():

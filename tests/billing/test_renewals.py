@@ -40,7 +40,12 @@ def test_a_medium_renewal_charges_840_and_starts_july():
     totals = renew(sub)
     charge = Charge.objects.get()
     assert (charge.purpose, charge.fee_twd, charge.tax_twd, charge.total_twd, charge.status) == (
-        "renewal", 800, 40, 840, ChargeStatus.SUCCEEDED)  # fmt: skip
+        "renewal",
+        800,
+        40,
+        840,
+        ChargeStatus.SUCCEEDED,
+    )
     assert charge.idempotency_key == f"renewal:{sub.pk}:2026-07:1"
     assert (sub.period_start, sub.plan.code, sub.status) == (date(2026, 7, 1), "medium", SubscriptionStatus.ACTIVE)
     assert Renewal.objects.get().status == RenewalStatus.RENEWED
@@ -106,7 +111,12 @@ def test_last_months_extra_messages_are_billed_on_the_high_plan_and_never_reduce
     renew(sub)
     charge = Charge.objects.get()
     assert (charge.fee_twd, charge.deduction_twd, charge.extra_messages_twd, charge.tax_twd, charge.total_twd) == (
-        1200, 1200, 2000, 100, 2100)  # fmt: skip
+        1200,
+        1200,
+        2000,
+        100,
+        2100,
+    )
 
 
 def test_a_declined_renewal_makes_the_account_past_due_with_a_retry_on_the_3rd():

@@ -28,8 +28,7 @@ def test_a_retry_after_a_downgrade_was_scheduled_charges_and_applies_the_same_pl
     from payments.services import payment_method_make_main
 
     payment_method_make_main(method=add_card(sub.account), actor=None)
-    renewal_retry(renewal_id=Renewal.objects.get().pk, as_of=datetime(2026, 7, 3, tzinfo=BILLING_TZ),
-                  totals=Totals())  # fmt: skip
+    renewal_retry(renewal_id=Renewal.objects.get().pk, as_of=datetime(2026, 7, 3, tzinfo=BILLING_TZ), totals=Totals())
     sub.refresh_from_db()
     paid = Charge.objects.get(status=ChargeStatus.SUCCEEDED)
     assert (sub.plan.code, paid.plan_code, paid.total_twd) == ("medium", "medium", 840)
@@ -37,8 +36,9 @@ def test_a_retry_after_a_downgrade_was_scheduled_charges_and_applies_the_same_pl
 
 def test_no_upgrade_before_the_months_renewal_has_run(ready_last_month):
     with pytest.raises(ServiceError) as error:
-        checkout_start(account=ready_last_month.account, plan=plan("high"), user=ready_last_month.user,
-                       channel="desktop")  # fmt: skip
+        checkout_start(
+            account=ready_last_month.account, plan=plan("high"), user=ready_last_month.user, channel="desktop"
+        )
     assert error.value.code == "renewal_pending"
 
 

@@ -13,8 +13,18 @@ from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [get_user_model(), OfficialAccount, Membership, Subscription, EInvoiceProfile, PaymentMethod, Campaign,
-          CodeBatch, PromoCode, AuditRecord]  # fmt: skip
+MODELS = [
+    get_user_model(),
+    OfficialAccount,
+    Membership,
+    Subscription,
+    EInvoiceProfile,
+    PaymentMethod,
+    Campaign,
+    CodeBatch,
+    PromoCode,
+    AuditRecord,
+]
 
 
 def seed(*args: str) -> str:
@@ -39,9 +49,17 @@ def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
     # then
     assert row_counts() == first
     assert first == {
-        "User": 3, "OfficialAccount": 8, "Membership": 11, "Subscription": 8, "EInvoiceProfile": 7,
-        "PaymentMethod": 6, "Campaign": 2, "CodeBatch": 2, "PromoCode": 55, "AuditRecord": 24,
-    }  # fmt: skip
+        "User": 3,
+        "OfficialAccount": 8,
+        "Membership": 11,
+        "Subscription": 8,
+        "EInvoiceProfile": 7,
+        "PaymentMethod": 6,
+        "Campaign": 2,
+        "CodeBatch": 2,
+        "PromoCode": 55,
+        "AuditRecord": 24,
+    }
     for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
         assert login in output
     assert "@demo-light-new   TW  light   nothing registered" in output

@@ -17,8 +17,16 @@ def test_a_new_account_starts_this_taipei_month_with_its_members():
     admin, operator = UserFactory(), UserFactory()
     at = datetime(2026, 6, 30, 23, 30, tzinfo=BILLING_TZ)
     # when
-    account = account_create(name="阿明咖啡", basic_id="@123abcde", region="TW", plan=plan("light"), actor=admin,
-                             at=at, admins=[admin], operators=[operator])  # fmt: skip
+    account = account_create(
+        name="阿明咖啡",
+        basic_id="@123abcde",
+        region="TW",
+        plan=plan("light"),
+        actor=admin,
+        at=at,
+        admins=[admin],
+        operators=[operator],
+    )
     # then
     assert account.subscription.period_start == date(2026, 6, 1)
     assert account.subscription.period_end == date(2026, 7, 1)

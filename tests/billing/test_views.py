@@ -43,8 +43,15 @@ def test_first_time_desktop_upgrade_walks_every_step_to_the_receipt(client):
     # then the checkout asks for e-invoice information first
     response = client.get(response["Location"])
     assert response["Location"].startswith(billing_url("einvoice", account.pk))
-    response = client.post(response["Location"], {"kind": "member", "name": "王小明", "email": "ming@example.tw",
-                                                  "next": billing_url("checkout", checkout.token)})  # fmt: skip
+    response = client.post(
+        response["Location"],
+        {
+            "kind": "member",
+            "name": "王小明",
+            "email": "ming@example.tw",
+            "next": billing_url("checkout", checkout.token),
+        },
+    )
     assert response["Location"] == billing_url("checkout", checkout.token)
     # then a payment method
     response = client.get(response["Location"])
@@ -63,8 +70,9 @@ def test_first_time_desktop_upgrade_walks_every_step_to_the_receipt(client):
     refused = client.post(billing_url("checkout_purchase", checkout.token), {"expected_total_twd": "0"})
     assert refused.status_code == 422
     assert not Charge.objects.exists()
-    response = client.post(billing_url("checkout_purchase", checkout.token),
-                           {"expected_total_twd": "0", "accept_terms": "1"})  # fmt: skip
+    response = client.post(
+        billing_url("checkout_purchase", checkout.token), {"expected_total_twd": "0", "accept_terms": "1"}
+    )
     assert response["Location"] == billing_url("checkout_receipt", checkout.token)
     receipt = client.get(response["Location"]).content.decode()
     assert 'data-testid="receipt-plan">Medium<' in receipt
@@ -133,8 +141,11 @@ def test_a_declined_card_shows_the_reason_and_changes_nothing(client):
     add_card(membership.account, number="4000000000000002")
     client.post(billing_url("upgrade_start", membership.account.pk, "medium"))
     checkout = Checkout.objects.get()
-    response = client.post(billing_url("checkout_purchase", checkout.token),
-                           {"expected_total_twd": "840", "accept_terms": "1"}, follow=True)  # fmt: skip
+    response = client.post(
+        billing_url("checkout_purchase", checkout.token),
+        {"expected_total_twd": "840", "accept_terms": "1"},
+        follow=True,
+    )
     assert "declined" in response.content.decode()
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.OPEN

@@ -51,8 +51,10 @@ def unknown_code():
 
 
 def expired_code():
-    campaign = CampaignFactory(valid_from=datetime(2025, 1, 1, tzinfo=BILLING_TZ),
-                               valid_until=datetime(2025, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ))  # fmt: skip
+    campaign = CampaignFactory(
+        valid_from=datetime(2025, 1, 1, tzinfo=BILLING_TZ),
+        valid_until=datetime(2025, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ),
+    )
     return {}, PromoCodeFactory(campaign=campaign).code
 
 
@@ -110,8 +112,9 @@ def test_an_operator_sees_no_upgrade_button_and_a_post_is_refused(desktop, live_
     screenshot(desktop)
     # posting the upgrade anyway, with the page's own CSRF token, is a 403
     token = desktop.locator("input[name=csrfmiddlewaretoken]").first.input_value()
-    response = desktop.request.post(reverse("billing:upgrade_start", args=[account.pk, "high"]),
-                                    headers={"X-CSRFToken": token}, max_redirects=0)  # fmt: skip
+    response = desktop.request.post(
+        reverse("billing:upgrade_start", args=[account.pk, "high"]), headers={"X-CSRFToken": token}, max_redirects=0
+    )
     assert response.status == 403
     assert not Checkout.objects.exists()
 
@@ -132,8 +135,7 @@ def test_another_accounts_checkout_is_a_404(desktop, live_server):
 def test_a_purchase_submitted_again_from_a_second_tab_charges_once(desktop, live_server, screenshot):
     # given the same checkout's summary open in two tabs
     membership = ready_admin()
-    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user,
-                              channel="desktop")  # fmt: skip
+    checkout = checkout_start(account=membership.account, plan=plan("medium"), user=membership.user, channel="desktop")
     log_in_quickly(desktop, membership.user, live_server)
     second_tab = desktop.context.new_page()
     for tab in (desktop, second_tab):

@@ -159,8 +159,9 @@ def test_a_paid_upgrade_without_a_code_gets_its_invoice_and_a_printable_proof(de
     # given a returning admin (情境三) with no code, and the period's 字軌 registered by staff
     membership = ready_admin(medium=True)
     account = membership.account
-    InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="ZX", first_number=100,
-                                      last_number=199)  # fmt: skip
+    InvoiceNumberRange.objects.create(
+        period=invoice_period(timezone.localdate()), prefix="ZX", first_number=100, last_number=199
+    )
     page = desktop
     log_in(page, membership.user)
     choose_account(page, account)
@@ -215,7 +216,12 @@ def test_scenario_4_a_code_registered_removed_registered_again_and_used_by_the_r
     call_command("renew_subscriptions", "--as-of", f"{next_month.isoformat()}T00:05:00+08:00", stdout=StringIO())
     charge = Charge.objects.get()
     assert (charge.purpose, charge.fee_twd, charge.deduction_twd, charge.forfeited_twd, charge.total_twd) == (
-        "renewal", 800, 800, 400, 0)  # fmt: skip
+        "renewal",
+        800,
+        800,
+        400,
+        0,
+    )
     redemption = Redemption.objects.get()
     assert (redemption.charge, redemption.applied_twd, redemption.forfeited_twd) == (charge, 800, 400)
     code.refresh_from_db()

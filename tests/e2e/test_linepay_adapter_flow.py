@@ -90,7 +90,10 @@ def test_scenario_2_through_the_linepay_adapter_on_the_fake_then_renewed_through
     assert (charge.fee_twd, charge.deduction_twd, charge.total_twd, charge.payment_method) == (800, 0, 840, method)
     payment = fake.payments[charge.idempotency_key]
     assert (payment["orderId"], payment["amount"], payment["regKey"]) == (
-        f"renewal:{account.subscription.pk}:{next_month:%Y-%m}:1", 840, method.gateway_token)  # fmt: skip
+        f"renewal:{account.subscription.pk}:{next_month:%Y-%m}:1",
+        840,
+        method.gateway_token,
+    )
     assert charge.gateway_reference == str(payment["transactionId"]) and len(charge.gateway_reference) == 19
     assert Charge.objects.filter(account=account).count() == 2
     # the admin sees it in 付款紀錄, paid by LINE Pay

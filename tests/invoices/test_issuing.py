@@ -57,9 +57,14 @@ def cursor(number_range) -> int:
 
 @pytest.mark.parametrize(
     ("day", "period"),
-    [(date(2026, 11, 21), "11512"), (date(2026, 1, 5), "11502"), (date(2026, 2, 28), "11502"),
-     (date(2026, 3, 1), "11504"), (date(2025, 12, 31), "11412")],
-)  # fmt: skip
+    [
+        (date(2026, 11, 21), "11512"),
+        (date(2026, 1, 5), "11502"),
+        (date(2026, 2, 28), "11502"),
+        (date(2026, 3, 1), "11504"),
+        (date(2025, 12, 31), "11412"),
+    ],
+)
 def test_the_period_is_the_roc_year_and_the_even_month(day, period):
     assert invoice_period(day) == period
 
@@ -85,9 +90,16 @@ def test_a_b2c_invoice_takes_the_next_number_and_snapshots_the_buyer_seller_and_
     assert (invoice.sales_twd, invoice.tax_twd, invoice.total_twd) == (800, 40, 840)
     assert re.fullmatch(r"[0-9]{4}", invoice.random_code)
     assert invoice.buyer == {
-        "kind": "member", "identifier": "0000000000", "name": "王小明", "email": "owner@example.tw",
-        "carrier_type": "", "carrier_number": "owner@example.tw", "donation_code": "", "ubn": "", "address": "",
-    }  # fmt: skip
+        "kind": "member",
+        "identifier": "0000000000",
+        "name": "王小明",
+        "email": "owner@example.tw",
+        "carrier_type": "",
+        "carrier_number": "owner@example.tw",
+        "donation_code": "",
+        "ubn": "",
+        "address": "",
+    }
     assert invoice.seller == SELLER
     assert invoice.lines == MEDIUM_LINES
     assert cursor(number_range) == 2
@@ -98,8 +110,9 @@ def test_a_b2c_invoice_takes_the_next_number_and_snapshots_the_buyer_seller_and_
 @pytest.mark.django_db
 def test_a_b2b_invoice_has_the_nets_sales_amount_and_its_tax_apart():
     # given a company profile and a NT$5,238 + 262 charge
-    profile = EInvoiceProfileFactory(kind="company", name="", company_title="小店有限公司", ubn="04595252",
-                                     address="臺北市中正區")  # fmt: skip
+    profile = EInvoiceProfileFactory(
+        kind="company", name="", company_title="小店有限公司", ubn="04595252", address="臺北市中正區"
+    )
     charge = ChargeFactory(account=profile.account, lines=[], fee_twd=5238, net_twd=5238, tax_twd=262, total_twd=5500)
     range_of()
     # when
@@ -108,8 +121,10 @@ def test_a_b2b_invoice_has_the_nets_sales_amount_and_its_tax_apart():
     assert (invoice.sales_twd, invoice.tax_twd, invoice.total_twd) == (5238, 262, 5500)
     assert invoice.is_b2b
     assert (invoice.buyer["identifier"], invoice.buyer["name"], invoice.buyer["ubn"]) == (
-        "04595252", "小店有限公司", "04595252",
-    )  # fmt: skip
+        "04595252",
+        "小店有限公司",
+        "04595252",
+    )
     assert invoice.lines == [
         {"description": "LINE官方帳號 中用量 月費 2026-01", "quantity": 1, "unit_price_twd": 5238, "amount_twd": 5238}
     ]
@@ -118,9 +133,11 @@ def test_a_b2b_invoice_has_the_nets_sales_amount_and_its_tax_apart():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("kind", "fields", "carrier"),
-    [("mobile", {"carrier_number": "/ABC1234"}, ("3J0002", "/ABC1234")),
-     ("citizen", {"carrier_number": "AB12345678901234"}, ("CQ0001", "AB12345678901234"))],
-)  # fmt: skip
+    [
+        ("mobile", {"carrier_number": "/ABC1234"}, ("3J0002", "/ABC1234")),
+        ("citizen", {"carrier_number": "AB12345678901234"}, ("CQ0001", "AB12345678901234")),
+    ],
+)
 def test_a_carrier_is_kept_with_its_mig_type_code(kind, fields, carrier):
     profile = EInvoiceProfileFactory(kind=kind, **fields)
     range_of()
@@ -216,8 +233,11 @@ def test_numbers_go_in_order_through_the_ranges_and_never_to_another_period():
     invoices = [invoice_issue(charge=ChargeFactory(account=account), at=AT) for _ in range(4)]
     # then
     assert [(i.status, i.number) for i in invoices] == [
-        ("issued", "AB00000001"), ("issued", "AC00000005"), ("issued", "AC00000006"), ("pending", None),
-    ]  # fmt: skip
+        ("issued", "AB00000001"),
+        ("issued", "AC00000005"),
+        ("issued", "AC00000006"),
+        ("pending", None),
+    ]
     assert [cursor(r) for r in ranges] == [2, 7, 1]
 
 
@@ -241,8 +261,9 @@ def test_with_no_range_left_the_invoice_waits_then_the_command_numbers_them_in_o
     # then
     assert (numbered, again) == (2, 0)
     assert [(i.status, i.number, i.issued_at) for i in Invoice.objects.order_by("pk")] == [
-        ("issued", "AB00000001", later), ("issued", "AB00000002", later),
-    ]  # fmt: skip
+        ("issued", "AB00000001", later),
+        ("issued", "AB00000002", later),
+    ]
     assert len(mail.outbox) == 2
 
 
@@ -259,9 +280,11 @@ def test_the_command_stops_when_the_range_runs_out_and_leaves_other_periods_alon
     assert numbered == 1
     statuses = {i.pk: (i.status, i.number) for i in Invoice.objects.all()}
     assert statuses == {
-        old.pk: ("pending", None), waiting[0].pk: ("issued", "AB00000001"),
-        waiting[1].pk: ("pending", None), waiting[2].pk: ("pending", None),
-    }  # fmt: skip
+        old.pk: ("pending", None),
+        waiting[0].pk: ("issued", "AB00000001"),
+        waiting[1].pk: ("pending", None),
+        waiting[2].pk: ("pending", None),
+    }
 
 
 @pytest.mark.django_db
@@ -284,9 +307,10 @@ def test_changing_the_profile_never_changes_an_issued_invoice():
     buyer = dict(invoice.buyer)
     # when
     einvoice_profile_save(
-        account=profile.account, actor=None,
+        account=profile.account,
+        actor=None,
         data={"kind": "company", "company_title": "新公司", "ubn": "22099131", "email": "new@x.tw", "address": "台中"},
-    )  # fmt: skip
+    )
     # then
     invoice.refresh_from_db()
     assert invoice.buyer == buyer
@@ -381,8 +405,12 @@ def test_allowances_in_a_later_period_split_sales_and_tax_and_are_numbered():
     second = invoice_allowance(invoice=invoice, amount_twd=419, reason="其餘退款", actor=None, at=NEXT_PERIOD)
     # then
     assert (first.number, first.period, first.sales_twd, first.tax_twd, first.total_twd) == (
-        "AL11504000001", "11504", 401, 20, 421,
-    )  # fmt: skip
+        "AL11504000001",
+        "11504",
+        401,
+        20,
+        421,
+    )
     assert (second.number, second.sales_twd, second.tax_twd, second.total_twd) == ("AL11504000002", 399, 20, 419)
     assert state(invoice) == ("issued", "", None, 2)
     assert AuditRecord.objects.filter(action="invoice.allowance").count() == 2

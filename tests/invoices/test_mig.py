@@ -52,9 +52,12 @@ def test_the_export_writes_one_file_per_message_and_they_parse_back_to_the_same_
     call_command("export_einvoices", "--period", "11504", "--out", str(tmp_path))
     # then
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "F0401_AB00000100.xml", "F0401_AB00000101.xml", "F0401_AB00000102.xml", "F0501_AB00000102.xml",
+        "F0401_AB00000100.xml",
+        "F0401_AB00000101.xml",
+        "F0401_AB00000102.xml",
+        "F0501_AB00000102.xml",
         "G0401_AL11504000001.xml",
-    ]  # fmt: skip
+    ]
     issues = [ET.parse(path).getroot() for path in sorted(tmp_path.glob("F0401_*.xml"))]
     voids = [ET.parse(path).getroot() for path in tmp_path.glob("F0501_*.xml")]
     total = {root.find(f"{ns('F0401')}Main/{ns('F0401')}InvoiceNumber").text: fields(root)["Amount"] for root in issues}
@@ -78,23 +81,39 @@ def test_f0401_of_a_b2c_carrier_invoice_has_every_required_field(period_11504, t
     assert root.tag == f"{ns('F0401')}Invoice"
     assert fields(root) == {
         "Main": {
-            "InvoiceNumber": "AB00000100", "InvoiceDate": "20260302", "InvoiceTime": "14:30:05",
+            "InvoiceNumber": "AB00000100",
+            "InvoiceDate": "20260302",
+            "InvoiceTime": "14:30:05",
             "Seller": {"Identifier": "22099131", "Name": "示範公司", "Address": "臺北市"},
             "Buyer": {"Identifier": "0000000000", "Name": "陳小華"},
-            "InvoiceType": "07", "DonateMark": "0", "CarrierType": "3J0002", "CarrierId1": "/ABC1234",
-            "CarrierId2": "/ABC1234", "PrintMark": "N", "RandomNumber": invoice.random_code,
+            "InvoiceType": "07",
+            "DonateMark": "0",
+            "CarrierType": "3J0002",
+            "CarrierId1": "/ABC1234",
+            "CarrierId2": "/ABC1234",
+            "PrintMark": "N",
+            "RandomNumber": invoice.random_code,
         },
         "Details": {
             "ProductItem": {
-                "Description": "LINE官方帳號 中用量 月費 2026-01", "Quantity": "1", "UnitPrice": "800",
-                "TaxType": "1", "Amount": "800", "SequenceNumber": "001",
+                "Description": "LINE官方帳號 中用量 月費 2026-01",
+                "Quantity": "1",
+                "UnitPrice": "800",
+                "TaxType": "1",
+                "Amount": "800",
+                "SequenceNumber": "001",
             }
         },
         "Amount": {
-            "SalesAmount": "800", "FreeTaxSalesAmount": "0", "ZeroTaxSalesAmount": "0", "TaxType": "1",
-            "TaxRate": "0.05", "TaxAmount": "40", "TotalAmount": "840",
+            "SalesAmount": "800",
+            "FreeTaxSalesAmount": "0",
+            "ZeroTaxSalesAmount": "0",
+            "TaxType": "1",
+            "TaxRate": "0.05",
+            "TaxAmount": "40",
+            "TotalAmount": "840",
         },
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.django_db
@@ -105,8 +124,10 @@ def test_f0401_of_a_b2b_invoice_and_of_a_donation(period_11504, tmp_path):
     assert b2b["Main"]["Buyer"] == {"Identifier": "04595252", "Name": "小店有限公司"}
     assert (b2b["Main"]["PrintMark"], b2b["Main"]["DonateMark"]) == ("Y", "0")
     assert (b2b["Amount"]["SalesAmount"], b2b["Amount"]["TaxAmount"], b2b["Amount"]["TotalAmount"]) == (
-        "5238", "262", "5500",
-    )  # fmt: skip
+        "5238",
+        "262",
+        "5500",
+    )
     assert (donated["Main"]["DonateMark"], donated["Main"]["NPOBAN"], donated["Main"]["PrintMark"]) == ("1", "168", "N")
     assert "CarrierType" not in donated["Main"]
 
@@ -117,9 +138,14 @@ def test_f0501_and_g0401_carry_the_void_and_the_allowance(period_11504, tmp_path
     void = fields(ET.parse(tmp_path / "F0501_AB00000102.xml").getroot())
     allowance = fields(ET.parse(tmp_path / "G0401_AL11504000001.xml").getroot())
     assert void == {
-        "CancelInvoiceNumber": "AB00000102", "InvoiceDate": "20260302", "BuyerId": "0000000000",
-        "SellerId": "22099131", "CancelDate": "20260302", "CancelTime": "14:30:05", "CancelReason": "重複扣款",
-    }  # fmt: skip
+        "CancelInvoiceNumber": "AB00000102",
+        "InvoiceDate": "20260302",
+        "BuyerId": "0000000000",
+        "SellerId": "22099131",
+        "CancelDate": "20260302",
+        "CancelTime": "14:30:05",
+        "CancelReason": "重複扣款",
+    }
     assert allowance["Main"] == {
         "AllowanceNumber": "AL11504000001", "AllowanceDate": "20260302",
         "Seller": {"Identifier": "22099131", "Name": "示範公司", "Address": "臺北市"},

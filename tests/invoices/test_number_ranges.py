@@ -53,8 +53,12 @@ def test_a_range_is_registered_with_its_cursor_at_the_first_number_and_audited()
     )
     assert record.before is None
     assert record.after == {
-        "period": "11502", "prefix": "AB", "first_number": 12345650, "last_number": 12345699, "next_number": 12345650,
-    }  # fmt: skip
+        "period": "11502",
+        "prefix": "AB",
+        "first_number": 12345650,
+        "last_number": 12345699,
+        "next_number": 12345650,
+    }
 
 
 @pytest.mark.django_db

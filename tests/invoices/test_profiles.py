@@ -26,9 +26,14 @@ GOOD = {
 }  # fmt: skip
 # Every field filled in, as a form would send it after the user switched kinds back and forth.
 EVERYTHING = {
-    "name": "王小明", "email": EMAIL, "carrier_number": "/ABC1234", "donation_code": "168",
-    "company_title": "小店有限公司", "ubn": "04595252", "address": "臺北市信義區市府路1號",
-}  # fmt: skip
+    "name": "王小明",
+    "email": EMAIL,
+    "carrier_number": "/ABC1234",
+    "donation_code": "168",
+    "company_title": "小店有限公司",
+    "ubn": "04595252",
+    "address": "臺北市信義區市府路1號",
+}
 EMPTY = dict.fromkeys(EVERYTHING, "")
 
 
@@ -184,9 +189,13 @@ def test_changing_the_profile_leaves_issued_invoices_alone():
     profile = EInvoiceProfileFactory()
     buyer = {"kind": "member", "name": "王小明", "email": EMAIL}
     invoice = InvoiceFactory(
-        charge__account=profile.account, period="11506", number="AB00000001", buyer=buyer,
-        seller={"ubn": "22099131"}, lines=[],
-    )  # fmt: skip
+        charge__account=profile.account,
+        period="11506",
+        number="AB00000001",
+        buyer=buyer,
+        seller={"ubn": "22099131"},
+        lines=[],
+    )
     # when
     einvoice_profile_save(account=profile.account, data=GOOD["company"], actor=None)
     # then
@@ -209,15 +218,19 @@ def form_for(data: dict) -> EInvoiceProfileForm:
         ({"kind": "mobile", "carrier_number": " ／ａｂｃ１２３４ "}, {"carrier_number": "/ABC1234"}),
         ({"kind": "mobile", "carrier_number": "/ab.c+-1"}, {"carrier_number": "/AB.C+-1"}),
         ({"kind": "citizen", "carrier_number": "ab12345678901234"}, {"carrier_number": "AB12345678901234"}),
-        ({"kind": "citizen", "carrier_number": "ＡＢ１２３４５６７８９０１２３４"},
-         {"carrier_number": "AB12345678901234"}),
+        (
+            {"kind": "citizen", "carrier_number": "ＡＢ１２３４５６７８９０１２３４"},
+            {"carrier_number": "AB12345678901234"},
+        ),
         ({"kind": "donation", "donation_code": " １６８ "}, {"donation_code": "168"}),
-        ({"kind": "company", "ubn": "０４５９５２５２ ", "company_title": " 小店有限公司 "},
-         {"ubn": "04595252", "company_title": "小店有限公司"}),
+        (
+            {"kind": "company", "ubn": "０４５９５２５２ ", "company_title": " 小店有限公司 "},
+            {"ubn": "04595252", "company_title": "小店有限公司"},
+        ),
         ({"kind": "member", "email": "ｏｗｎｅｒ＠ｅｘａｍｐｌｅ．ｔｗ"}, {"email": EMAIL}),
         ({"kind": "member", "name": "  王小明  "}, {"name": "王小明"}),
     ],
-)  # fmt: skip
+)
 def test_the_form_folds_what_a_taiwanese_keyboard_types(typed, cleaned):
     # given what the user typed over otherwise good data
     form = form_for({**GOOD[typed["kind"]], **typed})
@@ -247,16 +260,22 @@ def test_the_form_shows_one_message_per_missing_field_of_the_chosen_kind():
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"kind": "mobile", "carrier_number": "/abc12"}, "carrier_number",
-         "A mobile barcode is / followed by 7 characters: digits, capital letters, . + or -."),
-        ({"kind": "citizen", "carrier_number": "A1"}, "carrier_number",
-         "A citizen digital certificate number is 2 capital letters followed by 14 digits."),
+        (
+            {"kind": "mobile", "carrier_number": "/abc12"},
+            "carrier_number",
+            "A mobile barcode is / followed by 7 characters: digits, capital letters, . + or -.",
+        ),
+        (
+            {"kind": "citizen", "carrier_number": "A1"},
+            "carrier_number",
+            "A citizen digital certificate number is 2 capital letters followed by 14 digits.",
+        ),
         ({"kind": "donation", "donation_code": "12"}, "donation_code", "A donation code (愛心碼) is 3 to 7 digits."),
         ({"kind": "company", "ubn": "12345678"}, "ubn", "This 統一編號 fails the check-digit test; please check it."),
         ({"kind": "company", "ubn": "1234567X"}, "ubn", "A 統一編號 is exactly 8 digits."),
         ({"kind": "member", "email": "owner"}, "email", "Enter a valid email address."),
     ],
-)  # fmt: skip
+)
 def test_the_form_refuses_a_malformed_identifier_with_its_message(data, field, message):
     # given
     form = form_for({**GOOD[data["kind"]], **data})
@@ -276,8 +295,12 @@ def test_the_form_requires_a_kind_and_offers_the_five_as_radio_buttons():
     assert valid is False
     assert form.errors == {"kind": ["This field is required."]}
     assert [value for value, _label in form.fields["kind"].choices] == [
-        "member", "mobile", "citizen", "donation", "company",
-    ]  # fmt: skip
+        "member",
+        "mobile",
+        "citizen",
+        "donation",
+        "company",
+    ]
     assert form.fields["kind"].widget.input_type == "radio"
     assert "account" not in form.fields
 

@@ -46,8 +46,17 @@ def test_a_member_sees_the_b2c_proof_with_its_fields_and_barcode(client):
     # then
     page = response.content.decode()
     assert response.status_code == 200
-    for text in ("電子發票證明聯", "115年01-02月", "AB-00000001", "2026-01-05 10:00:00", "隨機碼 1234", "總計 840",
-                 "賣方 12345675", 'data-code39="11502AB000000011234"', "@media print"):  # fmt: skip
+    for text in (
+        "電子發票證明聯",
+        "115年01-02月",
+        "AB-00000001",
+        "2026-01-05 10:00:00",
+        "隨機碼 1234",
+        "總計 840",
+        "賣方 12345675",
+        'data-code39="11502AB000000011234"',
+        "@media print",
+    ):
         assert text in page, text
     assert "買方" not in page
     assert 'data-testid="proof-tax"' not in page

@@ -55,8 +55,9 @@ def test_staff_refund_a_charge_through_the_gateway_and_the_invoice_is_voided(adm
     from invoices.models import InvoiceStatus
 
     membership = ready_admin()
-    InvoiceNumberRange.objects.create(period=invoice_period(timezone.localdate()), prefix="AB", first_number=1,
-                                      last_number=9)  # fmt: skip
+    InvoiceNumberRange.objects.create(
+        period=invoice_period(timezone.localdate()), prefix="AB", first_number=1, last_number=9
+    )
     checkout = start_checkout(membership)
     charge = checkout_purchase(checkout=checkout, expected_total_twd=840, actor=None).charge
     # when staff refund it in full, with a reason

@@ -21,13 +21,15 @@ def card(number):
 
 def linepay_method(card_index=0):
     account = SubscriptionFactory().account
-    registration, _url = linepay_registration_start(account=account, actor=None, confirm_url=lambda o: "/c",
-                                                    cancel_url=lambda o: "/x")  # fmt: skip
+    registration, _url = linepay_registration_start(
+        account=account, actor=None, confirm_url=lambda o: "/c", cancel_url=lambda o: "/x"
+    )
     SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
         status="approved", card=LINEPAY_CARDS[card_index][0]
     )
-    return linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id,
-                                        actor=None)  # fmt: skip
+    return linepay_registration_confirm(
+        registration=registration, transaction_id=registration.transaction_id, actor=None
+    )
 
 
 def test_the_same_order_twice_is_charged_once_and_answered_the_same():

@@ -29,12 +29,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("linepay_on", "engl
 def register(fake, account=None, card="**** **** **** 1111") -> PaymentMethod:
     """The admin adds LINE Pay: request → approves in LINE (on the fake) → confirm."""
     account = account or SubscriptionFactory().account
-    registration, url = linepay_registration_start(account=account, actor=None, confirm_url=lambda o: f"https://x/c/{o}",
-                                                   cancel_url=lambda o: f"https://x/x/{o}")  # fmt: skip
+    registration, url = linepay_registration_start(
+        account=account, actor=None, confirm_url=lambda o: f"https://x/c/{o}", cancel_url=lambda o: f"https://x/x/{o}"
+    )
     assert url.startswith(fake.base_url + "/approve/")
     fake.approve(registration.transaction_id, card=card)
-    return linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id,
-                                        actor=None)  # fmt: skip
+    return linepay_registration_confirm(
+        registration=registration, transaction_id=registration.transaction_id, actor=None
+    )
 
 
 def pay(method, order_id="order-1", amount=840):
@@ -54,9 +56,12 @@ def test_a_request_signed_with_another_secret_or_a_changed_body_is_refused_with_
     body = json.dumps({"orderId": "o", "amount": 1})
     for secret, sent in (("wrong-secret", body), (fake_linepay.secret, body + " ")):
         nonce = str(uuid.uuid4())
-        headers = {"Content-Type": "application/json", "X-LINE-ChannelId": fake_linepay.channel_id,
-                   "X-LINE-Authorization-Nonce": nonce,
-                   "X-LINE-Authorization": sign(secret, "/v3/payments/request", body, nonce)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-LINE-ChannelId": fake_linepay.channel_id,
+            "X-LINE-Authorization-Nonce": nonce,
+            "X-LINE-Authorization": sign(secret, "/v3/payments/request", body, nonce),
+        }
         answer = requests.post(fake_linepay.base_url + "/v3/payments/request", data=sent, headers=headers, timeout=5)
         assert answer.json()["returnCode"] == "1106"
     assert fake_linepay.refused == ["1106", "1106"]
@@ -92,8 +97,9 @@ def test_registering_keeps_the_regkey_and_masked_card_and_voids_the_nt1_authoris
 
 def test_confirming_an_unapproved_request_is_refused(fake_linepay):
     account = SubscriptionFactory().account
-    registration, _url = linepay_registration_start(account=account, actor=None, confirm_url=lambda o: "https://x/c",
-                                                    cancel_url=lambda o: "https://x/x")  # fmt: skip
+    registration, _url = linepay_registration_start(
+        account=account, actor=None, confirm_url=lambda o: "https://x/c", cancel_url=lambda o: "https://x/x"
+    )
     with pytest.raises(GatewayError) as refused:
         linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id, actor=None)
     assert refused.value.code == "1150"
@@ -291,8 +297,9 @@ def test_a_renewal_is_charged_through_line_pay_and_a_lost_answer_is_not_charged_
     register(fake_linepay, account=sub.account)
     fake_linepay.fail_next("preapproved_pay", "timeout")
     totals = Totals()
-    renew_subscription(subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None,
-                       totals=totals)  # fmt: skip
+    renew_subscription(
+        subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None, totals=totals
+    )
     sub.refresh_from_db()
     assert (totals.renewed, totals.charged_twd, sub.period_start) == (1, 840, date(2026, 7, 1))
     assert Renewal.objects.get(subscription=sub).status == RenewalStatus.RENEWED
@@ -306,8 +313,9 @@ def test_a_renewal_whose_decline_was_lost_ends_declined_on_recovery_not_unknown(
     register(fake_linepay, account=sub.account)
     fake_linepay.fail_next("preapproved_pay", "lost:1281")
     first = Totals()
-    renew_subscription(subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None,
-                       totals=first)  # fmt: skip
+    renew_subscription(
+        subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None, totals=first
+    )
     renewal = Renewal.objects.select_related("charge__payment_method").get(subscription=sub)
     assert (first.pending, renewal.status) == (1, RenewalStatus.CHARGING)
     # when recovery reads the order back (none listed), sends it again and gets 1172
@@ -349,8 +357,9 @@ def test_a_renewal_on_an_expired_regkey_marks_the_method_expired(fake_linepay):
     sub = SubscriptionFactory(plan=plan("medium"), period_start=date(2026, 6, 1))
     method = register(fake_linepay, account=sub.account)
     fake_linepay.expire(method.gateway_token)
-    renew_subscription(subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None,
-                       totals=Totals())  # fmt: skip
+    renew_subscription(
+        subscription_id=sub.pk, as_of=datetime(2026, 7, 1, 0, 5, tzinfo=BILLING_TZ), run=None, totals=Totals()
+    )
     method.refresh_from_db()
     assert method.status == MethodStatus.EXPIRED
     assert sub.account.charges.get().status == ChargeStatus.FAILED

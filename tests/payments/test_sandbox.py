@@ -45,8 +45,9 @@ def tokenise(client, number, expiry=FUTURE, cvc="123", **headers):
 
 
 def linepay_request(order_id="reg-1-0123456789abcdef", confirm_url=SHOP_CONFIRM, cancel_url=SHOP_CANCEL):
-    return SandboxGateway().linepay_request(order_id=order_id, amount_twd=1, product_name="LINE OA",
-                                            confirm_url=confirm_url, cancel_url=cancel_url)  # fmt: skip
+    return SandboxGateway().linepay_request(
+        order_id=order_id, amount_twd=1, product_name="LINE OA", confirm_url=confirm_url, cancel_url=cancel_url
+    )
 
 
 def approval_url(request):
@@ -90,14 +91,19 @@ def test_the_approval_page_keeps_the_site_wide_framing_refusal(client):
         ("4000000000000069", "visa", Outcome.DECLINED, True),
     ],
 )
-def test_each_test_card_tokenises_through_the_view_and_charges_as_documented(client, number, brand, outcome,
-                                                                            method_gone):  # fmt: skip
+def test_each_test_card_tokenises_through_the_view_and_charges_as_documented(
+    client, number, brand, outcome, method_gone
+):
     # when the hosted fields tokenise the card and our side saves and charges the token
     response = tokenise(client, number)
     answer = response.json()
     saved = SandboxGateway().save_card(one_time_token=answer["token"])
-    result = SandboxGateway().charge(method=PaymentMethod(kind="card", gateway_token=saved.token), amount_twd=840,
-                                     order_id="charge-1", description="Medium")  # fmt: skip
+    result = SandboxGateway().charge(
+        method=PaymentMethod(kind="card", gateway_token=saved.token),
+        amount_twd=840,
+        order_id="charge-1",
+        description="Medium",
+    )
     # then
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -232,8 +238,12 @@ def test_the_approval_page_shows_the_qr_code_the_cards_and_the_amount(client):
     assert "<svg" in page
     assert "Open LINE on your phone" in page
     assert '<p class="fs-4 fw-bold mb-1" id="linepay-amount">NT$1</p>' in page
-    for masked, brand in (("**** **** **** 1111", "VISA"), ("**** **** **** 0000", "JCB"),
-                          ("**** **** **** 0002", "VISA"), ("**** **** **** 9995", "MASTER")):  # fmt: skip
+    for masked, brand in (
+        ("**** **** **** 1111", "VISA"),
+        ("**** **** **** 0000", "JCB"),
+        ("**** **** **** 0002", "VISA"),
+        ("**** **** **** 9995", "MASTER"),
+    ):
         assert f'value="{masked}"' in page
         assert f'{masked} <span class="text-body-secondary">{brand}</span>' in page
     assert 'value="confirm"' in page and 'value="cancel"' in page
@@ -365,9 +375,11 @@ def test_the_whole_registration_runs_through_the_approval_page(client):
     # given our side asks for an approval page
     account = SubscriptionFactory().account
     registration, payment_url = linepay_registration_start(
-        account=account, actor=None, confirm_url=lambda order_id: f"/back/{order_id}/confirm/",
+        account=account,
+        actor=None,
+        confirm_url=lambda order_id: f"/back/{order_id}/confirm/",
         cancel_url=lambda order_id: f"/back/{order_id}/cancel/",
-    )  # fmt: skip
+    )
     # when the admin confirms in "LINE" and comes back with LINE Pay's parameters
     response = client.post(payment_url, {"action": "confirm", "card": "**** **** **** 0000"})
     back = query_of(response["Location"])

@@ -41,10 +41,25 @@ def mains(account):
 
 def test_the_first_method_becomes_main_and_later_ones_do_not():
     account = SubscriptionFactory().account
-    first = payment_method_add(account=account, kind="card", gateway="sandbox", gateway_token="tok_1", brand="visa",
-                               last_four="4242", expiry_month=12, expiry_year=2030, actor=None)  # fmt: skip
-    second = payment_method_add(account=account, kind="linepay", gateway="sandbox", gateway_token="123456789012345",
-                                masked_card="4111-****-****-1111", actor=None)  # fmt: skip
+    first = payment_method_add(
+        account=account,
+        kind="card",
+        gateway="sandbox",
+        gateway_token="tok_1",
+        brand="visa",
+        last_four="4242",
+        expiry_month=12,
+        expiry_year=2030,
+        actor=None,
+    )
+    second = payment_method_add(
+        account=account,
+        kind="linepay",
+        gateway="sandbox",
+        gateway_token="123456789012345",
+        masked_card="4111-****-****-1111",
+        actor=None,
+    )
     assert mains(account) == [first.pk]
     assert not second.is_main
     assert AuditRecord.objects.filter(action="payment_method.add").count() == 2
@@ -109,30 +124,53 @@ def test_a_charge_snapshots_the_quote_and_one_key_makes_one_charge():
     account = SubscriptionFactory(medium=True).account
     method = PaymentMethodFactory(account=account)
     quote = quote_for(account)
-    first, created = charge_create(account=account, amounts=quote, plan_code="", payment_method=method,
-                                   idempotency_key="renewal:1:2026-06", actor=None)  # fmt: skip
-    again, created_again = charge_create(account=account, amounts=quote, plan_code="", payment_method=method,
-                                         idempotency_key="renewal:1:2026-06", actor=None)  # fmt: skip
+    first, created = charge_create(
+        account=account,
+        amounts=quote,
+        plan_code="",
+        payment_method=method,
+        idempotency_key="renewal:1:2026-06",
+        actor=None,
+    )
+    again, created_again = charge_create(
+        account=account,
+        amounts=quote,
+        plan_code="",
+        payment_method=method,
+        idempotency_key="renewal:1:2026-06",
+        actor=None,
+    )
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert Charge.objects.count() == 1
     assert (first.fee_twd, first.net_twd, first.tax_twd, first.total_twd) == (800, 800, 40, 840)
-    assert first.lines == [{"kind": "fee", "plan": "medium", "amount_twd": 800},
-                           {"kind": "tax", "rate": "0.05", "amount_twd": 40}]  # fmt: skip
+    assert first.lines == [
+        {"kind": "fee", "plan": "medium", "amount_twd": 800},
+        {"kind": "tax", "rate": "0.05", "amount_twd": 40},
+    ]
     assert first.status == ChargeStatus.PENDING
 
 
 def test_the_database_refuses_amounts_that_do_not_add_up():
     account = SubscriptionFactory().account
     with pytest.raises(IntegrityError), transaction.atomic():
-        Charge.objects.create(account=account, purpose="renewal", period_start=date(2026, 6, 1), fee_twd=800,
-                              net_twd=800, tax_twd=40, total_twd=900, idempotency_key="bad")  # fmt: skip
+        Charge.objects.create(
+            account=account,
+            purpose="renewal",
+            period_start=date(2026, 6, 1),
+            fee_twd=800,
+            net_twd=800,
+            tax_twd=40,
+            total_twd=900,
+            idempotency_key="bad",
+        )
 
 
 def test_charge_transitions_follow_the_table():
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
-                              idempotency_key="t", actor=None)  # fmt: skip
+    charge, _ = charge_create(
+        account=account, amounts=quote_for(account), plan_code="", payment_method=None, idempotency_key="t", actor=None
+    )
     charge = charge_mark_succeeded(charge=charge, gateway_reference="sbx_1", actor=None)
     assert charge.status == ChargeStatus.SUCCEEDED
     assert charge.settled_at is not None
@@ -141,7 +179,9 @@ def test_charge_transitions_follow_the_table():
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.SUCCEEDED
     assert [r.action for r in AuditRecord.objects.filter(object_type="payments.charge").order_by("id")] == [
-        "charge.create", "charge.succeed"]  # fmt: skip
+        "charge.create",
+        "charge.succeed",
+    ]
 
 
 def refund_now(charge, amount_twd, reason):
@@ -152,8 +192,9 @@ def refund_now(charge, amount_twd, reason):
 
 def test_refunds_add_up_to_the_total_and_then_the_charge_is_refunded():
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
-                              idempotency_key="r", actor=None)  # fmt: skip
+    charge, _ = charge_create(
+        account=account, amounts=quote_for(account), plan_code="", payment_method=None, idempotency_key="r", actor=None
+    )
     charge_mark_succeeded(charge=charge, gateway_reference="sbx_2", actor=None)
     refund_now(charge, 40, "goodwill")
     charge.refresh_from_db()
@@ -171,8 +212,9 @@ def test_refunds_add_up_to_the_total_and_then_the_charge_is_refunded():
 def test_a_pending_refund_counts_against_what_is_left_and_a_refused_one_gives_it_back():
     # given a NT$840 charge with a NT$800 refund pending at the gateway
     account = SubscriptionFactory(medium=True).account
-    charge, _ = charge_create(account=account, amounts=quote_for(account), plan_code="", payment_method=None,
-                              idempotency_key="p", actor=None)  # fmt: skip
+    charge, _ = charge_create(
+        account=account, amounts=quote_for(account), plan_code="", payment_method=None, idempotency_key="p", actor=None
+    )
     charge_mark_succeeded(charge=charge, gateway_reference="sbx_3", actor=None)
     pending = refund_start(charge=charge, amount_twd=800, reason="first", actor=None)
     # when another refund of NT$41 is asked for, then it is refused: only NT$40 is not being refunded

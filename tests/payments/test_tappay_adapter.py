@@ -27,8 +27,12 @@ def test_saving_a_card_keeps_key_and_token_brand_last_four_expiry_and_refunds_th
     method = save(fake_tappay, "5555555555554444")
     card_key, card_token = method.gateway_token.split(":")
     assert (card_key, card_token) in fake_tappay.cards
-    assert (method.kind, method.gateway, method.brand, method.last_four) == (MethodKind.CARD, "tappay", "mastercard",
-                                                                            "4444")  # fmt: skip
+    assert (method.kind, method.gateway, method.brand, method.last_four) == (
+        MethodKind.CARD,
+        "tappay",
+        "mastercard",
+        "4444",
+    )
     assert (method.expiry_month, method.expiry_year) == (12, 2030)
     (registration,) = fake_tappay.records
     assert (registration["amount"], registration["record_status"]) == (1, 3)  # NT$1, refunded

@@ -28,8 +28,11 @@ def account_with_a_closed_code(email):
     UserPreference.objects.create(user=membership.user, language="en")
     subscription = SubscriptionFactory(account=membership.account, medium=True, period_start=date(2026, 6, 1))
     add_card(membership.account)
-    code = PromoCodeFactory(campaign=CampaignFactory(valid_until=JUNE_END), status=CodeStatus.REGISTERED,
-                            registered_account=membership.account)  # fmt: skip
+    code = PromoCodeFactory(
+        campaign=CampaignFactory(valid_until=JUNE_END),
+        status=CodeStatus.REGISTERED,
+        registered_account=membership.account,
+    )
     return subscription, code
 
 
@@ -63,10 +66,15 @@ def test_the_renewal_and_the_expiry_command_leave_a_closed_code_in_the_same_stat
     assert after_renewal == after_expiry
     assert after_renewal == (
         (CodeStatus.EXPIRED, None),
-        [("promo_code.expire", {"status": "registered", "registered_account": "its account"},
-          {"status": "expired", "registered_account": None})],
+        [
+            (
+                "promo_code.expire",
+                {"status": "registered", "registered_account": "its account"},
+                {"status": "expired", "registered_account": None},
+            )
+        ],
         ["[LINE Official Account] The promo code of 小店 has expired"],
-    )  # fmt: skip
+    )
     # and the renewal was charged in full, the code unused
     assert Charge.objects.get(account=by_renewal.account).total_twd == 840
 

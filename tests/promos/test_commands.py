@@ -297,9 +297,16 @@ def test_export_filters_by_status_to_stdout():
 
     # when
     call_command(
-        "export_promo_codes", "--campaign", str(campaign.pk), "--status", "available", "--output", "-",
-        stdout=out, stderr=err,
-    )  # fmt: skip
+        "export_promo_codes",
+        "--campaign",
+        str(campaign.pk),
+        "--status",
+        "available",
+        "--output",
+        "-",
+        stdout=out,
+        stderr=err,
+    )
 
     # then
     assert read_csv(out.getvalue()) == [
@@ -324,9 +331,15 @@ def test_export_filters_by_batch_to_a_file(tmp_path):
 
     # when
     call_command(
-        "export_promo_codes", "--campaign", str(campaign.pk), "--batch", str(batch.pk), "--output", str(path),
+        "export_promo_codes",
+        "--campaign",
+        str(campaign.pk),
+        "--batch",
+        str(batch.pk),
+        "--output",
+        str(path),
         stdout=io.StringIO(),
-    )  # fmt: skip
+    )
 
     # then
     exported = {row["code"] for row in read_csv(path.read_text(encoding="utf-8"))}
@@ -343,9 +356,14 @@ def test_export_refuses_a_batch_of_another_campaign(tmp_path):
     # when
     with pytest.raises(CommandError) as error:
         call_command(
-            "export_promo_codes", "--campaign", str(campaign.pk), "--batch", str(batch.pk),
-            "--output", str(tmp_path / "x.csv"),
-        )  # fmt: skip
+            "export_promo_codes",
+            "--campaign",
+            str(campaign.pk),
+            "--batch",
+            str(batch.pk),
+            "--output",
+            str(tmp_path / "x.csv"),
+        )
 
     # then
     assert str(error.value) == f"Campaign {campaign.pk} has no batch {batch.pk}."

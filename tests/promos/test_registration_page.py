@@ -17,12 +17,14 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("valid_until", "message"),
     [
-        (datetime(2026, 6, 30, 23, 59, 59, tzinfo=BILLING_TZ),
-         "此代碼的有效期間在下次續約（2026-07-01）前結束，無法登錄於續約使用。"),
+        (
+            datetime(2026, 6, 30, 23, 59, 59, tzinfo=BILLING_TZ),
+            "此代碼的有效期間在下次續約（2026-07-01）前結束，無法登錄於續約使用。",
+        ),
         (datetime(2026, 6, 9, 23, 59, 59, tzinfo=BILLING_TZ), "此代碼的有效期間已結束。"),
     ],
     ids=["ends-before-the-renewal", "already-ended"],
-)  # fmt: skip
+)
 def test_a_refused_window_is_shown_with_its_own_message(client, valid_until, message):
     # given an admin of a Medium account with a card, on June 10th, and a code of a campaign ending on `valid_until`
     membership = new_admin(medium=True)

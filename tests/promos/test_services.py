@@ -40,9 +40,17 @@ def account():
 
 def make_charge(account, key="k1"):
     return Charge.objects.create(
-        account=account, purpose="renewal", period_start=NOW.date().replace(day=1), fee_twd=800,
-        deduction_twd=800, forfeited_twd=400, net_twd=0, tax_twd=0, total_twd=0, idempotency_key=key,
-    )  # fmt: skip
+        account=account,
+        purpose="renewal",
+        period_start=NOW.date().replace(day=1),
+        fee_twd=800,
+        deduction_twd=800,
+        forfeited_twd=400,
+        net_twd=0,
+        tax_twd=0,
+        total_twd=0,
+        idempotency_key=key,
+    )
 
 
 def state(code):
@@ -102,10 +110,13 @@ def test_one_registered_code_per_account(account):
     ("language", "message"),
     [
         ("zh-hant", "此代碼的有效期間在下次續約（2026-07-01）前結束，無法登錄於續約使用。"),
-        ("en", "This code's validity period ends before the next renewal (2026-07-01), so it cannot be registered "
-               "for the renewal."),
+        (
+            "en",
+            "This code's validity period ends before the next renewal (2026-07-01), so it cannot be registered "
+            "for the renewal.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_code_still_valid_but_ending_before_the_next_renewal_is_refused_with_its_own_message(
     account, language, message
 ):
@@ -183,8 +194,9 @@ def test_registration_is_refused_with_the_reason(setup, refusal):
     before = state(code)
     # when
     with pytest.raises(CodeNotUsable) as error:
-        promo_code_register(account=account, text="NO-SUCH-CODE" if setup == "unknown" else code.code, at=NOW,
-                            actor=None)  # fmt: skip
+        promo_code_register(
+            account=account, text="NO-SUCH-CODE" if setup == "unknown" else code.code, at=NOW, actor=None
+        )
     # then
     assert error.value.refusal == refusal
     assert str(error.value.message) == str(refusal.label)
@@ -217,8 +229,9 @@ def test_redeem_records_applied_and_forfeited_amounts(account):
 def test_a_registered_code_is_consumed_by_its_own_account_at_an_upgrade(account):
     code = PromoCodeFactory()
     promo_code_register(account=account, text=code.code, actor=None, at=NOW)
-    promo_code_redeem(text=code.code, account=account, charge=make_charge(account), applied_twd=800,
-                      forfeited_twd=400, actor=None)  # fmt: skip
+    promo_code_redeem(
+        text=code.code, account=account, charge=make_charge(account), applied_twd=800, forfeited_twd=400, actor=None
+    )
     assert state(code) == (CodeStatus.REDEEMED, None)
 
 
@@ -226,8 +239,9 @@ def test_a_registered_code_is_consumed_by_its_own_account_at_an_upgrade(account)
 def test_a_used_or_void_code_cannot_be_redeemed(account, status):
     code = PromoCodeFactory(redeemed=status == CodeStatus.REDEEMED, void=status == CodeStatus.VOID)
     with pytest.raises(CodeNotUsable):
-        promo_code_redeem(text=code.code, account=account, charge=make_charge(account), applied_twd=800,
-                          forfeited_twd=400, actor=None)  # fmt: skip
+        promo_code_redeem(
+            text=code.code, account=account, charge=make_charge(account), applied_twd=800, forfeited_twd=400, actor=None
+        )
     assert not Redemption.objects.exists()
     assert state(code) == (status, None)
 
@@ -238,8 +252,9 @@ def test_a_code_registered_by_another_account_cannot_be_redeemed(account):
     code = PromoCodeFactory()
     promo_code_register(account=other, text=code.code, actor=None, at=NOW)
     with pytest.raises(CodeNotUsable) as error:
-        promo_code_redeem(text=code.code, account=account, charge=make_charge(account), applied_twd=800,
-                          forfeited_twd=400, actor=None)  # fmt: skip
+        promo_code_redeem(
+            text=code.code, account=account, charge=make_charge(account), applied_twd=800, forfeited_twd=400, actor=None
+        )
     assert error.value.refusal == CodeRefusal.REGISTERED_ELSEWHERE
     assert state(code) == (CodeStatus.REGISTERED, other.pk)
 

@@ -191,7 +191,7 @@ def test_forty_wrong_codes_at_once_make_exactly_ten_look_ups():
     results = run_at_once(
         lambda i: promo_code_register(
             account=account, text="NOPE-NOPE-NOPE", actor=None, at=NOW, client=f"203.0.113.{i}"
-        ),  # fmt: skip
+        ),
         40,
     )
     # then: ten looked up (and refused as unknown), thirty refused before any look-up

@@ -22,24 +22,34 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_as_of_and_dry_run(parser)
-        parser.add_argument("--older-than", type=int, default=120,
-                            help="Only charges and refunds created more than this many seconds ago (at least the "
-                                 "gateways' time-outs added up).")  # fmt: skip
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=120,
+            help="Only charges and refunds created more than this many seconds ago (at least the "
+            "gateways' time-outs added up).",
+        )
 
     def handle(self, *args, **options):
         as_of = parse_as_of(options["as_of"])
         floor = gateway_worst_case_seconds()
         if options["older_than"] < floor:
-            raise CommandError(f"--older-than must be at least {floor} seconds: a charge younger than the gateways' "
-                               "time-outs may still get its answer.")  # fmt: skip
+            raise CommandError(
+                f"--older-than must be at least {floor} seconds: a charge younger than the gateways' "
+                "time-outs may still get its answer."
+            )
         in_doubt = payments_in_doubt(created_before=timezone.now() - timedelta(seconds=options["older_than"]))
         renewals, checkouts, refunds = len(in_doubt.renewals), len(in_doubt.checkouts), len(in_doubt.refunds)
         if options["dry_run"]:
-            self.stdout.write(f"Dry run: {renewals} renewal and {checkouts} checkout charges and "
-                              f"{refunds} refunds pending; nothing changed.")  # fmt: skip
+            self.stdout.write(
+                f"Dry run: {renewals} renewal and {checkouts} checkout charges and "
+                f"{refunds} refunds pending; nothing changed."
+            )
             return
         done = payments_reconcile(in_doubt, as_of=as_of)
         totals = done.renewals
-        self.stdout.write(f"Reconciled {renewals} renewals (renewed {totals.renewed}, failed {totals.failed}, "
-                          f"still pending {totals.pending}), {done.checkouts} of {checkouts} checkouts and "
-                          f"{done.refunds} of {refunds} refunds.")  # fmt: skip
+        self.stdout.write(
+            f"Reconciled {renewals} renewals (renewed {totals.renewed}, failed {totals.failed}, "
+            f"still pending {totals.pending}), {done.checkouts} of {checkouts} checkouts and "
+            f"{done.refunds} of {refunds} refunds."
+        )

@@ -32,9 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Renew with this many workers at once.")
         parser.add_argument("--limit", type=int, help="Renew at most this many subscriptions.")
         parser.add_argument("--report", help="Write a JSON report of the run to this path.")
-        parser.add_argument("--recover-after", type=int, default=120,
-                            help="Seconds after which a renewal left 'charging' (its run died) is read back "
-                                 "from the gateway and settled.")  # fmt: skip
+        parser.add_argument(
+            "--recover-after",
+            type=int,
+            default=120,
+            help="Seconds after which a renewal left 'charging' (its run died) is read back "
+            "from the gateway and settled.",
+        )
 
     def handle(self, *args, **options):
         as_of = parse_as_of(options["as_of"])
@@ -47,8 +51,15 @@ class Command(BaseCommand):
         recover_in_doubt(as_of=as_of, totals=totals, recover_after=options["recover_after"])
         ids = list(subscriptions_due(as_of).order_by("pk").values_list("pk", flat=True)[: options["limit"]])
         with tqdm(total=len(ids), disable=not sys.stdout.isatty(), unit="sub") as bar:
-            renew_due(ids, as_of=as_of, run=run, totals=totals, workers=options["workers"],
-                      batch_size=options["batch_size"], progress=bar.update)  # fmt: skip
+            renew_due(
+                ids,
+                as_of=as_of,
+                run=run,
+                totals=totals,
+                workers=options["workers"],
+                batch_size=options["batch_size"],
+                progress=bar.update,
+            )
         run_finish(run, totals)
         self.summarise(totals, as_of)
         if options["report"]:
@@ -88,5 +99,6 @@ class Command(BaseCommand):
             f"failed {totals.failed:,}, skipped {totals.skipped:,}, pending {totals.pending:,}."
         )
         for failure in totals.failures[:20]:
-            self.stderr.write(f"  failed: subscription {failure['subscription']} {failure['period']}: "
-                              f"{failure['reason']}")  # fmt: skip
+            self.stderr.write(
+                f"  failed: subscription {failure['subscription']} {failure['period']}: {failure['reason']}"
+            )

@@ -24,8 +24,10 @@ class Command(BaseCommand):
         due = list(retries_due(as_of).select_related("subscription__account").order_by("pk"))
         if options["dry_run"]:
             for renewal in due:
-                self.stdout.write(f"would retry {renewal.subscription.account.basic_id} {renewal.period_start:%Y-%m} "
-                                  f"(attempt {renewal.attempts + 1})")  # fmt: skip
+                self.stdout.write(
+                    f"would retry {renewal.subscription.account.basic_id} {renewal.period_start:%Y-%m} "
+                    f"(attempt {renewal.attempts + 1})"
+                )
             self.stdout.write(f"Dry run: {len(due)} retries due; nothing changed.")
             return
         run = run_start(command="retry_failed_charges", as_of=as_of, dry_run=False)
@@ -33,7 +35,9 @@ class Command(BaseCommand):
         for renewal in due:
             renewal_retry(renewal_id=renewal.pk, as_of=as_of, totals=totals)
         run_finish(run, totals)
-        self.stdout.write(f"Retried {len(due)}: renewed {totals.renewed}, charged NT${totals.charged_twd:,}, "
-                          f"failed {totals.failed}, skipped {totals.skipped}, pending {totals.pending}.")  # fmt: skip
+        self.stdout.write(
+            f"Retried {len(due)}: renewed {totals.renewed}, charged NT${totals.charged_twd:,}, "
+            f"failed {totals.failed}, skipped {totals.skipped}, pending {totals.pending}."
+        )
         if totals.failed:
             sys.exit(1)

@@ -85,8 +85,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<9} {password}")
         self.stdout.write("Official accounts:")
         for account in accounts:
-            self.stdout.write(f"  {account.basic_id:<17} {account.region}  {account.subscription.plan.code:<6}  "
-                              f"{onboarding(account):<36} {account.name}")  # fmt: skip
+            self.stdout.write(
+                f"  {account.basic_id:<17} {account.region}  {account.subscription.plan.code:<6}  "
+                f"{onboarding(account):<36} {account.name}"
+            )
         self.stdout.write(f"Available codes of campaign {campaign.pk} “{campaign.name}”:")
         for code in campaign.codes.filter(status=CodeStatus.AVAILABLE).order_by("pk")[:5]:
             self.stdout.write(f"  {code.display_code}")
@@ -114,9 +116,14 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
     account = OfficialAccount.objects.filter(basic_id=spec.basic_id).first()
     if account is None:
         account = account_create(
-            name=spec.name, basic_id=spec.basic_id, region=spec.region, plan=Plan.objects.get(code=spec.plan),
-            actor=users["staff"], admins=[users["admin"]], operators=[users["operator"]] if spec.operator else [],
-        )  # fmt: skip
+            name=spec.name,
+            basic_id=spec.basic_id,
+            region=spec.region,
+            plan=Plan.objects.get(code=spec.plan),
+            actor=users["staff"],
+            admins=[users["admin"]],
+            operators=[users["operator"]] if spec.operator else [],
+        )
     if spec.setup != "new" and not has_einvoice_profile(account):
         profile = {"kind": ProfileKind.MEMBER_CARRIER, "name": "王小明", "email": f"{spec.basic_id[1:]}@example.tw"}
         einvoice_profile_save(account=account, data=profile, actor=users["admin"])
@@ -131,13 +138,16 @@ def add_sandbox_method(account: OfficialAccount, setup: str, *, actor) -> None:
         card = tokenise_card(number="4242424242424242", expiry="12/30", cvc="123", today=timezone.localdate())
         card_add(account=account, one_time_token=card.one_time_token, actor=actor, cardholder=cardholder_of(account))
         return
-    registration, _url = linepay_registration_start(account=account, actor=actor, confirm_url=lambda o: "/",
-                                                    cancel_url=lambda o: "/")  # fmt: skip
+    registration, _url = linepay_registration_start(
+        account=account, actor=actor, confirm_url=lambda o: "/", cancel_url=lambda o: "/"
+    )
     # what the admin does on the approval page: choose the card bound to LINE Pay and confirm
     move_statuses(
         SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id),
-        from_statuses=["requested"], to_status="approved", card=LINEPAY_CARDS[0][0],
-    )  # fmt: skip
+        from_statuses=["requested"],
+        to_status="approved",
+        card=LINEPAY_CARDS[0][0],
+    )
     linepay_registration_confirm(registration=registration, transaction_id=registration.transaction_id, actor=actor)
 
 
@@ -152,14 +162,20 @@ def demo_campaigns(*, actor) -> Campaign:
     """A NT$1,200 campaign running from this month to the end of next year, and one that has expired."""
     this_month = month_start(local_date(timezone.now()))
     current = demo_campaign(
-        CAMPAIGN, CAMPAIGN_CODES, actor=actor, valid_from=period_start_at(this_month),
+        CAMPAIGN,
+        CAMPAIGN_CODES,
+        actor=actor,
+        valid_from=period_start_at(this_month),
         valid_until=datetime(this_month.year + 1, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ),
-    )  # fmt: skip
+    )
     last_year = this_month.year - 1
     demo_campaign(
-        EXPIRED_CAMPAIGN, EXPIRED_CODES, actor=actor, valid_from=datetime(last_year, 1, 1, tzinfo=BILLING_TZ),
+        EXPIRED_CAMPAIGN,
+        EXPIRED_CODES,
+        actor=actor,
+        valid_from=datetime(last_year, 1, 1, tzinfo=BILLING_TZ),
         valid_until=datetime(last_year, 12, 31, 23, 59, 59, tzinfo=BILLING_TZ),
-    )  # fmt: skip
+    )
     return current
 
 

@@ -19,5 +19,7 @@ class Command(BaseCommand):
         as_of = parse_as_of(options["as_of"])
         counts = promo_codes_expire(as_of=as_of, dry_run=options["dry_run"])
         verb = "would expire" if options["dry_run"] else "expired"
-        self.stdout.write(f"As of {as_of.isoformat()}: {verb} {counts['available']:,} available and "
-                          f"{counts['registered']:,} registered codes.")  # fmt: skip
+        self.stdout.write(
+            f"As of {as_of.isoformat()}: {verb} {counts['available']:,} available and "
+            f"{counts['registered']:,} registered codes."
+        )

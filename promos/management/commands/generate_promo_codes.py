@@ -63,9 +63,12 @@ class Command(BaseCommand):
         names = {"campaign": campaign, "batch": code_batch.pk, "name": code_batch.name}
         if not made:
             self.stdout.write(
-                _("Batch %(batch)s (“%(name)s”) of campaign %(campaign)s was already complete with %(count)s codes: "
-                  "nothing was made.") % {**names, "count": f"{code_batch.requested:,}"}
-            )  # fmt: skip
+                _(
+                    "Batch %(batch)s (“%(name)s”) of campaign %(campaign)s was already complete with %(count)s codes: "
+                    "nothing was made."
+                )
+                % {**names, "count": f"{code_batch.requested:,}"}
+            )
             return
         self.stdout.write(
             _("Made %(count)s codes for campaign %(campaign)s in batch %(batch)s (“%(name)s”) in %(seconds).1f s.")

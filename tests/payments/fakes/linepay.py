@@ -160,8 +160,13 @@ class FakeLinePay(FakeServer):
                 "confirmUrl": data["redirectUrls"]["confirmUrl"], "cancelUrl": data["redirectUrls"]["cancelUrl"],
             }  # fmt: skip
         url = f"{self.base_url}/approve/{transaction_id}"
-        return ok({"transactionId": transaction_id, "paymentAccessToken": "187568751124",
-                   "paymentUrl": {"web": url, "app": url}})  # fmt: skip
+        return ok(
+            {
+                "transactionId": transaction_id,
+                "paymentAccessToken": "187568751124",
+                "paymentUrl": {"web": url, "app": url},
+            }
+        )
 
     def confirm(self, transaction_id, data):
         with self.lock:
@@ -173,10 +178,22 @@ class FakeLinePay(FakeServer):
             reg_key = f"RK{secrets.randbelow(9 * 10**12) + 10**12}"
             self.reg_keys[reg_key] = {"status": "active", "card": tx["card"]}
             tx.update(status="authorized" if not tx["capture"] else "captured", regKey=reg_key)
-        return ok({"orderId": tx["orderId"], "transactionId": transaction_id, "regKey": reg_key,
-                   "authorizationExpireDate": "2026-07-01T00:00:00Z",
-                   "payInfo": [{"method": "CREDIT_CARD", "amount": tx["amount"], "creditCardBrand": CARDS[tx["card"]],
-                                "maskedCreditCardNumber": tx["card"]}]})  # fmt: skip
+        return ok(
+            {
+                "orderId": tx["orderId"],
+                "transactionId": transaction_id,
+                "regKey": reg_key,
+                "authorizationExpireDate": "2026-07-01T00:00:00Z",
+                "payInfo": [
+                    {
+                        "method": "CREDIT_CARD",
+                        "amount": tx["amount"],
+                        "creditCardBrand": CARDS[tx["card"]],
+                        "maskedCreditCardNumber": tx["card"],
+                    }
+                ],
+            }
+        )
 
     def void(self, transaction_id):
         with self.lock:
@@ -206,13 +223,22 @@ class FakeLinePay(FakeServer):
             lost_decline = fault.removeprefix("lost:") if fault and fault.startswith("lost:") else None
             if lost_decline is None:
                 payment = self.payments[data["orderId"]] = {
-                    "transactionId": new_transaction_id(), "orderId": data["orderId"], "amount": data["amount"],
-                    "regKey": reg_key, "refunds": [], "payStatus": "CAPTURE",
-                }  # fmt: skip
+                    "transactionId": new_transaction_id(),
+                    "orderId": data["orderId"],
+                    "amount": data["amount"],
+                    "regKey": reg_key,
+                    "refunds": [],
+                    "payStatus": "CAPTURE",
+                }
         if lost_decline:  # answered outside the lock: the sleep must not hold up other calls
             return self.lost_answer(error(lost_decline, "Declined."))
-        answer = ok({"orderId": data["orderId"], "transactionId": payment["transactionId"],
-                     "transactionDate": "2026-07-01T00:05:00Z"})  # fmt: skip
+        answer = ok(
+            {
+                "orderId": data["orderId"],
+                "transactionId": payment["transactionId"],
+                "transactionDate": "2026-07-01T00:05:00Z",
+            }
+        )
         if fault == "timeout":
             return self.lost_answer(answer)
         if fault in ("1172", "1198"):
@@ -243,11 +269,19 @@ class FakeLinePay(FakeServer):
                 return error("1165", "Already refunded.")
             if amount > remaining:
                 return error("1164", "Refundable amount exceeded.")
-            refund = {"refundTransactionId": new_transaction_id(), "transactionType": "PAYMENT_REFUND",
-                      "refundAmount": -amount, "refundTransactionDate": "2026-07-02T00:00:00Z"}  # fmt: skip
+            refund = {
+                "refundTransactionId": new_transaction_id(),
+                "transactionType": "PAYMENT_REFUND",
+                "refundAmount": -amount,
+                "refundTransactionDate": "2026-07-02T00:00:00Z",
+            }
             payment["refunds"].append(refund)
-        answer = ok({"refundTransactionId": refund["refundTransactionId"],
-                     "refundTransactionDate": refund["refundTransactionDate"]})  # fmt: skip
+        answer = ok(
+            {
+                "refundTransactionId": refund["refundTransactionId"],
+                "refundTransactionDate": refund["refundTransactionDate"],
+            }
+        )
         return self.lost_answer(answer) if fault == "timeout" else answer
 
     def payment_details(self, query):
@@ -256,9 +290,16 @@ class FakeLinePay(FakeServer):
                 found = [self.payments[o] for o in query["orderId"] if o in self.payments]
             else:
                 found = [p for t in query.get("transactionId", []) if (p := self.payment_by_transaction(t))]
-            info = [{"transactionId": p["transactionId"], "orderId": p["orderId"], "payStatus": p["payStatus"],
-                     "payInfo": [{"method": "CREDIT_CARD", "amount": p["amount"]}],
-                     "refundList": list(p["refunds"])} for p in found]  # fmt: skip
+            info = [
+                {
+                    "transactionId": p["transactionId"],
+                    "orderId": p["orderId"],
+                    "payStatus": p["payStatus"],
+                    "payInfo": [{"method": "CREDIT_CARD", "amount": p["amount"]}],
+                    "refundList": list(p["refunds"]),
+                }
+                for p in found
+            ]
         return ok(info) if info else error("1150", "Transaction record not found.")
 
     # ---- the page the admin would see in LINE (for a browser test) ----
@@ -272,6 +313,12 @@ class FakeLinePay(FakeServer):
             self.approve(tx["transactionId"])
             back = f"{tx['confirmUrl']}?{urlencode({'transactionId': tx['transactionId'], 'orderId': tx['orderId']})}"
             return 200, f'<meta http-equiv="refresh" content="0;url={html.escape(back)}">', "text/html"
-        return 200, (f'<h1>LINE Pay (fake)</h1><p>NT${tx["amount"]}</p>'
-                     f'<a id="approve" href="/approve/{tx["transactionId"]}/ok">Approve</a> '
-                     f'<a id="cancel" href="{html.escape(tx["cancelUrl"])}">Cancel</a>'), "text/html"  # fmt: skip
+        return (
+            200,
+            (
+                f"<h1>LINE Pay (fake)</h1><p>NT${tx['amount']}</p>"
+                f'<a id="approve" href="/approve/{tx["transactionId"]}/ok">Approve</a> '
+                f'<a id="cancel" href="{html.escape(tx["cancelUrl"])}">Cancel</a>'
+            ),
+            "text/html",
+        )

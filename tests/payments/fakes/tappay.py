@@ -13,8 +13,11 @@ from collections import defaultdict, deque
 from tests.payments.fakes.server import FakeServer
 
 TYPES = {"4": 1, "5": 2, "3": 3}  # first digit → card_info.type (1 VISA, 2 MasterCard, 3 JCB)
-BANK_DECLINES = {"declined": ("05", "Do not honour"), "insufficient": ("51", "Insufficient funds"),
-                 "expired": ("54", "Expired card")}  # fmt: skip
+BANK_DECLINES = {
+    "declined": ("05", "Do not honour"),
+    "insufficient": ("51", "Insufficient funds"),
+    "expired": ("54", "Expired card"),
+}
 
 
 class FakeTapPay(FakeServer):
@@ -30,8 +33,13 @@ class FakeTapPay(FakeServer):
 
     def new_prime(self, number="4242424242424242", behaviour="success", expiry="203012"):
         prime = f"prime_{secrets.token_hex(16)}"
-        self.primes[prime] = {"type": TYPES.get(number[0], 4), "last_four": number[-4:], "bin_code": number[:6],
-                              "expiry_date": expiry, "behaviour": behaviour}  # fmt: skip
+        self.primes[prime] = {
+            "type": TYPES.get(number[0], 4),
+            "last_four": number[-4:],
+            "bin_code": number[:6],
+            "expiry_date": expiry,
+            "behaviour": behaviour,
+        }
         return prime
 
     def fail_next(self, endpoint, fault):
@@ -48,8 +56,12 @@ class FakeTapPay(FakeServer):
             return 200, {"status": 80, "msg": "Invalid x-api-key"}
         name = path.rsplit("/", 1)[-1].replace("-", "_")
         self.calls[name] += 1
-        handler = {"pay_by_prime": self.pay_by_prime, "pay_by_token": self.pay_by_token, "refund": self.refund,
-                   "query": self.query}.get(name)  # fmt: skip
+        handler = {
+            "pay_by_prime": self.pay_by_prime,
+            "pay_by_token": self.pay_by_token,
+            "refund": self.refund,
+            "query": self.query,
+        }.get(name)
         return handler(data) if handler else (404, {"status": 5, "msg": "Unknown path"})
 
     def pay_by_prime(self, data):
@@ -82,18 +94,36 @@ class FakeTapPay(FakeServer):
             if any(r["bank_transaction_id"] == bank_id for r in self.records):
                 return {"status": 10013, "msg": "Duplicate bank_transaction_id"}
             declined = BANK_DECLINES.get(card["behaviour"])
-            record = {"rec_trade_id": f"D{secrets.token_hex(8).upper()}", "order_number": data.get("order_number", ""),
-                      "bank_transaction_id": bank_id, "amount": data["amount"], "refunded_amount": 0,
-                      "record_status": -1 if declined else 1, "bank_result_code": declined[0] if declined else "00",
-                      "bank_result_msg": declined[1] if declined else ""}  # fmt: skip
+            record = {
+                "rec_trade_id": f"D{secrets.token_hex(8).upper()}",
+                "order_number": data.get("order_number", ""),
+                "bank_transaction_id": bank_id,
+                "amount": data["amount"],
+                "refunded_amount": 0,
+                "record_status": -1 if declined else 1,
+                "bank_result_code": declined[0] if declined else "00",
+                "bank_result_msg": declined[1] if declined else "",
+            }
             self.records.append(record)
         if declined:
-            return {"status": 10003, "msg": "Card Error", "bank_result_code": declined[0],
-                    "bank_result_msg": declined[1], "rec_trade_id": record["rec_trade_id"]}  # fmt: skip
+            return {
+                "status": 10003,
+                "msg": "Card Error",
+                "bank_result_code": declined[0],
+                "bank_result_msg": declined[1],
+                "rec_trade_id": record["rec_trade_id"],
+            }
         info = {k: card[k] for k in ("type", "last_four", "bin_code", "expiry_date")}
-        return {"status": 0, "msg": "Success", "rec_trade_id": record["rec_trade_id"], "amount": data["amount"],
-                "currency": "TWD", "order_number": record["order_number"], "bank_transaction_id": bank_id,
-                "card_info": info | {"issuer": "FAKE BANK", "funding": 0}}  # fmt: skip
+        return {
+            "status": 0,
+            "msg": "Success",
+            "rec_trade_id": record["rec_trade_id"],
+            "amount": data["amount"],
+            "currency": "TWD",
+            "order_number": record["order_number"],
+            "bank_transaction_id": bank_id,
+            "card_info": info | {"issuer": "FAKE BANK", "funding": 0},
+        }
 
     def refund(self, data):
         with self.lock:
@@ -105,11 +135,23 @@ class FakeTapPay(FakeServer):
                 return 200, {"status": 510, "msg": "Invalid amount"}
             record["refunded_amount"] += amount
             record["record_status"] = 3 if record["refunded_amount"] == record["amount"] else 2
-        return 200, {"status": 0, "msg": "Success", "refund_id": f"R{secrets.token_hex(8).upper()}",
-                     "refund_amount": amount, "is_captured": True}  # fmt: skip
+        return 200, {
+            "status": 0,
+            "msg": "Success",
+            "refund_id": f"R{secrets.token_hex(8).upper()}",
+            "refund_amount": amount,
+            "is_captured": True,
+        }
 
     def query(self, data):
         order_number = (data.get("filters") or {}).get("order_number")
         found = [dict(r) for r in reversed(self.records) if r["order_number"] == order_number]
-        return 200, {"status": 0 if found else 2, "msg": "Success", "records_per_page": 50, "page": 0,
-                     "total_page_count": 1, "number_of_transactions": len(found), "trade_records": found}  # fmt: skip
+        return 200, {
+            "status": 0 if found else 2,
+            "msg": "Success",
+            "records_per_page": 50,
+            "page": 0,
+            "total_page_count": 1,
+            "number_of_transactions": len(found),
+            "trade_records": found,
+        }
