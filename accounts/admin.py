@@ -305,7 +305,7 @@ class ObjectTypeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         models = (
             m
-            for name in ("accounts", "billing", "payments", "promos", "invoices")
+            for name in ("accounts", "billing", "payments", "promos", "invoices", "usage")
             for m in apps.get_app_config(name).get_models()
         )
         return [(m._meta.label_lower, m._meta.verbose_name) for m in models]

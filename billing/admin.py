@@ -1,4 +1,4 @@
-"""The staff admin for official accounts, plans and prices, subscriptions, usage, checkouts and renewals."""
+"""The staff admin for official accounts, plans and prices, subscriptions, checkouts and renewals."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,7 +29,6 @@ from accounts.models import Membership, OfficialAccount
 from billing.models import (
     Checkout,
     ExtraMessageTier,
-    MonthlyUsage,
     Plan,
     PlanChange,
     PlanCode,
@@ -296,23 +295,6 @@ class PlanChangeAdmin(ServiceWrittenAdmin):
 
     account = subscription_account_column()
     charge_number = charge_number_column()
-
-
-# ---- usage ----------------------------------------------------------------------------------
-
-
-@admin.register(MonthlyUsage)
-class MonthlyUsageAdmin(AuditedAdmin):
-    """Staff record usage here where no channel token reports it (SPEC §7)."""
-
-    list_display = ("account", "month", "billed_messages", "updated_at")
-    list_select_related = ("account",)
-    search_fields = ("account__basic_id", "account__name")
-    date_hierarchy = "month"
-    autocomplete_fields = ("account",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("account", "month", "updated_at") if obj else ("updated_at",)
 
 
 @admin.register(Checkout)

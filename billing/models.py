@@ -1,4 +1,4 @@
-"""Plans and prices, subscriptions, usage, checkouts and renewals: what billing orchestrates."""
+"""Plans and prices, subscriptions, checkouts and renewals: what billing orchestrates (usage is its own app)."""
 
 from datetime import date
 
@@ -183,26 +183,6 @@ class PlanChange(models.Model):
 
     def __str__(self):
         return f"{self.subscription.account.basic_id}: {self.get_kind_display()} → {self.to_plan.code}"
-
-
-class MonthlyUsage(models.Model):
-    """Billed messages (broadcast, step, push…; never reply) an account sent in one month."""
-
-    account = models.ForeignKey(
-        OfficialAccount, on_delete=models.PROTECT, related_name="usage", verbose_name=_("official account")
-    )
-    month = models.DateField(_("month"), help_text=_("The first day of the month."))
-    billed_messages = models.PositiveIntegerField(_("billed messages"), default=0)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("monthly usage")
-        verbose_name_plural = _("monthly usage")
-        ordering = ["-month"]
-        constraints = [models.UniqueConstraint(fields=["account", "month"], name="usage_unique_account_month")]
-
-    def __str__(self):
-        return f"{self.account.basic_id} {self.month:%Y-%m}: {self.billed_messages:,}"
 
 
 def new_checkout_token() -> str:

@@ -8,8 +8,9 @@ from django.db.models import Prefetch
 from accounts.models import Membership, OfficialAccount
 from accounts.money import tax_rate
 from accounts.periods import month_start
-from billing.models import ExtraMessageTier, MonthlyUsage, Plan, PlanPrice
+from billing.models import ExtraMessageTier, Plan, PlanPrice
 from billing.pricing import PlanTerms, Rules, Tier
+from usage.models import MonthlyUsage
 
 
 def pricing_rules() -> Rules:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "payments",
     "promos",
     "invoices",
+    "usage",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",

@@ -15,6 +15,8 @@ urlpatterns = [
         moved_admin_page,
         {"app": "accounts"},
     ),
+    # Monthly usage moved from billing to usage.
+    re_path(r"^admin/billing/(?P<model>monthlyusage)/(?P<rest>.*)$", moved_admin_page, {"app": "usage"}),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -60,7 +60,7 @@ MAKERS = {
     "billing.planprice": factories.PlanPriceFactory,
     "billing.subscription": factories.SubscriptionFactory,
     "billing.planchange": factories.PlanChangeFactory,
-    "billing.monthlyusage": factories.MonthlyUsageFactory,
+    "usage.monthlyusage": factories.MonthlyUsageFactory,
     "accounts.auditrecord": factories.AuditRecordFactory,
     "billing.checkout": _checkout,
     "billing.renewalrun": _renewal_run,

@@ -169,7 +169,7 @@ class PlanChangeFactory(factory.django.DjangoModelFactory):
 
 class MonthlyUsageFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "billing.MonthlyUsage"
+        model = "usage.MonthlyUsage"
 
     account = factory.SubFactory(AccountFactory)
     month = date(2026, 1, 1)

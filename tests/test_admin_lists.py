@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import AuditRecord, OfficialAccount, UserPreference
 from accounts.periods import local_date, month_start
-from billing.models import Checkout, MonthlyUsage, Plan, PlanChange, PlanPrice, Renewal, RenewalRun, Subscription
+from billing.models import Checkout, Plan, PlanChange, PlanPrice, Renewal, RenewalRun, Subscription
 from invoices.models import EInvoiceProfile, Invoice, InvoiceNumberRange
 from payments.models import Charge, LinePayRegistration, PaymentMethod, Refund
 from promos.models import Campaign, CodeBatch, CodeGuess, PromoCode, Redemption
@@ -41,6 +41,7 @@ from tests.factories import (
     UserFactory,
     plan,
 )
+from usage.models import MonthlyUsage
 
 # These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]

@@ -511,8 +511,8 @@ def test_an_action_on_a_selection_that_is_no_key_is_refused_with_the_admins_mess
     ("model_label", "account"),
     [
         ("invoices.EInvoiceProfile", "abc"),
-        ("billing.MonthlyUsage", "1.5"),
-        ("billing.MonthlyUsage", str(2**70)),
+        ("usage.MonthlyUsage", "1.5"),
+        ("usage.MonthlyUsage", str(2**70)),
         ("invoices.EInvoiceProfile", ""),
     ],
 )

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD_HEAD = [
     ("accounts", None),
+    ("usage", None),
     ("billing", "0006_user_preference"),
     ("payments", "0005_refund_key_unique"),
     ("promos", "0005_codebatch_name_and_progress"),

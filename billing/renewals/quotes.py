@@ -5,9 +5,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from accounts.periods import next_month_start
-from billing.models import (
-    MonthlyUsage,
-)
 from billing.pricing import price_renewal
 from billing.renewals.runs import plans_by_pk
 from billing.selectors import plan_terms, pricing_rules
@@ -16,6 +13,7 @@ from promos.eligibility import window_closed
 from promos.models import CodeStatus, PromoCode
 from promos.selectors import buyer_with, code_terms
 from promos.services import promo_code_expire_registered
+from usage.models import MonthlyUsage
 
 logger = logging.getLogger(__name__)
 

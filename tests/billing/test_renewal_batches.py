@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.periods import BILLING_TZ
-from billing.models import MonthlyUsage, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
+from billing.models import PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
 from billing.renewals import Totals, renew_batch, renewal_recover, renewals_in_doubt, renewals_settle
 from invoices.models import Invoice
 from payments.gateways import ChargeResult, Outcome, sandbox
@@ -17,6 +17,7 @@ from promos.models import CodeStatus
 from promos.services import promo_code_register
 from tests.factories import PromoCodeFactory, SubscriptionFactory, plan
 from tests.helpers import add_card
+from usage.models import MonthlyUsage
 
 pytestmark = pytest.mark.django_db
 JUNE = date(2026, 6, 1)

@@ -8,13 +8,14 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import AuditRecord
 from accounts.periods import BILLING_TZ
-from billing.models import MonthlyUsage, PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
+from billing.models import PlanChange, PlanChangeKind, Renewal, RenewalStatus, SubscriptionStatus
 from billing.renewals import Totals, renew_subscription, renewal_recover, renewals_in_doubt, subscriptions_due
 from payments.models import Charge, ChargeStatus
 from promos.models import CodeStatus, Redemption
 from promos.services import promo_code_register
 from tests.factories import CampaignFactory, PromoCodeFactory, SubscriptionFactory, plan
 from tests.helpers import add_card
+from usage.models import MonthlyUsage
 
 pytestmark = pytest.mark.django_db
 JUNE = date(2026, 6, 1)
