@@ -88,6 +88,8 @@ def server_environment(url: str, settings_dir: Path) -> dict:
         "SECRET_KEY": "bench-only-throwaway-key-not-used-anywhere-else",
         # DEBUG off needs a seller; the demo company's, as before it was required.
         "SELLER_UBN": "22099131", "SELLER_NAME": "示範數位服務股份有限公司", "SELLER_ADDRESS": "臺北市信義區市府路1號",
+        # and a key for the Messaging API channel tokens
+        "MESSAGING_TOKEN_KEY": "YmVuY2gtb25seS10aHJvd2F3YXktdG9rZW4ta2V5LTM=",
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
     })  # fmt: skip

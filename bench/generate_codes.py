@@ -35,6 +35,7 @@ def setup_django() -> None:
     os.environ.setdefault("SELLER_UBN", "22099131")
     os.environ.setdefault("SELLER_NAME", "示範數位服務股份有限公司")
     os.environ.setdefault("SELLER_ADDRESS", "臺北市信義區市府路1號")
+    os.environ.setdefault("MESSAGING_TOKEN_KEY", "YmVuY2gtb25seS10aHJvd2F3YXktdG9rZW4ta2V5LTM=")  # DEBUG off needs one
     import django
 
     django.setup()

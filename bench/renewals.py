@@ -120,6 +120,8 @@ def child_environment(database: str, **extra: str) -> dict:
         "DEBUG": "false",
         # DEBUG off needs a seller (renewals issue invoices in its name); the demo company's.
         "SELLER_UBN": "22099131", "SELLER_NAME": "示範數位服務股份有限公司", "SELLER_ADDRESS": "臺北市信義區市府路1號",
+        # and a key for the Messaging API channel tokens
+        "MESSAGING_TOKEN_KEY": "YmVuY2gtb25seS10aHJvd2F3YXktdG9rZW4ta2V5LTM=",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
         **extra,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 # Plain functions only: settings must not import models, which need the settings to load.
 from invoices.validators import ubn_is_valid
+from usage.tokens import token_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -228,6 +229,16 @@ TAPPAY_APP_KEY = env.str("TAPPAY_APP_KEY", default="")
 # long; TapPay advises 30 s). A call that runs out is read back from the gateway, never guessed.
 GATEWAY_CONNECT_TIMEOUT_SECONDS = env.float("GATEWAY_CONNECT_TIMEOUT_SECONDS", default=5.0)
 GATEWAY_TIMEOUT_SECONDS = env.float("GATEWAY_TIMEOUT_SECONDS", default=40.0)
+
+# --- Messaging API (訊息用量, SPEC §7): reading each account's usage through its channel ------------
+# Channel access tokens are stored encrypted with this Fernet key (several, comma-separated, to rotate: the first
+# encrypts). Required with DEBUG off; with DEBUG on and none set, one is derived from SECRET_KEY.
+MESSAGING_TOKEN_KEYS = token_keys(env.str("MESSAGING_TOKEN_KEY", default=""), debug=DEBUG, secret_key=SECRET_KEY)
+# Empty: LINE's own host (https://api.line.me). Tests point it at a fake server.
+LINE_MESSAGING_API_BASE = env.str("LINE_MESSAGING_API_BASE", default="")
+# Seconds to connect to the Messaging API, and to wait for its answer.
+LINE_MESSAGING_API_CONNECT_TIMEOUT_SECONDS = env.float("LINE_MESSAGING_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
+LINE_MESSAGING_API_TIMEOUT_SECONDS = env.float("LINE_MESSAGING_API_TIMEOUT_SECONDS", default=10.0)
 
 # --- Production hardening: on whenever DEBUG is off ---------------------------------------
 if not DEBUG:

@@ -9,6 +9,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SELLER_UBN", "22099131")
 os.environ.setdefault("SELLER_NAME", "示範數位服務股份有限公司")
 os.environ.setdefault("SELLER_ADDRESS", "臺北市信義區市府路1號")
+# DEBUG is off, so the channel tokens' key must be set too: a throwaway one, for tests only.
+os.environ.setdefault("MESSAGING_TOKEN_KEY", "dGVzdC1vbmx5LW1lc3NhZ2luZy10b2tlbi1rZXktMzI=")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -12,6 +12,8 @@ from invoices.models import EInvoiceProfile, ProfileKind
 from payments.models import ChargeStatus, Gateway, MethodKind, MethodStatus, PaymentMethod
 from promos.codes import random_code
 from promos.models import Campaign, CodeStatus, PromoCode
+from usage.models import MessageKind
+from usage.tokens import token_encrypt
 
 
 def plan(code: str) -> Plan:
@@ -174,6 +176,34 @@ class MonthlyUsageFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     month = date(2026, 1, 1)
     billed_messages = 1000
+
+
+def message_kind(code: str) -> MessageKind:
+    return MessageKind.objects.get(code=code)
+
+
+class DailyUsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "usage.DailyUsage"
+
+    account = factory.SubFactory(AccountFactory)
+    day = date(2026, 1, 1)
+    kind = factory.LazyFunction(lambda: message_kind("apiPush"))
+    count = 120
+
+
+class MessagingChannelFactory(factory.django.DjangoModelFactory):
+    """A connected channel whose token (encrypted, as stored) is `token`."""
+
+    class Meta:
+        model = "usage.MessagingChannel"
+        exclude = ("token",)
+
+    account = factory.SubFactory(AccountFactory)
+    token = "factory-channel-access-token"
+    token_encrypted = factory.LazyAttribute(lambda o: token_encrypt(o.token))
+    status = "connected"
+    connected_at = factory.LazyFunction(timezone.now)
 
 
 class AuditRecordFactory(factory.django.DjangoModelFactory):

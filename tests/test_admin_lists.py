@@ -25,9 +25,11 @@ from tests.factories import (
     CampaignFactory,
     ChargeFactory,
     CodeBatchFactory,
+    DailyUsageFactory,
     EInvoiceProfileFactory,
     InvoiceFactory,
     InvoiceNumberRangeFactory,
+    MessagingChannelFactory,
     MonthlyUsageFactory,
     PaymentMethodFactory,
     PlanChangeFactory,
@@ -41,7 +43,7 @@ from tests.factories import (
     UserFactory,
     plan,
 )
-from usage.models import MonthlyUsage
+from usage.models import DailyUsage, MessageKind, MessagingChannel, MonthlyUsage
 
 # These tests read the English source strings; tests/test_i18n.py checks the zh-Hant ones.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -119,6 +121,14 @@ ROWS = {
     Subscription: subscriptions,
     PlanChange: plan_changes,
     MonthlyUsage: MonthlyUsageFactory.create_batch,
+    DailyUsage: DailyUsageFactory.create_batch,
+    MessageKind: lambda n: [
+        MessageKind.objects.create(
+            code=f"kind-{uuid.uuid4().hex[:8]}", name_zh_hant="新種類", name_en="New kind", billed=True
+        )
+        for _ in range(n)
+    ],
+    MessagingChannel: MessagingChannelFactory.create_batch,
     AuditRecord: lambda n: AuditRecordFactory.create_batch(n, actor=UserFactory()),
     PaymentMethod: PaymentMethodFactory.create_batch,
     Charge: ChargeFactory.create_batch,
@@ -149,6 +159,9 @@ QUERY_BUDGET = {
     "subscription": 7,
     "planchange": 8,
     "monthlyusage": 7,
+    "dailyusage": 8,
+    "messagingchannel": 5,
+    "messagekind": 5,
     "auditrecord": 6,
     "paymentmethod": 5,
     "charge": 8,
@@ -218,7 +231,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, model):
 FINANCIAL = [Charge, Refund, Redemption, Invoice, AuditRecord, PlanChange, PromoCode]
 
 
-SERVICE_WRITTEN = [AuditRecord, PlanChange, Charge, Refund, Redemption]
+SERVICE_WRITTEN = [AuditRecord, PlanChange, Charge, Refund, Redemption, MessagingChannel]
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, id=m._meta.model_name) for m in FINANCIAL])

@@ -35,6 +35,7 @@ NO_ADDING = {
     "promos.codeguess",
     "invoices.invoice",
     "invoices.allowance",
+    "usage.messagingchannel",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",

@@ -14,7 +14,11 @@ SELLER = {
     "SELLER_ADDRESS": "臺中市西屯區台灣大道三段99號",
 }
 DEMO_SELLER = ["22099131", "示範數位服務股份有限公司", "臺北市信義區市府路1號"]
-PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "p" * 20 + "-production-like-secret-" + "q" * 30}
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "p" * 20 + "-production-like-secret-" + "q" * 30,
+    "MESSAGING_TOKEN_KEY": "cHJvZHVjdGlvbi1saWtlLXRva2VuLWtleS0zMi1ieXQ=",
+}
 PRINT_SELLER = (
     "from django.conf import settings; print(settings.SELLER_UBN, settings.SELLER_NAME, settings.SELLER_ADDRESS)"
 )
@@ -32,6 +36,7 @@ def run_manage(*args, **env):
         "SELLER_UBN",
         "SELLER_NAME",
         "SELLER_ADDRESS",
+        "MESSAGING_TOKEN_KEY",
     )
     environment = {k: v for k, v in os.environ.items() if k not in test_only}
     environment.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
@@ -126,3 +131,37 @@ def test_settings_load_no_models_while_checking_the_seller():
     # then the seller's check (invoices.validators) brought in no models module, ours or Django's
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# ---- the key of the Messaging API channel tokens -------------------------------------------------------------
+
+PRINT_TOKEN_KEYS = "from django.conf import settings; print(len(settings.MESSAGING_TOKEN_KEYS))"
+
+
+def test_settings_with_debug_off_refuse_to_start_without_the_token_key():
+    result = run_manage("check", **{**PRODUCTION, "MESSAGING_TOKEN_KEY": ""}, **SELLER)
+    assert result.returncode != 0
+    assert "Set MESSAGING_TOKEN_KEY in the environment or in .env" in result.stderr
+
+
+@pytest.mark.parametrize("debug", ["false", "true"], ids=["DEBUG off", "DEBUG on"])
+def test_settings_refuse_a_token_key_that_is_not_a_fernet_key(debug):
+    result = run_manage("check", **{**PRODUCTION, "DEBUG": debug, "MESSAGING_TOKEN_KEY": "secret"}, **SELLER)
+    assert result.returncode != 0
+    assert "MESSAGING_TOKEN_KEY is not a Fernet key" in result.stderr
+
+
+def test_settings_take_several_token_keys_to_rotate_them():
+    keys = PRODUCTION["MESSAGING_TOKEN_KEY"] + ", dGhlLW9sZC1rZXktZm9yLXJvdGF0aW9uLW9ubHktMzI="
+    result = run_manage(
+        "shell", "--no-imports", "-c", PRINT_TOKEN_KEYS, **{**PRODUCTION, "MESSAGING_TOKEN_KEY": keys}, **SELLER
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+def test_settings_with_debug_on_derive_a_token_key_from_the_secret_key():
+    environment = {**PRODUCTION, "DEBUG": "true", "MESSAGING_TOKEN_KEY": ""}
+    result = run_manage("shell", "--no-imports", "-c", PRINT_TOKEN_KEYS, **environment, **SELLER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"

@@ -23,6 +23,7 @@ from tests.factories import (
     ChargeFactory,
     CodeBatchFactory,
     InvoiceFactory,
+    MessagingChannelFactory,
     PaymentMethodFactory,
     PromoCodeFactory,
     RefundFactory,
@@ -291,6 +292,7 @@ ROWS = {
     "CodeBatch": code_batch,
     "PromoCode": promo_code,
     "Invoice": invoice,
+    "MessagingChannel": lambda status: MessagingChannelFactory(status=status),
 }
 
 

@@ -44,9 +44,9 @@ def test_a_database_from_before_the_move_keeps_its_usage_rows_labels_and_audit_t
     content_type, _ = content_types.get_or_create(app_label="billing", model="monthlyusage")
     # when
     new = migrate(heads())
-    # then the same row, read through usage; its labels follow it
+    # then the same row, read through usage, a staff figure not yet final; its labels follow it
     moved = new.get_model("usage", "MonthlyUsage").objects.get(pk=row.pk)
-    assert (moved.billed_messages, str(moved.month)) == (7200, "2026-10-01")
+    assert (moved.billed_messages, str(moved.month), moved.source, moved.final) == (7200, "2026-10-01", "staff", False)
     record = new.get_model("accounts", "AuditRecord").objects.get(account_id=account.pk)
     assert record.object_type == "usage.monthlyusage"
     relabelled = new.get_model("contenttypes", "ContentType").objects.get(pk=content_type.pk)
