@@ -5,8 +5,9 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
-# The fake payment gateways' fixtures (fake_linepay, fake_tappay, linepay_on, tappay_on), for any test to ask for.
-pytest_plugins = ["tests.payments.fakes.fixtures"]
+# The fake payment gateways' fixtures (fake_linepay, fake_tappay, linepay_on, tappay_on) and the fake Messaging
+# API's (fake_messaging_api), for any test to ask for.
+pytest_plugins = ["tests.payments.fakes.fixtures", "tests.usage.fakes.fixtures"]
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # The browser tests (tests/e2e) drive the system's Chromium (Debian's `chromium` package) through Playwright.
