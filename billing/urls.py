@@ -1,13 +1,15 @@
 """The admins' pages. Mounted twice (config/urls.py): as the desktop manager under the instance namespace
 `billing`, and as the mobile webstore under `webstore`; `reverse(..., current_app=...)` and the {% url %}
 tag keep a visitor on the side they came in by. Each page lives in the app whose services it calls (the
-e-invoice page in invoices, the promo-code page in promos); they are mounted here, beside the others."""
+e-invoice page in invoices, the promo-code page in promos, the Messaging API channel's page in usage); they
+are mounted here, beside the others."""
 
 from django.urls import include, path
 
 from billing import checkout_views, views
 from invoices import views as invoice_views
 from promos import views as promo_views
+from usage import views as usage_views
 
 app_name = "billing"
 
@@ -30,6 +32,7 @@ account_patterns = [
     path("promo-code/", promo_views.promo_code, name="promo_code"),
     path("promo-code/remove/", promo_views.promo_code_remove, name="promo_code_remove"),
     path("payments/", views.payment_records, name="payment_records"),
+    path("usage/channel/", usage_views.usage_channel, name="usage_channel"),
     path("webstore-qr.svg", views.webstore_qr, name="webstore_qr"),
 ]
 

@@ -8,6 +8,7 @@ urllib3's own retries are off, so a caller decides when to try again, and the to
 Authorization header only: neither the SDK nor urllib3 logs headers.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -90,8 +91,8 @@ class MessagingApiClient:
             settings.LINE_MESSAGING_API_CONNECT_TIMEOUT_SECONDS,
             settings.LINE_MESSAGING_API_TIMEOUT_SECONDS,
         )
-        messaging_configuration = messaging.Configuration(host=host, access_token=token)
-        insight_configuration = insight.Configuration(host=host, access_token=token)
+        messaging_configuration = sdk_configuration(messaging, host=host, token=token)
+        insight_configuration = sdk_configuration(insight, host=host, token=token)
         for configuration in (messaging_configuration, insight_configuration):
             configuration.retries = False  # we retry, with back-off, where it is safe
         self._messaging_client = messaging.ApiClient(messaging_configuration)
@@ -133,6 +134,18 @@ class MessagingApiClient:
             raise MessagingApiUnavailable(f"no answer from the Messaging API ({type(error).__name__})") from None
         except ValueError as error:  # an answer the SDK's models refuse (pydantic's errors are ValueErrors)
             raise MessagingApiError(f"an answer the SDK could not read ({type(error).__name__})") from None
+
+
+@sensitive_variables("token")
+def sdk_configuration(module, *, host: str | None, token: str):
+    """The SDK module's Configuration. Making one sets the `urllib3` logger (every HTTP client's in the process:
+    LINE Pay's and TapPay's too) and the SDK's own to WARNING; the levels our logging set are put back."""
+    names = ("urllib3", module.__name__)
+    levels = {name: logging.getLogger(name).level for name in names}
+    configuration = module.Configuration(host=host, access_token=token)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    return configuration
 
 
 def api_error(status: int) -> MessagingApiError:

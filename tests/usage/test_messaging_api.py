@@ -1,6 +1,7 @@
 """The Messaging API client (line-bot-sdk v3) against the fake Messaging API: what it reads, and how each failure
 comes out."""
 
+import logging
 import time
 from datetime import date
 
@@ -132,3 +133,19 @@ def test_no_server_at_the_address_is_retryable(line, settings):
 def test_each_status_the_sdk_raises_on_becomes_one_of_our_errors(status, error, retryable):
     mapped = api_error(status)
     assert (type(mapped), mapped.status, mapped.retryable) == (error, status, retryable)
+
+
+def test_making_a_client_leaves_the_loggers_levels_as_logging_set_them(line):
+    # given levels of our choosing (the SDK's Configuration sets both to WARNING when it is made)
+    urllib3_logger, sdk_logger = logging.getLogger("urllib3"), logging.getLogger("linebot.v3.messaging")
+    previous = urllib3_logger.level, sdk_logger.level
+    urllib3_logger.setLevel(logging.DEBUG)
+    sdk_logger.setLevel(logging.INFO)
+    try:
+        # when
+        MessagingApiClient(TOKEN).close()
+        # then
+        assert (urllib3_logger.level, sdk_logger.level) == (logging.DEBUG, logging.INFO)
+    finally:
+        urllib3_logger.setLevel(previous[0])
+        sdk_logger.setLevel(previous[1])
