@@ -148,8 +148,9 @@ def segment(value: str) -> str:
 
 
 @pytest.fixture
-def world(client):
-    """An admin logged in, with everything the pages ask for: a card, a checkout, LINE Pay on its way, an invoice."""
+def world(client, fake_messaging_api):
+    """An admin logged in, with everything the pages ask for: a card, a checkout, LINE Pay on its way, an invoice,
+    and a Messaging API to check channel tokens (the fake: it knows none of the tokens tried)."""
     membership = ready_admin()
     account, user = membership.account, membership.user
     registration, _url = linepay_registration_start(
@@ -205,6 +206,8 @@ PAGES = [
     ("POST", ACCOUNT + "/promo-code/", ("code",)),
     ("POST", ACCOUNT + "/promo-code/remove/", ()),
     ("GET", ACCOUNT + "/payments/", ()),
+    ("GET", ACCOUNT + "/usage/channel/", ()),
+    ("POST", ACCOUNT + "/usage/channel/", ("token", "action")),
     ("GET", ACCOUNT + "/webstore-qr.svg", ()),
     ("GET", "/checkout/{token}/", ()),
     ("POST", "/checkout/{token}/code/", ("code", "remove")),

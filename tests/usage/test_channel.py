@@ -15,7 +15,8 @@ from usage.models import MessagingChannel
 from usage.services import messaging_channel_connect
 from usage.tokens import token_decrypt
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
+# These tests read the English source strings (the site in English); the last one reads zh-Hant.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "english_messages")]
 
 TOKEN = "Zm9vYmFyLWxvbmctbGl2ZWQtY2hhbm5lbC1hY2Nlc3MtdG9rZW4+/=="
 
@@ -234,3 +235,17 @@ def test_the_service_refuses_without_a_request_too(admin, line):
         messaging_channel_connect(account=admin.account, token="wrong", actor=None)
     assert refused.value.code == "token_refused"
     assert not MessagingChannel.objects.exists()
+
+
+def test_an_admin_reading_traditional_chinese_is_told_in_it(client, admin, line, settings):
+    # given the site's default language
+    settings.LANGUAGE_CODE = "zh-hant"
+    # when
+    refused = client.post(channel_url(admin.account), {"token": "a-token-line-never-issued"}, follow=True)
+    connected = client.post(channel_url(admin.account), {"token": TOKEN}, follow=True)
+    # then
+    assert messages_of(refused) == [
+        "LINE 不接受此頻道存取權杖。請自 LINE Developers 主控台（頻道的「Messaging API」分頁）複製長期權杖後再試一次。"
+    ]
+    assert messages_of(connected) == [f"已連結 小明咖啡（{admin.account.basic_id}）的 Messaging API 頻道。"]
+    assert "已連結" in connected.content.decode()
