@@ -4,18 +4,24 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import ERROR, SUCCESS
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accounts.errors import ServiceError
+from accounts.models import AuditRecord
 from accounts.periods import BILLING_TZ
 from billing.models import MonthlyUsage, Subscription
 from billing.pricing import PlanTerms, Rules, Tier, extra_messages_fee, price_renewal
 from billing.renewals import Totals, renew_subscription
 from billing.renewals.quotes import renewal_quotes
+from billing.services import subscription_set_extra_message_cap
 from payments.models import Charge
 from promos.eligibility import Buyer
-from tests.factories import SubscriptionFactory
-from tests.helpers import add_card
+from tests.admin_rows import messages_of, post_action
+from tests.factories import SubscriptionFactory, UserFactory, plan
+from tests.helpers import add_card, new_admin
 
 # Most tests read the English source strings; the ones about zh-Hant say so and switch back.
 pytestmark = pytest.mark.usefixtures("english")
@@ -138,6 +144,89 @@ def test_the_billed_extras_never_exceed_the_cap_and_cost_what_the_month_up_to_th
     assert (extra_line(quote) or {"messages": 0})["messages"] == extras
 
 
+# ---- the service ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_admin_sets_and_clears_the_cap_with_an_audit_record_each():
+    # given
+    subscription = SubscriptionFactory(high=True)
+    actor = UserFactory()
+    # when
+    subscription_set_extra_message_cap(subscription=subscription, cap=1000, actor=actor)
+    subscription_set_extra_message_cap(subscription=subscription, cap=None, actor=actor)
+    # then
+    subscription.refresh_from_db()
+    assert subscription.extra_message_cap is None
+    records = AuditRecord.objects.filter(object_id=str(subscription.pk)).order_by("pk")
+    assert [(r.action, r.actor, r.account, r.before, r.after) for r in records] == [
+        (
+            "subscription.set_extra_message_cap",
+            actor,
+            subscription.account,
+            {"plan": subscription.plan_id, "extra_message_cap": None},
+            {"plan": subscription.plan_id, "extra_message_cap": 1000},
+        ),
+        (
+            "subscription.clear_extra_message_cap",
+            actor,
+            subscription.account,
+            {"plan": subscription.plan_id, "extra_message_cap": 1000},
+            {"plan": subscription.plan_id, "extra_message_cap": None},
+        ),
+    ]
+
+
+@pytest.mark.django_db
+def test_setting_the_cap_it_already_has_records_nothing():
+    subscription = SubscriptionFactory(high=True, extra_message_cap=1000)
+    subscription_set_extra_message_cap(subscription=subscription, cap=1000, actor=None)
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["light", "medium"])
+def test_a_plan_without_extra_messages_gets_no_cap(code):
+    # given
+    subscription = SubscriptionFactory(plan=plan(code))
+    # when
+    with pytest.raises(ServiceError) as refusal:
+        subscription_set_extra_message_cap(subscription=subscription, cap=1000, actor=None)
+    # then
+    assert refusal.value.code == "no_extra_messages"
+    assert str(refusal.value.message) == (
+        "Only the High plan sends extra messages, so only it has an extra-message cap."
+    )
+    subscription.refresh_from_db()
+    assert subscription.extra_message_cap is None
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_cap_left_from_a_high_month_can_be_cleared_on_medium():
+    subscription = SubscriptionFactory(medium=True, extra_message_cap=500)
+    subscription_set_extra_message_cap(subscription=subscription, cap=None, actor=None)
+    subscription.refresh_from_db()
+    assert subscription.extra_message_cap is None
+    assert AuditRecord.objects.get().action == "subscription.clear_extra_message_cap"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cap", [0, -1, 1_000_000_001, 2**70, True, 1.5, "1000"])
+def test_a_cap_that_is_no_whole_number_from_1_up_is_refused_and_nothing_changes(cap):
+    # given
+    subscription = SubscriptionFactory(high=True, extra_message_cap=700)
+    # when
+    with pytest.raises(ServiceError) as refusal:
+        subscription_set_extra_message_cap(subscription=subscription, cap=cap, actor=None)
+    # then
+    assert refusal.value.code == "cap_out_of_range"
+    assert str(refusal.value.message) == "The cap is a whole number of extra messages from 1 to 1,000,000,000."
+    subscription.refresh_from_db()
+    assert subscription.extra_message_cap == 700
+    assert not AuditRecord.objects.exists()
+
+
 # ---- renewals -------------------------------------------------------------------------------
 
 
@@ -186,3 +275,250 @@ def test_the_dry_run_quote_shows_the_capped_count():
     [(_subscription, _plan, quote)] = renewal_quotes([Subscription.objects.get(pk=subscription.pk)], as_of=JULY_1)
     assert (quote.extra_messages, quote.extra_messages_twd) == (2500, 500)
     assert extra_line(quote) == {"kind": "extra_messages", "messages": 2500, "amount_twd": 500}
+
+
+# ---- the plans page -------------------------------------------------------------------------
+
+
+def cap_url(account, side="billing"):
+    return reverse(f"{side}:extra_message_cap", args=[account.pk])
+
+
+def plans_url(account, side="billing"):
+    return reverse(f"{side}:plans", args=[account.pk])
+
+
+def logged_in(client, **subscription):
+    membership = new_admin(**subscription)
+    client.force_login(membership.user)
+    return membership.account
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("side", ["billing", "webstore"])
+@pytest.mark.parametrize(("typed", "stored"), [("1000", 1000), ("12,500", 12500), (" 7 000 ", 7000), ("３００", 300)])
+def test_an_admin_sets_the_cap_on_the_plans_page(client, side, typed, stored):
+    # given
+    account = logged_in(client, high=True)
+    # when
+    response = client.post(cap_url(account, side), {"extra_message_cap": typed})
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == plans_url(account, side)
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap == stored
+    assert messages_of(response) == [(SUCCESS, f"Extra messages now stop at {stored:,} a month.")]
+    assert AuditRecord.objects.get(action="subscription.set_extra_message_cap").after["extra_message_cap"] == stored
+
+
+@pytest.mark.django_db
+def test_an_admin_clears_the_cap_on_the_plans_page(client):
+    # given
+    account = logged_in(client, high=True, extra_message_cap=3000)
+    # when the clear button is pressed, whatever the field holds
+    response = client.post(cap_url(account), {"extra_message_cap": "abc", "clear": "1"})
+    # then
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap is None
+    assert messages_of(response) == [
+        (SUCCESS, "The extra-message cap was cleared: extra messages are sent without a limit.")
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("abc", "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("0", "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("-5", "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("1.5", "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("1000000001", "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("9" * 5000, "The cap is a whole number of extra messages from 1 to 1,000,000,000."),
+        ("", "Enter the cap: a whole number of extra messages."),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_changes_nothing(client, typed, message):
+    # given
+    account = logged_in(client, high=True, extra_message_cap=3000)
+    # when
+    response = client.post(cap_url(account), {"extra_message_cap": typed})
+    # then
+    assert response.status_code == 302
+    assert messages_of(response) == [(ERROR, message)]
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap == 3000
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_cap_is_a_400_that_changes_nothing(client):
+    account = logged_in(client, high=True, extra_message_cap=3000)
+    response = client.post(cap_url(account), {"extra_message_cap": "10\x0000"})
+    assert response.status_code == 400
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap == 3000
+
+
+@pytest.mark.django_db
+def test_a_medium_account_is_refused_a_cap_with_the_reason(client):
+    account = logged_in(client, medium=True)
+    response = client.post(cap_url(account), {"extra_message_cap": "1000"})
+    assert messages_of(response) == [
+        (ERROR, "Only the High plan sends extra messages, so only it has an extra-message cap.")
+    ]
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap is None
+
+
+@pytest.mark.django_db
+def test_an_operator_may_not_set_the_cap(client):
+    # given
+    account = logged_in(client, role="operator", high=True, extra_message_cap=3000)
+    # when
+    response = client.post(cap_url(account), {"extra_message_cap": "1000"})
+    # then
+    assert response.status_code == 403
+    account.subscription.refresh_from_db()
+    assert account.subscription.extra_message_cap == 3000
+
+
+@pytest.mark.django_db
+def test_another_accounts_cap_is_a_404(client):
+    # given an admin of one account, and another High account
+    logged_in(client, high=True)
+    other = SubscriptionFactory(high=True, extra_message_cap=3000)
+    # when
+    response = client.post(cap_url(other.account), {"extra_message_cap": "1000"})
+    # then
+    assert response.status_code == 404
+    other.refresh_from_db()
+    assert other.extra_message_cap == 3000
+
+
+@pytest.mark.django_db
+def test_the_cap_is_only_posted(client):
+    account = logged_in(client, high=True)
+    assert client.get(cap_url(account)).status_code == 405
+
+
+@pytest.mark.django_db
+def test_an_admin_sees_the_cap_and_its_form(client):
+    account = logged_in(client, high=True, extra_message_cap=12000)
+    page = client.get(plans_url(account)).content.decode()
+    assert "Extra-message cap: 12,000 a month" in page
+    assert 'data-testid="extra-message-cap-form"' in page
+    assert 'value="12000"' in page
+    assert 'data-testid="extra-message-cap-clear"' in page
+
+
+@pytest.mark.django_db
+def test_an_operator_sees_the_cap_without_the_form(client):
+    account = logged_in(client, role="operator", high=True, extra_message_cap=12000)
+    page = client.get(plans_url(account, "webstore")).content.decode()
+    assert "Extra-message cap: 12,000 a month" in page
+    assert 'data-testid="extra-message-cap-form"' not in page
+
+
+@pytest.mark.django_db
+def test_a_high_account_without_a_cap_says_so_and_offers_no_clear_button(client):
+    account = logged_in(client, high=True)
+    page = client.get(plans_url(account)).content.decode()
+    assert "Extra-message cap: none (extra messages are sent without a limit)" in page
+    assert 'data-testid="extra-message-cap-form"' in page
+    assert 'data-testid="extra-message-cap-clear"' not in page
+
+
+@pytest.mark.django_db
+def test_a_medium_account_shows_no_cap(client):
+    account = logged_in(client, medium=True, extra_message_cap=500)
+    page = client.get(plans_url(account)).content.decode()
+    assert 'data-testid="extra-message-cap"' not in page
+
+
+@pytest.mark.django_db
+def test_the_plans_page_groups_thousands_in_both_languages(client, settings):
+    # given a High account with 16,000 messages this month and a cap
+    account = logged_in(client, high=True, extra_message_cap=12000)
+    MonthlyUsage.objects.create(account=account, month=account.subscription.period_start, billed_messages=16000)
+    # when
+    english = client.get(plans_url(account)).content.decode()
+    settings.LANGUAGE_CODE = "zh-hant"
+    chinese = client.get(plans_url(account)).content.decode()
+    # then
+    assert "Messages this month: 16,000 / 6,000" in english
+    assert "Extra-message cap: 12,000 a month" in english
+    assert "本月訊息則數：16,000 / 6,000" in chinese
+    assert "加購訊息上限：每月 12,000 則" in chinese
+    assert "免費訊息 6,000 則" in chinese
+
+
+# ---- the staff admin ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_staff_see_the_cap_form_with_the_current_cap(admin_client):
+    subscription = SubscriptionFactory(high=True, extra_message_cap=4000, account__basic_id="@capped")
+    response = post_action(admin_client, Subscription, "set_extra_message_cap", [subscription])
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "@capped" in page and "extra messages stop at 4,000 a month" in page
+    assert 'name="extra_message_cap"' in page and 'value="4000"' in page
+
+
+@pytest.mark.django_db
+def test_staff_set_and_clear_the_cap_through_the_service(admin_client, admin_user):
+    # given
+    subscription = SubscriptionFactory(high=True, account__basic_id="@capped")
+    # when
+    set_response = post_action(
+        admin_client, Subscription, "set_extra_message_cap", [subscription], apply="1", extra_message_cap="8000"
+    )
+    subscription.refresh_from_db()
+    after_set = subscription.extra_message_cap
+    clear_response = post_action(
+        admin_client, Subscription, "set_extra_message_cap", [subscription], apply="1", extra_message_cap=""
+    )
+    # then
+    subscription.refresh_from_db()
+    assert (after_set, subscription.extra_message_cap) == (8000, None)
+    assert messages_of(set_response) == [(SUCCESS, "@capped: extra messages stop at 8,000 a month.")]
+    # (no page was shown in between, so the first message is still queued)
+    assert messages_of(clear_response) == [
+        (SUCCESS, "@capped: extra messages stop at 8,000 a month."),
+        (SUCCESS, "@capped: no extra-message cap."),
+    ]
+    actions = AuditRecord.objects.filter(actor=admin_user).order_by("pk").values_list("action", flat=True)
+    assert list(actions) == ["subscription.set_extra_message_cap", "subscription.clear_extra_message_cap"]
+
+
+@pytest.mark.django_db
+def test_staff_are_refused_a_cap_on_medium_and_junk(admin_client):
+    # given
+    medium = SubscriptionFactory(medium=True, account__basic_id="@medium")
+    high = SubscriptionFactory(high=True, extra_message_cap=4000)
+    # when
+    refused = post_action(
+        admin_client, Subscription, "set_extra_message_cap", [medium], apply="1", extra_message_cap="8000"
+    )
+    junk = post_action(admin_client, Subscription, "set_extra_message_cap", [high], apply="1", extra_message_cap="-3")
+    # then
+    assert messages_of(refused) == [
+        (ERROR, "@medium: Only the High plan sends extra messages, so only it has an extra-message cap.")
+    ]
+    assert junk.status_code == 200
+    assert "The cap is a whole number of extra messages from 1 to 1,000,000,000." in junk.content.decode()
+    medium.refresh_from_db()
+    high.refresh_from_db()
+    assert (medium.extra_message_cap, high.extra_message_cap) == (None, 4000)
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_set_one_cap_at_a_time(admin_client):
+    first, second = SubscriptionFactory(high=True), SubscriptionFactory(high=True)
+    response = post_action(
+        admin_client, Subscription, "set_extra_message_cap", [first, second], apply="1", extra_message_cap="8000"
+    )
+    assert messages_of(response) == [(ERROR, "Select exactly one subscription.")]
+    assert not Subscription.objects.filter(extra_message_cap__isnull=False).exists()
