@@ -1,10 +1,12 @@
 """The extra-message cap (加購訊息上限, SPEC §2): who sets it, where it shows, and that no renewal bills past it."""
 
+import io
 from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 from django.contrib.messages import ERROR, SUCCESS
+from django.core.management import call_command
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
@@ -522,3 +524,19 @@ def test_staff_set_one_cap_at_a_time(admin_client):
     )
     assert messages_of(response) == [(ERROR, "Select exactly one subscription.")]
     assert not Subscription.objects.filter(extra_message_cap__isnull=False).exists()
+
+
+# ---- the demo -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_high_account_has_a_cap(settings):
+    # given
+    settings.DEBUG = True
+    # when it is loaded twice
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+    # then
+    subscription = Subscription.objects.get(account__basic_id="@demo-high")
+    assert subscription.extra_message_cap == 10_000
+    assert AuditRecord.objects.filter(action="subscription.set_extra_message_cap").count() == 1
