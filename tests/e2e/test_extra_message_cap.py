@@ -2,6 +2,7 @@
 
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
@@ -10,6 +11,8 @@ from billing.models import MonthlyUsage
 from payments.models import Charge
 from tests.e2e.pages import choose_account, expect_message, log_in, text
 from tests.helpers import ready_admin
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_admin_caps_extra_messages_and_the_renewal_bills_no_more_than_the_cap(desktop, screenshot):
