@@ -26,6 +26,7 @@ from accounts.admin import (
 )
 from accounts.errors import ServiceError
 from accounts.models import Membership, OfficialAccount
+from billing.forms import ExtraMessageCapForm
 from billing.models import (
     Checkout,
     ExtraMessageTier,
@@ -47,6 +48,7 @@ from billing.services import (
     plan_price_save,
     plan_price_withdraw,
     subscription_cancel_downgrade,
+    subscription_set_extra_message_cap,
 )
 from payments import admin as payments_admin
 from payments.models import Charge
@@ -266,7 +268,43 @@ class SubscriptionAdmin(ServiceWrittenAdmin):
     list_select_related = ("account", "plan", "scheduled_plan")
     list_filter = ("status", "plan", "scheduled_plan")
     search_fields = ("account__basic_id", "account__name")
-    actions = ["cancel_downgrade"]
+    actions = ["cancel_downgrade", "set_extra_message_cap"]
+
+    @admin.action(description=_("Set the extra-message cap…"), permissions=["service"])
+    def set_extra_message_cap(self, request, queryset):
+        """An intermediate form (the cap; empty for none), then the same service as the plans page."""
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one subscription."), level=messages.ERROR)
+            return None
+        subscription = queryset.select_related("account", "plan").get()
+        form = ExtraMessageCapForm(request.POST if "apply" in request.POST else None, required=False)
+        if form.is_valid():
+            cap = form.cleaned_data["extra_message_cap"]
+            try:
+                subscription_set_extra_message_cap(subscription=subscription, cap=cap, actor=request.user)
+            except ServiceError as error:
+                report_service_error(self, request, error, subject=subscription.account.basic_id)
+                return None
+            if cap is None:
+                text = gettext("%(account)s: no extra-message cap.") % {"account": subscription.account.basic_id}
+            else:
+                text = gettext("%(account)s: extra messages stop at %(cap)s a month.") % {
+                    "account": subscription.account.basic_id,
+                    "cap": f"{cap:,}",
+                }
+            self.message_user(request, text, level=messages.SUCCESS)
+            return None
+        if not form.is_bound:
+            form = ExtraMessageCapForm(initial={"extra_message_cap": subscription.extra_message_cap}, required=False)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "subscription": subscription,
+            "title": _("Extra-message cap"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/billing/subscription/extra_message_cap.html", context)
 
     @admin.action(description=_("Cancel scheduled downgrade"), permissions=["service"])
     def cancel_downgrade(self, request, queryset):

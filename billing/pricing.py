@@ -123,8 +123,14 @@ def tax_for(net_twd: int, rules: Rules) -> int:
     return round_half_up_twd(Decimal(net_twd) * rules.tax_rate)
 
 
-def extra_messages_fee(plan: PlanTerms, billed_messages: int) -> tuple[int, int]:
-    """(extra messages, their fee in NT$) for a month on `plan`, tier by tier, rounded once."""
+def extra_messages_fee(plan: PlanTerms, billed_messages: int, cap: int | None = None) -> tuple[int, int]:
+    """(extra messages, their fee in NT$) for a month on `plan`, tier by tier, rounded once.
+
+    `cap` is the most extra messages the admin allowed that month (None: no cap). LINE stops sending
+    at the cap, so a count beyond the quota plus the cap was never sent and is never billed.
+    """
+    if cap is not None:
+        billed_messages = min(billed_messages, plan.free_message_quota + cap)
     if not plan.extra_messages_allowed or billed_messages <= plan.free_message_quota:
         return 0, 0
     tiers = sorted(plan.tiers, key=lambda tier: tier.from_message)
@@ -198,15 +204,17 @@ def price_renewal(
     rules: Rules,
     previous_plan: PlanTerms | None = None,
     previous_billed_messages: int = 0,
+    previous_extra_message_cap: int | None = None,
     code: CodeTerms | None = None,
     code_entered: bool = False,
 ) -> Quote:
     """The charge on renewing into `month` on `plan`: its fee, plus last month's extra messages.
 
     Extra messages are priced on the plan the account had last month (`previous_plan`, by
-    default `plan`) and are never reduced by a code. A Light renewal leaves a code unused.
+    default `plan`), no more of them than last month's cap (`previous_extra_message_cap`,
+    None for none), and are never reduced by a code. A Light renewal leaves a code unused.
     """
-    extra = extra_messages_fee(previous_plan or plan, previous_billed_messages)
+    extra = extra_messages_fee(previous_plan or plan, previous_billed_messages, previous_extra_message_cap)
     return _quote(
         purpose=RENEWAL,
         charge_kind=renewal_charge_kind(plan),

@@ -108,6 +108,50 @@ def subscription_cancel_downgrade(*, subscription: Subscription, actor) -> Subsc
     return subscription
 
 
+# The largest cap a form takes: far beyond any account's month, and well inside the column's range.
+EXTRA_MESSAGE_CAP_MAX = 1_000_000_000
+
+
+def subscription_set_extra_message_cap(*, subscription: Subscription, cap: int | None, actor) -> Subscription:
+    """Set (a whole number of messages, at least 1) or clear (None) the most extra messages a month (SPEC §2).
+
+    Only a plan with extra messages (High) has a cap; clearing one is always allowed, so that a cap left over
+    from a High month can be taken away. Setting the cap it already has changes and records nothing.
+    """
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= EXTRA_MESSAGE_CAP_MAX):
+        raise ServiceError(extra_message_cap_range_message(), code="cap_out_of_range")
+    with transaction.atomic():
+        lock_account(subscription.account_id)
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("plan", "account")
+            .get(pk=subscription.pk)
+        )
+        if cap is not None and not subscription.plan.extra_messages_allowed:
+            raise ServiceError(
+                _("Only the High plan sends extra messages, so only it has an extra-message cap."),
+                code="no_extra_messages",
+            )
+        if subscription.extra_message_cap == cap:
+            return subscription
+        before = snapshot(subscription, "plan", "extra_message_cap")
+        subscription.extra_message_cap = cap
+        subscription.save(update_fields=["extra_message_cap", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="subscription.set_extra_message_cap" if cap is not None else "subscription.clear_extra_message_cap",
+            obj=subscription,
+            account=subscription.account,
+            before=before,
+            after=snapshot(subscription, "plan", "extra_message_cap"),
+        )
+    return subscription
+
+
+def extra_message_cap_range_message():
+    return _("The cap is a whole number of extra messages from 1 to %(most)s.") % {"most": f"{EXTRA_MESSAGE_CAP_MAX:,}"}
+
+
 PRICE_FIELDS = ("plan", "effective_from", "monthly_fee_twd")
 
 

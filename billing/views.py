@@ -10,6 +10,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,10 +21,16 @@ from django.views.decorators.http import require_POST
 from accounts.errors import ServiceError
 from accounts.http import go, moment_or_none, next_url, opener_policy, page, report, url
 from accounts.permissions import account_admin_required, account_member_required
+from billing.forms import ExtraMessageCapForm
 from billing.models import Plan, Subscription
 from billing.pricing import plan_move
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
-from billing.services import payment_method_remove, subscription_cancel_downgrade, subscription_schedule_downgrade
+from billing.services import (
+    payment_method_remove,
+    subscription_cancel_downgrade,
+    subscription_schedule_downgrade,
+    subscription_set_extra_message_cap,
+)
 from invoices.selectors import cardholder_of, has_einvoice_profile
 from payments.gateways import GatewayError, gateway
 from payments.models import Charge, LinePayRegistration, LinePayRegistrationStatus, MethodStatus, PaymentMethod
@@ -102,6 +109,32 @@ def downgrade_cancel(request, account):
         messages.success(request, _("The scheduled downgrade was cancelled."))
     except ServiceError as error:
         report(request, error)
+    return go(request, "plans", account.pk)
+
+
+@require_POST
+@account_admin_required
+def extra_message_cap(request, account):
+    """Set the High plan's extra-message cap (加購訊息上限), or clear it with the form's `clear` button."""
+    form = ExtraMessageCapForm(request.POST)
+    clear = "clear" in request.POST
+    if not clear and not form.is_valid():
+        for error in form.errors.get("extra_message_cap", []):
+            messages.error(request, error)
+        return go(request, "plans", account.pk)
+    cap = None if clear else form.cleaned_data["extra_message_cap"]
+    try:
+        subscription_set_extra_message_cap(subscription=account.subscription, cap=cap, actor=request.user)
+    except ServiceError as error:
+        report(request, error)
+    else:
+        if cap is None:
+            messages.success(request, _("The extra-message cap was cleared: extra messages are sent without a limit."))
+        else:
+            messages.success(
+                request,
+                _("Extra messages now stop at %(cap)s a month.") % {"cap": intcomma(cap)},
+            )
     return go(request, "plans", account.pk)
 
 

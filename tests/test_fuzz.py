@@ -192,6 +192,7 @@ PAGES = [
     ("POST", ACCOUNT + "/plans/{code}/upgrade/", ()),
     ("POST", ACCOUNT + "/plans/{code}/downgrade/", ()),
     ("POST", ACCOUNT + "/plans/downgrade/cancel/", ()),
+    ("POST", ACCOUNT + "/plans/cap/", ("extra_message_cap", "clear")),
     ("GET", ACCOUNT + "/payment-methods/", ()),
     ("GET", ACCOUNT + "/payment-methods/add/", ("next",)),
     ("POST", ACCOUNT + "/payment-methods/add/card/", ("card_token", "next")),
@@ -469,9 +470,9 @@ def test_an_admin_action_answers_any_selection_without_a_500(staff, model, rf):
     request = rf.get(url)
     request.user = UserFactory(username="fuzz-actions", is_staff=True, is_superuser=True)
     actions = sorted(admin.site._registry[model].get_actions(request)) or ["delete_selected"]
-    # The action's own intermediate forms (refund, codes to generate) post these with "apply".
+    # The action's own intermediate forms (refund, codes to generate, the cap) post these with "apply".
     extra = st.dictionaries(
-        st.sampled_from(["apply", "count", "amount_twd", "reason", "select_across", "index"]),
+        st.sampled_from(["apply", "count", "amount_twd", "reason", "extra_message_cap", "select_across", "index"]),
         st.one_of(st.sampled_from(NASTY), ANY_TEXT),
         max_size=3,
     )

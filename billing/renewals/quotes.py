@@ -91,6 +91,7 @@ class Pricer:
             rules=self.rules,
             previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
             previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
+            previous_extra_message_cap=subscription.extra_message_cap,
             code=code_terms(code) if code else None,
         )
         return new_plan, quote, code

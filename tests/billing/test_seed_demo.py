@@ -58,7 +58,7 @@ def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
         "Campaign": 2,
         "CodeBatch": 2,
         "PromoCode": 55,
-        "AuditRecord": 24,
+        "AuditRecord": 25,
     }
     for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
         assert login in output

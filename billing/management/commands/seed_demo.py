@@ -17,7 +17,7 @@ from accounts.audit import move_statuses
 from accounts.models import OfficialAccount, Region
 from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at
 from billing.models import Plan
-from billing.services import account_create
+from billing.services import account_create, subscription_set_extra_message_cap
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange, ProfileKind
 from invoices.selectors import cardholder_of, has_einvoice_profile
@@ -48,6 +48,7 @@ class DemoAccount:
     setup: str  # "new": nothing; "invoice": e-invoice info only; "card" / "linepay": ready to pay
     region: str = Region.TAIWAN
     operator: bool = False
+    extra_message_cap: int | None = None  # High only: the most extra messages a month
 
 
 # Every onboarding state on the light plan, where upgrades start; paid plans are always ready to pay.
@@ -58,7 +59,7 @@ ACCOUNTS = [
     DemoAccount("@demo-light-lp", "示範小店 輕用量 (LINE Pay)", "light", "linepay"),
     DemoAccount("@demo-medium", "示範小店 中用量", "medium", "card", operator=True),
     DemoAccount("@demo-medium-lp", "示範小店 中用量 (LINE Pay)", "medium", "linepay"),
-    DemoAccount("@demo-high", "示範小店 高用量", "high", "card"),
+    DemoAccount("@demo-high", "示範小店 高用量", "high", "card", extra_message_cap=10_000),
     DemoAccount("@demo-jp", "Demo shop Japan", "medium", "card", region=Region.JAPAN),
 ]
 
@@ -129,6 +130,10 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
         einvoice_profile_save(account=account, data=profile, actor=users["admin"])
     if spec.setup in {"card", "linepay"} and not account.payment_methods.exists():
         add_sandbox_method(account, spec.setup, actor=users["admin"])
+    if spec.extra_message_cap and account.subscription.extra_message_cap is None:
+        subscription_set_extra_message_cap(
+            subscription=account.subscription, cap=spec.extra_message_cap, actor=users["admin"]
+        )
     return account
 
 
