@@ -123,8 +123,18 @@ def tax_for(net_twd: int, rules: Rules) -> int:
     return round_half_up_twd(Decimal(net_twd) * rules.tax_rate)
 
 
-def extra_messages_fee(plan: PlanTerms, billed_messages: int, cap: int | None = None) -> tuple[int, int]:
-    """(extra messages, their fee in NT$) for a month on `plan`, tier by tier, rounded once.
+@dataclass(frozen=True)
+class TierUse:
+    """How many of a month's extra messages fell in one tier, and what they cost there (unrounded)."""
+
+    from_message: int
+    unit_price_twd: Decimal
+    messages: int
+    amount: Decimal
+
+
+def extra_messages_by_tier(plan: PlanTerms, billed_messages: int, cap: int | None = None) -> list[TierUse]:
+    """A month's extra messages on `plan`, tier by tier (the tiers they reach only).
 
     `cap` is the most extra messages the admin allowed that month (None: no cap). LINE stops sending
     at the cap, so a count beyond the quota plus the cap was never sent and is never billed.
@@ -132,15 +142,22 @@ def extra_messages_fee(plan: PlanTerms, billed_messages: int, cap: int | None = 
     if cap is not None:
         billed_messages = min(billed_messages, plan.free_message_quota + cap)
     if not plan.extra_messages_allowed or billed_messages <= plan.free_message_quota:
-        return 0, 0
+        return []
     tiers = sorted(plan.tiers, key=lambda tier: tier.from_message)
-    amount = Decimal(0)
+    uses = []
     for index, tier in enumerate(tiers):
         tier_end = tiers[index + 1].from_message - 1 if index + 1 < len(tiers) else billed_messages
         in_tier = min(billed_messages, tier_end) - max(tier.from_message, plan.free_message_quota + 1) + 1
         if in_tier > 0:
-            amount += in_tier * tier.unit_price_twd
-    return billed_messages - plan.free_message_quota, round_half_up_twd(amount)
+            uses.append(TierUse(tier.from_message, tier.unit_price_twd, in_tier, in_tier * tier.unit_price_twd))
+    return uses
+
+
+def extra_messages_fee(plan: PlanTerms, billed_messages: int, cap: int | None = None) -> tuple[int, int]:
+    """(extra messages, their fee in NT$) for a month on `plan`, tier by tier, rounded once (see
+    `extra_messages_by_tier`, and its `cap`)."""
+    uses = extra_messages_by_tier(plan, billed_messages, cap)
+    return sum(use.messages for use in uses), round_half_up_twd(sum((use.amount for use in uses), Decimal(0)))
 
 
 def upgrade_charge_kind(target: PlanTerms) -> str | None:

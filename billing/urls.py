@@ -6,7 +6,7 @@ are mounted here, beside the others."""
 
 from django.urls import include, path
 
-from billing import checkout_views, views
+from billing import checkout_views, usage_page, views
 from invoices import views as invoice_views
 from promos import views as promo_views
 from usage import views as usage_views
@@ -33,6 +33,7 @@ account_patterns = [
     path("promo-code/", promo_views.promo_code, name="promo_code"),
     path("promo-code/remove/", promo_views.promo_code_remove, name="promo_code_remove"),
     path("payments/", views.payment_records, name="payment_records"),
+    path("usage/", usage_page.usage, name="usage"),
     path("usage/channel/", usage_views.usage_channel, name="usage_channel"),
     path("webstore-qr.svg", views.webstore_qr, name="webstore_qr"),
 ]

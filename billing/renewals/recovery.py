@@ -3,10 +3,7 @@
 import logging
 from datetime import datetime
 
-from billing.models import (
-    Renewal,
-    RenewalStatus,
-)
+from billing.models import Renewal, RenewalStatus
 from billing.renewals.batches import renewals_settle
 from billing.renewals.runs import Totals
 from payments.gateways import ChargeResult, Outcome, gateway

@@ -7,11 +7,7 @@ from django.db import transaction
 
 from accounts.audit import lock_account, move_status
 from accounts.periods import local_date
-from billing.models import (
-    Renewal,
-    RenewalStatus,
-    Subscription,
-)
+from billing.models import Renewal, RenewalStatus, Subscription
 from billing.renewals.batches import Attempt, charge_and_settle, record_attempts
 from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, pricing_inputs
 from billing.renewals.runs import Totals, plans_by_pk

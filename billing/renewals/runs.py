@@ -11,13 +11,7 @@ from django.utils import timezone
 
 from accounts.audit import move_status
 from accounts.periods import local_date, month_start
-from billing.models import (
-    Renewal,
-    RenewalRun,
-    RenewalRunStatus,
-    RenewalStatus,
-    Subscription,
-)
+from billing.models import Renewal, RenewalRun, RenewalRunStatus, RenewalStatus, Subscription
 from billing.selectors import plans_with_terms
 
 logger = logging.getLogger(__name__)

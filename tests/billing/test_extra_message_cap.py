@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from accounts.errors import ServiceError
 from accounts.models import AuditRecord
 from accounts.periods import BILLING_TZ
-from billing.models import MonthlyUsage, Subscription
+from billing.models import Subscription
 from billing.pricing import PlanTerms, Rules, Tier, extra_messages_fee, price_renewal
 from billing.renewals import Totals, renew_subscription
 from billing.renewals.quotes import renewal_quotes
@@ -24,6 +24,7 @@ from promos.eligibility import Buyer
 from tests.admin_rows import messages_of, post_action
 from tests.factories import SubscriptionFactory, UserFactory, plan
 from tests.helpers import add_card, new_admin
+from usage.models import MonthlyUsage
 
 # Most tests read the English source strings; the ones about zh-Hant say so and switch back.
 pytestmark = pytest.mark.usefixtures("english")

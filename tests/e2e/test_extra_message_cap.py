@@ -7,10 +7,10 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from accounts.periods import next_month_start
-from billing.models import MonthlyUsage
 from payments.models import Charge
 from tests.e2e.pages import choose_account, expect_message, log_in, text
 from tests.helpers import ready_admin
+from usage.models import MonthlyUsage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
