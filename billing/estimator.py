@@ -203,7 +203,7 @@ def estimate(
     """The month's cost on every plan in `plans`, and which to choose. `current`: the account's plan code."""
     costs = _costs(plans, messages.billed, rules)
     by_code = {cost.plan: cost for cost in costs}
-    now = by_code.get(current) if current is not None else None
+    now = by_code.get(current)
     cheapest = _cheapest(costs)
     move = saving_twd = saving_net_twd = None
     if now is not None and cheapest is not None:
