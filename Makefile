@@ -6,7 +6,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oa_billing
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format messages bench-codes
+.PHONY: run test install lint format messages bench-codes mutation
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +53,20 @@ format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 messages: install
-	$(BIN)/python manage.py makemessages -l zh_Hant -l en --ignore=.venv --ignore=bench
-	$(BIN)/python manage.py compilemessages --ignore=.venv
+	$(BIN)/python manage.py makemessages -l zh_Hant -l en --ignore=.venv --ignore=bench --ignore=mutants
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=mutants
 
 bench-codes: install
 	$(BIN)/python bench/generate_codes.py
+
+# Mutation testing of the money path (not in CI, not in `make test`): mutmut changes billing/pricing.py and
+# billing/estimator.py one mutant at a time and runs their own tests (pyproject.toml, [tool.mutmut]). From a
+# clean mutants/ each time, so no verdict is left over from older tests. Prints the figures, then the survivors.
+mutation: install
+	rm -rf mutants
+	$(BIN)/mutmut run > /dev/null 2>&1 || { $(BIN)/mutmut run; exit 1; }
+	$(BIN)/mutmut export-cicd-stats > /dev/null
+	@$(BIN)/python -c "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); \
+		print('mutants:', s['total'], ' killed:', s['killed'], ' survived:', s['survived'], \
+		' other:', s['total'] - s['killed'] - s['survived'], ' kill rate: %.1f%%' % (100 * s['killed'] / s['total']))"
+	$(BIN)/mutmut results
