@@ -21,13 +21,40 @@ STYLE = Style(
 
 def bar_chart(*, title: str, labels: list[str], series: list[tuple[str, list[int]]], stacked: bool = False, **options):
     chart = (pygal.StackedBar if stacked else pygal.Bar)(
-        style=STYLE, js=[], disable_xml_declaration=True, width=640, height=260, legend_at_bottom=True,
-        show_y_guides=True, print_values=False, x_label_rotation=0, truncate_label=-1, **options,
-    )  # fmt: skip
+        style=STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        width=640,
+        height=260,
+        legend_at_bottom=True,
+        show_y_guides=True,
+        print_values=False,
+        x_label_rotation=0,
+        truncate_label=-1,
+        **options,
+    )
     chart.title = title
     chart.x_labels = labels
     for name, values in series:
         chart.add(name, values)
+    return chart
+
+
+def xy_chart(*, title: str, series: list[tuple[str, list[tuple[int, int]]]]):
+    chart = pygal.XY(
+        style=STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        width=640,
+        height=300,
+        legend_at_bottom=True,
+        show_dots=False,
+        stroke=True,
+        x_label_rotation=20,
+    )
+    chart.title = title
+    for name, points in series:
+        chart.add(name, points)
     return chart
 
 

@@ -6,7 +6,7 @@ are mounted here, beside the others."""
 
 from django.urls import include, path
 
-from billing import checkout_views, usage_page, views
+from billing import checkout_views, estimate_page, usage_page, views
 from invoices import views as invoice_views
 from promos import views as promo_views
 from usage import views as usage_views
@@ -34,6 +34,7 @@ account_patterns = [
     path("promo-code/remove/", promo_views.promo_code_remove, name="promo_code_remove"),
     path("payments/", views.payment_records, name="payment_records"),
     path("usage/", usage_page.usage, name="usage"),
+    path("usage/estimate/", estimate_page.estimate_view, name="usage_estimate"),
     path("usage/channel/", usage_views.usage_channel, name="usage_channel"),
     path("webstore-qr.svg", views.webstore_qr, name="webstore_qr"),
 ]
