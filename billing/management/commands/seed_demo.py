@@ -4,8 +4,9 @@ Idempotent: what exists is left alone, so a second run changes nothing. It creat
 so it refuses to run with DEBUG off unless --force is given.
 """
 
+import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import move_statuses
+from accounts.audit import move_status, move_statuses
 from accounts.models import OfficialAccount, Region
 from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at
 from billing.models import Plan
@@ -27,6 +28,8 @@ from payments.models import SandboxLinePayTransaction
 from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
 from promos.models import Campaign, CodeStatus
 from promos.services import promo_codes_generate
+from usage.models import ChannelStatus, DailyUsage, MessageKind, MessagingChannel, MonthlyUsage, UsageSource
+from usage.tokens import token_encrypt
 
 # username, password (demo only, printed on every run), staff
 LOGINS = [
@@ -40,6 +43,15 @@ CAMPAIGN_CODES = 50
 EXPIRED_CODES = 5
 
 
+# A day's messages by kind, around which each demo account's days vary (SPEC §7: the first kinds are billed).
+USAGE = {
+    "high": {"broadcast": 120, "apiPush": 420, "targeting": 90, "apiReply": 260, "autoResponse": 40, "chat": 25},
+    "medium": {"broadcast": 40, "apiPush": 50, "apiReply": 120, "autoResponse": 30, "chat": 10},
+    "light": {"apiPush": 3, "apiReply": 70, "autoResponse": 20, "welcomeResponse": 4, "chat": 6},
+}
+PAST_MONTHS = 5
+
+
 @dataclass(frozen=True)
 class DemoAccount:
     basic_id: str
@@ -49,6 +61,7 @@ class DemoAccount:
     region: str = Region.TAIWAN
     operator: bool = False
     extra_message_cap: int | None = None  # High only: the most extra messages a month
+    channel: bool = False  # a (fake) connected Messaging API channel
 
 
 # Every onboarding state on the light plan, where upgrades start; paid plans are always ready to pay.
@@ -59,7 +72,7 @@ ACCOUNTS = [
     DemoAccount("@demo-light-lp", "示範小店 輕用量 (LINE Pay)", "light", "linepay"),
     DemoAccount("@demo-medium", "示範小店 中用量", "medium", "card", operator=True),
     DemoAccount("@demo-medium-lp", "示範小店 中用量 (LINE Pay)", "medium", "linepay"),
-    DemoAccount("@demo-high", "示範小店 高用量", "high", "card", extra_message_cap=10_000),
+    DemoAccount("@demo-high", "示範小店 高用量", "high", "card", extra_message_cap=10_000, channel=True),
     DemoAccount("@demo-jp", "Demo shop Japan", "medium", "card", region=Region.JAPAN),
 ]
 
@@ -76,6 +89,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = {username: demo_user(username, password, staff) for username, password, staff in LOGINS}
             accounts = [demo_account(spec, users) for spec in ACCOUNTS]
+            for spec, account in zip(ACCOUNTS, accounts, strict=True):
+                demo_usage(spec, account)
             campaign = demo_campaigns(actor=users["staff"])
             demo_number_range(actor=users["staff"])
         self.report(accounts, campaign)
@@ -135,6 +150,51 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
             subscription=account.subscription, cap=spec.extra_message_cap, actor=users["admin"]
         )
     return account
+
+
+def demo_usage(spec: DemoAccount, account: OfficialAccount) -> None:
+    """This month's days by kind up to yesterday, and the months before as LINE's final totals, once. The High
+    account goes over its free quota, the Medium one nears it, the Light ones send mostly replies (free)."""
+    if DailyUsage.objects.filter(account=account).exists():
+        return
+    today = local_date(timezone.now())
+    kinds = {kind.code: kind for kind in MessageKind.objects.all()}
+    jitter = random.Random(spec.basic_id)  # noqa: S311 - demo figures, not a secret
+    per_day = USAGE[spec.plan]
+    DailyUsage.objects.bulk_create(
+        DailyUsage(
+            account=account,
+            day=day,
+            kind=kinds[code],
+            count=round(mean * jitter.uniform(0.6, 1.4)),
+            source=UsageSource.API if spec.channel else UsageSource.STAFF,
+            final=True,
+        )
+        for day in (today.replace(day=n) for n in range(1, today.day))
+        for code, mean in per_day.items()
+    )
+    billed_a_day = sum(mean for code, mean in per_day.items() if kinds[code].billed)
+    month = month_start(today)
+    for _ in range(PAST_MONTHS):
+        month = month_start(month - timedelta(days=1))
+        MonthlyUsage.objects.create(
+            account=account,
+            month=month,
+            billed_messages=round(billed_a_day * 30 * jitter.uniform(0.7, 1.2)),
+            source=UsageSource.API if spec.channel else UsageSource.STAFF,
+            final=True,
+        )
+    if spec.channel and not MessagingChannel.objects.filter(account=account).exists():
+        channel = MessagingChannel(
+            account=account,
+            token_encrypted=token_encrypt("demo-token-not-a-real-channel"),
+            bot_basic_id=spec.basic_id,
+            bot_name=spec.name,
+            connected_at=timezone.now(),
+            last_synced_at=timezone.now(),
+        )
+        move_status(channel, ChannelStatus.CONNECTED)
+        channel.save()
 
 
 def add_sandbox_method(account: OfficialAccount, setup: str, *, actor) -> None:
