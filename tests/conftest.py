@@ -91,7 +91,8 @@ def english_messages():
 
 @pytest.fixture(autouse=True)
 def plans_after_a_flush(request):
-    """A transactional test flushes every table, the plans the data migration loaded included: load them again.
+    """A transactional test flushes every table, the plans and message kinds the data migrations loaded included:
+    load them again.
 
     The migration's own function does it (it is idempotent), so the tests see what a fresh database has.
     """
@@ -102,3 +103,4 @@ def plans_after_a_flush(request):
     from django.apps import apps
 
     importlib.import_module("billing.migrations.0003_seed_plans").seed_plans(apps, None)
+    importlib.import_module("usage.migrations.0004_seed_message_kinds").seed(apps, None)
