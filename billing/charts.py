@@ -19,12 +19,20 @@ STYLE = Style(
 )
 
 
-def bar_chart(*, title: str, labels: list[str], series: list[tuple[str, list[int]]], stacked: bool = False, **options):
+def bar_chart(
+    *,
+    title: str,
+    labels: list[str],
+    series: list[tuple[str, list[int]]],
+    stacked: bool = False,
+    width: int = 640,
+    **options,
+):
     chart = (pygal.StackedBar if stacked else pygal.Bar)(
         style=STYLE,
         js=[],
         disable_xml_declaration=True,
-        width=640,
+        width=width,
         height=260,
         legend_at_bottom=True,
         show_y_guides=True,
