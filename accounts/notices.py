@@ -20,6 +20,7 @@ NOTICES = {
     "downgraded",
     "method_expired",
     "code_released",
+    "usage_threshold",
 }
 
 

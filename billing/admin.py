@@ -38,6 +38,7 @@ from billing.models import (
     RenewalRun,
     RenewalStatus,
     Subscription,
+    UsageNotice,
 )
 from billing.refunds import charge_refund_through_gateway
 from billing.renewals import Totals, renewal_retry
@@ -457,3 +458,12 @@ class ChargeAdmin(payments_admin.ChargeAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/payments/charge/refund.html", context)
+
+
+@admin.register(UsageNotice)
+class UsageNoticeAdmin(ServiceWrittenAdmin):
+    list_display = ("sent_at", "account", "month", "threshold", "billed_messages")
+    list_select_related = ("account",)
+    list_filter = ("threshold", "month")
+    search_fields = ("account__basic_id", "account__name")
+    date_hierarchy = "sent_at"

@@ -339,3 +339,34 @@ class Renewal(models.Model):
 
     def __str__(self):
         return f"#{self.subscription_id} {self.period_start:%Y-%m} {self.get_status_display()}"
+
+
+class UsageThreshold(models.TextChoices):
+    QUOTA_80 = "quota_80", _("80 percent of the free messages")
+    QUOTA_100 = "quota_100", _("All the free messages")
+    CAP_80 = "cap_80", _("80 percent of the extra-message cap")
+    CAP_100 = "cap_100", _("The extra-message cap")
+
+
+class UsageNotice(models.Model):
+    """An e-mail telling an account's admins that the month's messages crossed a threshold: at most one per
+    account, month and threshold, which the database enforces (two hosts at once send it once)."""
+
+    account = models.ForeignKey(
+        OfficialAccount, on_delete=models.PROTECT, related_name="usage_notices", verbose_name=_("official account")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    threshold = models.CharField(_("threshold"), max_length=10, choices=UsageThreshold.choices)
+    billed_messages = models.PositiveIntegerField(_("billed messages"))
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("usage notice")
+        verbose_name_plural = _("usage notices")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month", "threshold"], name="one_usage_notice_per_threshold")
+        ]
+
+    def __str__(self):
+        return f"{self.account.basic_id} {self.month:%Y-%m} {self.threshold}"

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserPreference
-from billing.models import RenewalRun
+from billing.models import RenewalRun, UsageNotice
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
@@ -68,6 +68,9 @@ MAKERS = {
     "billing.checkout": _checkout,
     "billing.renewalrun": _renewal_run,
     "billing.renewal": _renewal,
+    "billing.usagenotice": lambda: UsageNotice.objects.create(
+        account=factories.AccountFactory(), month=date(2026, 11, 1), threshold="quota_80", billed_messages=2400
+    ),
     "accounts.userpreference": lambda: UserPreference.objects.create(user=factories.UserFactory(), language="en"),
     "payments.paymentmethod": factories.PaymentMethodFactory,
     "payments.charge": factories.ChargeFactory,

@@ -25,6 +25,7 @@ NO_ADDING = {
     "billing.checkout",
     "billing.renewalrun",
     "billing.renewal",
+    "billing.usagenotice",
     "payments.paymentmethod",
     "payments.charge",
     "payments.refund",

@@ -86,3 +86,16 @@ def billed_by_month(account, months: list[date]) -> dict[date, int]:
         days.annotate(month=TruncMonth("day")).values_list("month").annotate(total=Sum("count")).order_by("month")
     )
     return {start: recorded.get(start, summed.get(start, 0)) for start in starts}
+
+
+def billed_this_month_by_account(month: date) -> dict[int, int]:
+    """Every account's billed messages in `month`: LINE's total where recorded, else its billed days. Two queries."""
+    start, end = month_start(month), next_month_start(month)
+    summed = dict(
+        DailyUsage.objects.filter(kind__billed=True, day__gte=start, day__lt=end)
+        .values_list("account")
+        .annotate(total=Sum("count"))
+        .order_by()
+    )
+    summed.update(MonthlyUsage.objects.filter(month=start).values_list("account", "billed_messages"))
+    return summed
