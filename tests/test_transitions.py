@@ -146,6 +146,7 @@ def test_no_app_module_writes_a_status_but_through_move_status():
         "payments",
         "promos",
         "invoices",
+        "usage",
     }
     assert found == [], "a status is written outside accounts.audit.move_status(es):\n" + "\n".join(found)
 

@@ -35,13 +35,13 @@ DELIVERY_FIELDS = {
 
 
 class MessagingApiError(Exception):
-    """A call that did not give an answer we can use. `status` is the HTTP status (0: none came)."""
+    """A call that did not give an answer we can use. `http_status` is the HTTP status (0: none came)."""
 
     retryable = False
 
     def __init__(self, message: str, *, status: int = 0):
         super().__init__(message)
-        self.status = status
+        self.http_status = status
 
 
 class ChannelUnauthorized(MessagingApiError):

@@ -83,7 +83,7 @@ def test_an_unready_day_is_not_ready_and_counts_nothing(line):
 def test_a_token_line_does_not_know_is_unauthorized(line):
     with MessagingApiClient("a-mistyped-token") as client, pytest.raises(ChannelUnauthorized) as refused:
         client.bot_info()
-    assert (refused.value.status, refused.value.retryable) == (401, False)
+    assert (refused.value.http_status, refused.value.retryable) == (401, False)
     assert line.calls == {}
 
 
@@ -95,7 +95,7 @@ def test_busy_or_failing_answers_are_worth_retrying_and_are_not_retried_by_the_s
     with MessagingApiClient(TOKEN) as client, pytest.raises(MessagingApiUnavailable) as failed:
         client.consumption()
     # then one request only: we decide when to try again
-    assert (failed.value.status, failed.value.retryable) == (int(fault), True)
+    assert (failed.value.http_status, failed.value.retryable) == (int(fault), True)
     assert line.requests == [("GET", "/v2/bot/message/quota/consumption")]
     # and the next call goes through
     with MessagingApiClient(TOKEN) as client:
@@ -108,7 +108,7 @@ def test_a_late_answer_is_a_retryable_time_out_after_the_configured_seconds(line
     with MessagingApiClient(TOKEN) as client, pytest.raises(MessagingApiUnavailable) as failed:
         client.quota()
     assert time.monotonic() - started < 1.4  # the client's 0.5 s, not the fake's 1.5 s
-    assert (failed.value.status, failed.value.retryable) == (0, True)
+    assert (failed.value.http_status, failed.value.retryable) == (0, True)
 
 
 def test_no_server_at_the_address_is_retryable(line, settings):
@@ -132,7 +132,7 @@ def test_no_server_at_the_address_is_retryable(line, settings):
 )
 def test_each_status_the_sdk_raises_on_becomes_one_of_our_errors(status, error, retryable):
     mapped = api_error(status)
-    assert (type(mapped), mapped.status, mapped.retryable) == (error, status, retryable)
+    assert (type(mapped), mapped.http_status, mapped.retryable) == (error, status, retryable)
 
 
 def test_making_a_client_leaves_the_loggers_levels_as_logging_set_them(line):
