@@ -21,6 +21,7 @@ NOTICES = {
     "method_expired",
     "code_released",
     "usage_threshold",
+    "channel_disconnected",
 }
 
 

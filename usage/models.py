@@ -116,6 +116,13 @@ class MessagingChannel(models.Model):
     bot_name = models.CharField(_("LINE display name"), max_length=100, blank=True)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+    sync_claimed_until = models.DateTimeField(
+        _("being synced until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A sync run holds the channel until then, so several hosts never read it twice at once."),
+    )
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 

@@ -1,0 +1,207 @@
+"""Usage read from each connected channel's Messaging API (SPEC §7): the days by kind, and this month's billed total,
+which is the figure billing trusts. What `sync_message_usage` runs.
+
+Safe to run again (a figure LINE gave before is written again only if it changed) and on several hosts at once
+(each channel is claimed for a while before it is read). A 429, a 5xx or a time-out is tried again with back-off;
+a 401 disconnects the channel and tells the account's admins; any other failure leaves the channel's figures as
+they were and is counted.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.audit import audit_entry, audit_records_save, snapshot
+from accounts.notices import notify_admins
+from accounts.periods import BILLING_TZ, month_start, next_month_start
+from usage.messaging_api import ChannelUnauthorized, Deliveries, MessagingApiClient, MessagingApiError
+from usage.models import ChannelStatus, DailyUsage, MessageKind, MessagingChannel, MonthlyUsage, UsageSource
+from usage.services import messaging_channel_disconnect
+from usage.tokens import token_decrypt
+
+logger = logging.getLogger(__name__)
+
+CLAIM = timedelta(minutes=5)
+ATTEMPTS = 4
+BACKOFF_SECONDS = 1.0  # then 2 s, 4 s; the tests make it small
+# LINE counts a month's messages from 22:59 (UTC+8) on its last day in the next month: from then on the
+# month's consumption no longer moves, and it is the final figure a renewal bills.
+MONTH_CLOSES_AT = (22, 59)
+
+
+@dataclass
+class SyncTotals:
+    channels: int = 0
+    figures_changed: int = 0
+    skipped: int = 0  # claimed by another run
+    disconnected: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def merge(self, other: "SyncTotals") -> None:
+        self.channels += other.channels
+        self.figures_changed += other.figures_changed
+        self.skipped += other.skipped
+        self.disconnected += other.disconnected
+        self.failed += other.failed
+
+
+@dataclass(frozen=True)
+class Reading:
+    days: list[Deliveries]
+    consumption: int | None  # this month's billed total, when it was asked for
+
+
+def month_is_closed(month: date, now: datetime) -> bool:
+    """Whether LINE has stopped counting `month` (see MONTH_CLOSES_AT)."""
+    last_day = next_month_start(month) - timedelta(days=1)
+    closes = datetime(last_day.year, last_day.month, last_day.day, *MONTH_CLOSES_AT, tzinfo=BILLING_TZ)
+    return now >= closes
+
+
+def connected_channels(account_id: int | None = None) -> list[int]:
+    channels = MessagingChannel.objects.filter(status=ChannelStatus.CONNECTED)
+    if account_id is not None:
+        channels = channels.filter(account_id=account_id)
+    return list(channels.order_by("pk").values_list("pk", flat=True))
+
+
+def channel_claim(channel_id: int, now: datetime) -> bool:
+    free = Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lt=now)
+    claimed = MessagingChannel.objects.filter(free, pk=channel_id, status=ChannelStatus.CONNECTED)
+    return claimed.update(sync_claimed_until=now + CLAIM) == 1
+
+
+def with_retries(call: Callable, *, attempts: int = ATTEMPTS):
+    for attempt in range(attempts):
+        try:
+            return call()
+        except MessagingApiError as error:
+            if not error.retryable or attempt == attempts - 1:
+                raise
+            time.sleep(BACKOFF_SECONDS * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def read_channel(token: str, *, days: list[date], month: date | None) -> Reading:
+    with MessagingApiClient(token) as client:
+        deliveries = [with_retries(lambda day=day: client.deliveries(day)) for day in days]
+        consumption = with_retries(client.consumption) if month is not None else None
+    return Reading(deliveries, consumption)
+
+
+def channel_sync(channel_id: int, *, days: list[date], month: date | None, now: datetime, dry_run: bool) -> SyncTotals:
+    """Read one channel (if no other run holds it) and record what changed."""
+    totals = SyncTotals()
+    if not channel_claim(channel_id, now):
+        totals.skipped += 1
+        return totals
+    channel = MessagingChannel.objects.select_related("account").get(pk=channel_id)
+    totals.channels += 1
+    try:
+        reading = read_channel(token_decrypt(channel.token_encrypted), days=days, month=month)
+    except ChannelUnauthorized:
+        _disconnect(channel)
+        totals.disconnected += 1
+        return totals
+    except MessagingApiError as error:
+        logger.warning("usage of channel %s not read: %s", channel_id, error)
+        MessagingChannel.objects.filter(pk=channel_id).update(last_error=str(error)[:200], sync_claimed_until=None)
+        totals.failed.append(f"{channel.account.basic_id}: {error}")
+        return totals
+    if not dry_run:
+        totals.figures_changed += usage_record(channel.account, reading, month=month, now=now)
+    MessagingChannel.objects.filter(pk=channel_id).update(
+        last_synced_at=timezone.now(), last_error="", sync_claimed_until=None
+    )
+    return totals
+
+
+def _disconnect(channel: MessagingChannel) -> None:
+    account = channel.account
+    messaging_channel_disconnect(account=account, actor=None, reason="LINE refused the channel access token (401)")
+    transaction.on_commit(lambda: notify_admins(account=account, notice="channel_disconnected"))
+
+
+def usage_record(account, reading: Reading, *, month: date | None, now: datetime) -> int:
+    """Write what LINE said: a day's kinds (final when the day is `ready`; nothing for a day LINE has no figures
+    for yet), and the month's billed total (final once the month has closed). Returns the figures changed."""
+    kinds = {kind.code: kind for kind in MessageKind.objects.all()}
+    records = []
+    with transaction.atomic():
+        for day in reading.days:
+            if day.status == "out_of_service" or not (day.ready or any(day.counts.values())):
+                continue
+            existing = {row.kind_id: row for row in DailyUsage.objects.filter(account=account, day=day.day)}
+            for code, count in day.counts.items():
+                kind = kinds.get(code)
+                if kind is None or (count == 0 and kind.pk not in existing):
+                    continue
+                row = existing.get(kind.pk) or DailyUsage(account=account, day=day.day, kind=kind)
+                records += _set(row, account, count=count, final=day.ready)
+        if reading.consumption is not None and month is not None:
+            row = MonthlyUsage.objects.filter(account=account, month=month).first() or MonthlyUsage(
+                account=account, month=month
+            )
+            records += _set(row, account, billed_messages=reading.consumption, final=month_is_closed(month, now))
+        audit_records_save(records)
+    return len(records)
+
+
+def _set(row, account, **values) -> list:
+    """Give `row` the values LINE said (source: the API); an audit entry when that changed anything."""
+    values["source"] = UsageSource.API
+    if row.pk is not None and all(getattr(row, name) == value for name, value in values.items()):
+        return []
+    before = snapshot(row, *values) if row.pk is not None else None
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.save()
+    return [
+        audit_entry(
+            actor=None, action="usage.sync", obj=row, account=account, before=before, after=snapshot(row, *values)
+        )
+    ]
+
+
+def sync_all(
+    channel_ids: list[int],
+    *,
+    days: list[date],
+    month: date | None,
+    workers: int = 4,
+    dry_run: bool = False,
+    progress: Callable[[int], None] = lambda done: None,
+) -> SyncTotals:
+    """Sync the channels, `workers` at a time (each channel's calls wait on the network, so threads overlap)."""
+    now = timezone.now()
+    totals = SyncTotals()
+
+    def one(channel_id: int) -> SyncTotals:
+        try:
+            return channel_sync(channel_id, days=days, month=month, now=now, dry_run=dry_run)
+        finally:
+            connection.close()  # the thread's own connection
+
+    if workers <= 1:
+        for channel_id in channel_ids:
+            totals.merge(channel_sync(channel_id, days=days, month=month, now=now, dry_run=dry_run))
+            progress(1)
+        return totals
+    with ThreadPoolExecutor(workers, thread_name_prefix="usage-sync") as pool:
+        for result in pool.map(one, channel_ids):
+            totals.merge(result)
+            progress(1)
+    return totals
+
+
+def days_of(month: date, today: date) -> list[date]:
+    """The days of `month` up to yesterday (LINE has no figures for today yet)."""
+    first, end = month_start(month), min(next_month_start(month), today)
+    return [first + timedelta(days=n) for n in range((end - first).days)]
