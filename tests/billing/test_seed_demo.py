@@ -148,3 +148,25 @@ def test_the_demo_payment_methods_really_pay_at_the_sandbox(settings, basic_id):
     assert checkout.charge.status == ChargeStatus.SUCCEEDED
     # and the demo's 字軌 numbers its invoice
     assert checkout.charge.invoice.number.startswith("DM")
+
+
+def test_the_demo_shows_every_part_of_message_usage(settings, client):
+    # given the demo, whatever day of the month it is
+    settings.DEBUG = True
+    seed()
+    from django.utils import timezone
+
+    from accounts.periods import local_date, month_start
+    from usage.models import MessagingChannel, MonthlyUsage
+
+    this_month = month_start(local_date(timezone.now()))
+    billed = dict(MonthlyUsage.objects.filter(month=this_month).values_list("account__basic_id", "billed_messages"))
+    # then High is over its 6,000 free messages, under its cap, with a connected channel; Medium is near its 3,000
+    assert billed["@demo-high"] > 6_000 and billed["@demo-medium"] > 0.8 * 3_000
+    high = OfficialAccount.objects.get(basic_id="@demo-high")
+    assert high.subscription.extra_message_cap == 10_000
+    assert MessagingChannel.objects.get().account == high
+    # and its usage page says so to the demo admin
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get(f"/accounts/{high.pk}/usage/")
+    assert page.status_code == 200 and 'data-testid="usage-extra"' in page.content.decode()
