@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,6 +39,14 @@ class OfficialAccount(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.basic_id})"
+
+
+class BilingualName:
+    """For a model with `name_zh_hant` and `name_en`: the name in the language of the page or e-mail."""
+
+    @property
+    def display_name(self) -> str:
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh_hant
 
 
 class Role(models.TextChoices):

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import OfficialAccount
+from accounts.models import BilingualName, OfficialAccount
 
 
 class PlanCode(models.TextChoices):
@@ -17,7 +17,7 @@ class PlanCode(models.TextChoices):
     HIGH = "high", _("High")
 
 
-class Plan(models.Model):
+class Plan(BilingualName, models.Model):
     """A plan's terms. Its monthly fee lives in PlanPrice so that a change applies from a period on."""
 
     code = models.CharField(_("code"), max_length=10, choices=PlanCode.choices, unique=True)
@@ -36,12 +36,6 @@ class Plan(models.Model):
 
     def __str__(self):
         return self.display_name
-
-    @property
-    def display_name(self):
-        from django.utils.translation import get_language
-
-        return self.name_en if (get_language() or "").startswith("en") else self.name_zh_hant
 
 
 class PlanPrice(models.Model):

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import OfficialAccount
+from accounts.models import BilingualName, OfficialAccount
 
 
 class UsageSource(models.TextChoices):
@@ -42,7 +42,7 @@ class MonthlyUsage(models.Model):
         return f"{self.account.basic_id} {self.month:%Y-%m}: {self.billed_messages:,}"
 
 
-class MessageKind(models.Model):
+class MessageKind(BilingualName, models.Model):
     """A kind of message as LINE's delivery statistics name it (`apiPush`, `apiReply`, ...), and whether LINE
     bills it. Which kinds are billed is data that staff can correct (SPEC §7), not a rule in code."""
 
@@ -58,12 +58,6 @@ class MessageKind(models.Model):
 
     def __str__(self):
         return self.display_name
-
-    @property
-    def display_name(self):
-        from django.utils.translation import get_language
-
-        return self.name_en if (get_language() or "").startswith("en") else self.name_zh_hant
 
 
 class DailyUsage(models.Model):
