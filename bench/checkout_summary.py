@@ -113,7 +113,7 @@ def setup_django(env: dict, settings_dir: Path) -> None:
 
 def create_scenario() -> tuple[str, str]:
     """The issue's query-budget scenario; returns the checkout's token and the admin's session cookie."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -125,10 +125,11 @@ def create_scenario() -> tuple[str, str]:
     from billing.models import Plan, Subscription
     from invoices.models import EInvoiceProfile, ProfileKind
     from payments.gateways.sandbox import tokenise_card
-    from payments.models import Charge, PaymentMethod
+    from payments.models import PaymentMethod
     from payments.services import card_add
     from promos.codes import random_code
     from promos.models import Campaign, PromoCode
+    from tests.helpers import past_charges
 
     now = timezone.now()
     user = get_user_model().objects.create_user("bench-admin", "admin@example.tw", "bench-pass-not-secret-1")
@@ -156,21 +157,7 @@ def create_scenario() -> tuple[str, str]:
         )
         for i in range(19)
     )
-    Charge.objects.bulk_create(
-        Charge(
-            account=account,
-            purpose="renewal",
-            period_start=date(2026, 1, 1),
-            payment_method=card,
-            fee_twd=1200,
-            net_twd=1200,
-            tax_twd=60,
-            total_twd=1260,
-            idempotency_key=f"bench-{i}",
-            status="succeeded",
-        )
-        for i in range(200)
-    )
+    past_charges(account, card, count=200)  # the same 200 charges as the tests' query budgets
     campaign = Campaign.objects.create(
         name="壓測活動", face_value_twd=1200, valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=365)
     )

@@ -2,15 +2,13 @@
 billed messages or a mix of the seed's features, starting from the account's own last month. The arithmetic is
 billing/estimator.py's; this page reads the form, shows the result with its chart, and offers the move."""
 
-from datetime import timedelta
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.http import page
-from accounts.periods import local_date, month_start
+from accounts.periods import local_date, month_start, previous_month_start
 from accounts.permissions import account_member_required
 from billing.charts import inline_svg, xy_chart
 from billing.estimator import EstimateRefused, FeatureMix, estimate, messages_for_mix, messages_for_volume, plan_cost
@@ -63,7 +61,7 @@ class EstimateForm(forms.Form):
 
 
 def last_month_billed(account) -> int | None:
-    last = month_start(month_start(local_date(timezone.now())) - timedelta(days=1))
+    last = previous_month_start(local_date(timezone.now()))
     billed = billed_by_month(account, [last])[last]
     return billed or None
 

@@ -12,10 +12,12 @@ recipient.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import ServiceError
+from accounts.periods import days_in_month
 from billing.pricing import PlanMove, PlanTerms, Rules, extra_messages_fee, plan_move, tax_for
 
 # The shares of Push the 降低費用方式 line prices by default, in per cent.
@@ -68,6 +70,12 @@ def _check_counts(*counts: int) -> None:
 def _check_percent(percent: int) -> None:
     if not 0 <= percent <= 100:
         raise EstimateRefused(_("The share of replies must be between 0 and 100 per cent."))
+
+
+def forecast(billed: int, today: date) -> int:
+    """The month's billed messages at this month's daily pace so far (today counted): what the usage page and the
+    e-mails forecast."""
+    return round(billed * days_in_month(today) / today.day)
 
 
 def messages_for_volume(billed_messages: int) -> Messages:

@@ -10,11 +10,10 @@ from django.db import IntegrityError, transaction
 
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start
-from billing.estimator import estimate, messages_for_volume
+from billing.estimator import estimate, forecast, messages_for_volume
 from billing.models import Subscription, UsageNotice, UsageThreshold
 from billing.pricing import PlanTerms
 from billing.selectors import plan_terms, plans_with_terms, pricing_rules
-from billing.usage_page import forecast
 from usage.selectors import billed_this_month_by_account
 
 logger = logging.getLogger(__name__)

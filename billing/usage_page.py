@@ -2,16 +2,17 @@
 so far, the cap, a forecast, billed against free by kind, and the months before. Members see it."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.http import page
-from accounts.periods import days_in_month, local_date, month_start
+from accounts.periods import local_date, month_start, previous_month_start
 from accounts.permissions import account_member_required
 from billing.charts import bar_chart, inline_svg
+from billing.estimator import forecast
 from billing.models import Renewal
 from billing.pricing import PlanTerms, extra_messages_by_tier, extra_messages_fee
 from billing.selectors import plan_terms, plans_with_terms
@@ -35,13 +36,8 @@ def months_back(month: date, count: int) -> list[date]:
     months, current = [], month_start(month)
     for _i in range(count):
         months.append(current)
-        current = month_start(current - timedelta(days=1))
+        current = previous_month_start(current)
     return list(reversed(months))
-
-
-def forecast(billed: int, today: date) -> int:
-    """The month's billed messages at this month's daily pace so far (today counted)."""
-    return round(billed * days_in_month(today) / today.day)
 
 
 def history(account, subscription, month: date, plans: dict) -> list[HistoryRow]:

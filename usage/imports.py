@@ -12,8 +12,9 @@ from datetime import date, datetime
 
 from django.db import transaction
 
-from accounts.audit import audit_entry, audit_records_save, snapshot
+from accounts.audit import audit_records_save
 from accounts.models import OfficialAccount
+from usage.figures import figure_set
 from usage.models import DailyUsage, MessageKind, MonthlyUsage, UsageSource
 
 MONTH_TOTAL = "billed"
@@ -94,30 +95,16 @@ def figures_import(figures: list[Figure], *, actor) -> int:
     with transaction.atomic():
         for figure in figures:
             if figure.kind is None:
-                row, _created = MonthlyUsage.objects.select_for_update().get_or_create(
-                    account=figure.account, month=figure.month.replace(day=1)
-                )
-                field = "billed_messages"
+                month = figure.month.replace(day=1)
+                row = MonthlyUsage.objects.select_for_update().filter(account=figure.account, month=month).first()
+                row = row or MonthlyUsage(account=figure.account, month=month)
+                values = {"billed_messages": figure.count}
             else:
-                row, _created = DailyUsage.objects.select_for_update().get_or_create(
+                stored = DailyUsage.objects.select_for_update().filter(
                     account=figure.account, day=figure.day, kind=figure.kind
                 )
-                field = "count"
-            if not _created and getattr(row, field) == figure.count and row.source == UsageSource.IMPORT:
-                continue
-            before = None if _created else snapshot(row, field, "source")
-            setattr(row, field, figure.count)
-            row.source = UsageSource.IMPORT
-            row.save(update_fields=[field, "source", "updated_at"])
-            records.append(
-                audit_entry(
-                    actor=actor,
-                    action="usage.import",
-                    obj=row,
-                    account=figure.account,
-                    before=before,
-                    after=snapshot(row, field, "source"),
-                )
-            )
+                row = stored.first() or DailyUsage(account=figure.account, day=figure.day, kind=figure.kind)
+                values = {"count": figure.count}
+            records += figure_set(row, actor=actor, action="usage.import", source=UsageSource.IMPORT, **values)
         audit_records_save(records)
     return len(records)

@@ -18,15 +18,17 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import audit_entry, audit_records_save, snapshot
+from accounts.audit import audit_records_save
 from accounts.notices import notify_admins
 from accounts.periods import BILLING_TZ, month_start, next_month_start
+from usage.figures import figure_set
 from usage.messaging_api import ChannelUnauthorized, Deliveries, MessagingApiClient, MessagingApiError
 from usage.models import ChannelStatus, DailyUsage, MessageKind, MessagingChannel, MonthlyUsage, UsageSource
 from usage.services import messaging_channel_disconnect
 from usage.tokens import token_decrypt
 
 logger = logging.getLogger(__name__)
+API = UsageSource.API
 
 CLAIM = timedelta(minutes=5)
 ATTEMPTS = 4
@@ -144,30 +146,21 @@ def usage_record(account, reading: Reading, *, month: date | None, now: datetime
                 if kind is None or (count == 0 and kind.pk not in existing):
                     continue
                 row = existing.get(kind.pk) or DailyUsage(account=account, day=day.day, kind=kind)
-                records += _set(row, account, count=count, final=day.ready)
+                records += figure_set(row, actor=None, action="usage.sync", count=count, final=day.ready, source=API)
         if reading.consumption is not None and month is not None:
             row = MonthlyUsage.objects.filter(account=account, month=month).first() or MonthlyUsage(
                 account=account, month=month
             )
-            records += _set(row, account, billed_messages=reading.consumption, final=month_is_closed(month, now))
+            records += figure_set(
+                row,
+                actor=None,
+                action="usage.sync",
+                billed_messages=reading.consumption,
+                final=month_is_closed(month, now),
+                source=API,
+            )
         audit_records_save(records)
     return len(records)
-
-
-def _set(row, account, **values) -> list:
-    """Give `row` the values LINE said (source: the API); an audit entry when that changed anything."""
-    values["source"] = UsageSource.API
-    if row.pk is not None and all(getattr(row, name) == value for name, value in values.items()):
-        return []
-    before = snapshot(row, *values) if row.pk is not None else None
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.save()
-    return [
-        audit_entry(
-            actor=None, action="usage.sync", obj=row, account=account, before=before, after=snapshot(row, *values)
-        )
-    ]
 
 
 def sync_all(

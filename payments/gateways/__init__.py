@@ -187,9 +187,15 @@ class GatewayRouter:
     def orders_per_call(self):
         return getattr(self._main, "orders_per_call", None)
 
-    def keeper_of(self, method):
+    @staticmethod
+    def keeper_name(method) -> str | None:
+        """The enabled gateway that keeps `method`, or None when the one that keeps it is not enabled."""
         name = method.gateway or gateway_name_for(method.kind)
-        return adapter(name) if name in enabled_gateways() else None
+        return name if name in enabled_gateways() else None
+
+    def keeper_of(self, method):
+        name = self.keeper_name(method)
+        return adapter(name) if name else None
 
     def for_kind(self, kind: str):
         return adapter(gateway_name_for(kind))
@@ -230,8 +236,8 @@ class GatewayRouter:
         results: list[ChargeResult | None] = [GONE] * len(requests)
         by_keeper: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
-            name = request.method.gateway or gateway_name_for(request.method.kind)
-            if name in enabled_gateways():
+            name = self.keeper_name(request.method)
+            if name:
                 by_keeper.setdefault(name, []).append(index)
         for name, indexes in by_keeper.items():
             answers = adapter(name).charge_many([requests[i] for i in indexes])

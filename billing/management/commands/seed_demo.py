@@ -6,7 +6,7 @@ so it refuses to run with DEBUG off unless --force is given.
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.audit import move_status, move_statuses
 from accounts.models import OfficialAccount, Region
-from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at
+from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at, previous_month_start
 from billing.models import Plan
 from billing.services import account_create, subscription_set_extra_message_cap
 from invoices.issuing import invoice_period
@@ -185,7 +185,7 @@ def demo_usage(spec: DemoAccount, account: OfficialAccount) -> None:
         source=UsageSource.API if spec.channel else UsageSource.STAFF,
     )
     for _ in range(PAST_MONTHS):
-        month = month_start(month - timedelta(days=1))
+        month = previous_month_start(month)
         MonthlyUsage.objects.create(
             account=account,
             month=month,
