@@ -22,6 +22,7 @@ NOTICES = {
     "code_released",
     "usage_threshold",
     "channel_disconnected",
+    "extra_messages_failed",
 }
 
 

@@ -247,7 +247,7 @@ def phase_setup(n: int) -> dict:
         cards.append((i, f"sbx_ot_{secrets.token_hex(16)}", token, "visa", last_four, 12, 2030, behaviour, "t", at))
         methods.append((i, i, "card", "sandbox", token, "visa", last_four, 12, 2030, "", "active", "t", at))
         subscriptions.append((i, i, plans[plan], PERIOD, None, "active", None, at))
-        usage.append((i, i, PERIOD, messages, at))
+        usage.append((i, i, PERIOD, messages, "api", "t", at))  # final: the renewal bills its extra messages
         if has_code:
             registered.append(i)
         # What a correct run makes of it (billing.pricing by hand: a code takes up to the fee off).
@@ -322,7 +322,12 @@ def phase_setup(n: int) -> dict:
             ),
             subscriptions,
         )
-        copy_rows(cursor, "billing_monthlyusage", ("id", "account_id", "month", "billed_messages", "updated_at"), usage)
+        copy_rows(
+            cursor,
+            "billing_monthlyusage",
+            ("id", "account_id", "month", "billed_messages", "source", "final", "updated_at"),
+            usage,
+        )
         # The 字軌 for invoices issued now (they are dated when issued, not as of the renewal).
         InvoiceNumberRange.objects.create(
             period=invoice_period(local_date(timezone.now())), prefix="BN", first_number=1, last_number=99_999_999

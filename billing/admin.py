@@ -26,9 +26,11 @@ from accounts.admin import (
 )
 from accounts.errors import ServiceError
 from accounts.models import Membership, OfficialAccount
+from billing.extra_messages import BillTotals, extra_message_bills_due, extra_messages_bill
 from billing.forms import ExtraMessageCapForm
 from billing.models import (
     Checkout,
+    ExtraMessagesBill,
     ExtraMessageTier,
     Plan,
     PlanChange,
@@ -467,3 +469,43 @@ class UsageNoticeAdmin(ServiceWrittenAdmin):
     list_filter = ("threshold", "month")
     search_fields = ("account__basic_id", "account__name")
     date_hierarchy = "sent_at"
+
+
+@admin.register(ExtraMessagesBill)
+class ExtraMessagesBillAdmin(ServiceWrittenAdmin):
+    list_display = (
+        "account",
+        "month",
+        "plan",
+        "status",
+        "billed_messages",
+        "cap",
+        "extra_messages",
+        "amount_twd",
+        "renewal",
+        "charge_number",
+        "attempts",
+        "last_error",
+        "updated_at",
+    )
+    list_select_related = ("account", "plan", "renewal__subscription__account")
+    list_filter = ("status", "month", "plan")
+    search_fields = ("account__basic_id", "account__name")
+    actions = ["bill_now"]
+
+    charge_number = charge_number_column()
+
+    @admin.action(description=_("Bill the extra messages now (final figures only)"), permissions=["service"])
+    def bill_now(self, request, queryset):
+        totals = BillTotals()
+        for bill in extra_message_bills_due().filter(pk__in=queryset.values("pk")):
+            extra_messages_bill(bill_id=bill.pk, as_of=timezone.now(), totals=totals)
+        self.message_user(
+            request,
+            gettext(
+                "Extra messages: %(billed)s billed, %(nothing)s with nothing to bill, %(failed)s failed, "
+                "%(pending)s waiting for the gateway; the rest have no final figure yet."
+            )
+            % {"billed": totals.billed, "nothing": totals.nothing, "failed": totals.failed, "pending": totals.pending},
+            level=messages.WARNING if totals.failed else messages.SUCCESS,
+        )

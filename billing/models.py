@@ -364,3 +364,95 @@ class UsageNotice(models.Model):
 
     def __str__(self):
         return f"{self.account.basic_id} {self.month:%Y-%m} {self.threshold}"
+
+
+class ExtraMessagesStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting for the month's final figure")
+    WITH_RENEWAL = "renewal", _("Billed with the renewal")
+    CHARGING = "charging", _("Charging")
+    BILLED = "billed", _("Billed")
+    FAILED = "failed", _("Failed")
+    NOTHING = "nothing", _("Nothing to bill")
+
+
+class ExtraMessagesBill(models.Model):
+    """A month's extra messages on a plan that allows them (High): at most one per account and month, which the
+    database enforces, so they are billed once whichever way they go.
+
+    Made when the month's renewal is claimed, with the plan and the extra-message cap in force as the month
+    ended. With the month's final figure at hand, the renewal's own charge carries them (`renewal`); without
+    one, the bill waits, and `bill_extra_messages` charges them on their own (`charge`) once LINE's figure is
+    final, with their own invoice.
+    """
+
+    # A bill the renewal's charge carries is made so (from waiting, before it is inserted). A waiting bill is
+    # charged, needs nothing when the final figure has no extra message, or fails without a payment method; a
+    # failed one is tried again on the next run.
+    TRANSITIONS = {
+        ExtraMessagesStatus.WAITING: {
+            ExtraMessagesStatus.WITH_RENEWAL,
+            ExtraMessagesStatus.CHARGING,
+            ExtraMessagesStatus.NOTHING,
+            ExtraMessagesStatus.FAILED,
+        },
+        ExtraMessagesStatus.CHARGING: {ExtraMessagesStatus.BILLED, ExtraMessagesStatus.FAILED},
+        ExtraMessagesStatus.FAILED: {ExtraMessagesStatus.CHARGING, ExtraMessagesStatus.NOTHING},
+        ExtraMessagesStatus.WITH_RENEWAL: set(),
+        ExtraMessagesStatus.BILLED: set(),
+        ExtraMessagesStatus.NOTHING: set(),
+    }
+
+    account = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.PROTECT,
+        related_name="extra_message_bills",
+        verbose_name=_("official account"),
+    )
+    month = models.DateField(_("month"), help_text=_("The month the messages were sent in (its first day)."))
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"), help_text=_("The plan that month.")
+    )
+    cap = models.PositiveIntegerField(
+        _("extra-message cap"), null=True, blank=True, help_text=_("The cap in force as the month ended.")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ExtraMessagesStatus.choices, default=ExtraMessagesStatus.WAITING
+    )
+    billed_messages = models.PositiveIntegerField(
+        _("billed messages"), null=True, blank=True, help_text=_("The month's final figure, once known.")
+    )
+    extra_messages = models.PositiveIntegerField(_("extra messages"), default=0)
+    amount_twd = models.PositiveIntegerField(_("amount before tax (NT$)"), default=0)
+    renewal = models.ForeignKey(
+        Renewal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("renewal"),
+        help_text=_("The renewal that made the bill; its charge carries the messages when billed with it."),
+    )
+    charge = models.ForeignKey(
+        "payments.Charge",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("own charge"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("extra-messages bill")
+        verbose_name_plural = _("extra-messages bills")
+        ordering = ["-month", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month"], name="one_extra_messages_bill_per_month"),
+        ]
+        indexes = [models.Index(fields=["status", "month"], name="extra_messages_bill_status_idx")]
+
+    def __str__(self):
+        return f"{self.account.basic_id} {self.month:%Y-%m} {self.get_status_display()}"

@@ -22,7 +22,7 @@ from accounts.periods import days_in_month, days_left_in_month, local_date, mont
 from promos.eligibility import Buyer, CodeRefusal, CodeTerms, code_refusal
 
 LIGHT, MEDIUM, HIGH = "light", "medium", "high"
-UPGRADE, RENEWAL = "upgrade", "renewal"
+UPGRADE, RENEWAL, EXTRA_MESSAGES = "upgrade", "renewal", "messages"
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -249,6 +249,29 @@ def price_renewal(
     )
 
 
+def price_extra_messages(
+    *, plan: PlanTerms, month: date, billed_messages: int, cap: int | None, at: datetime, rules: Rules
+) -> Quote:
+    """A month's extra messages on their own: what `bill_extra_messages` charges once the month's figure is
+    final, when the renewal went without them. Priced as the renewal would have priced them (the plan and the
+    cap in force that month); no fee, no code."""
+    return _quote(
+        purpose=EXTRA_MESSAGES,
+        charge_kind=None,
+        from_plan=plan.code,
+        to_plan=plan.code,
+        period_start=month_start(month),
+        fee_twd=0,
+        extra=extra_messages_fee(plan, billed_messages, cap),
+        at=at,
+        buyer=None,
+        rules=rules,
+        code=None,
+        code_entered=False,
+        proration=None,
+    )
+
+
 def _quote(
     *,
     purpose,
@@ -278,7 +301,8 @@ def _quote(
     extra_messages, extra_messages_twd = extra
     net_twd = fee_twd - deduction_twd + extra_messages_twd
     tax_twd = tax_for(net_twd, rules)
-    lines = [{"kind": "fee", "plan": to_plan, "amount_twd": fee_twd}]
+    # a month's extra messages billed on their own carry no fee line
+    lines = [] if purpose == EXTRA_MESSAGES else [{"kind": "fee", "plan": to_plan, "amount_twd": fee_twd}]
     if deduction_twd or forfeited_twd:
         lines.append(
             {"kind": "deduction", "code": code.code, "amount_twd": -deduction_twd, "forfeited_twd": forfeited_twd}

@@ -11,7 +11,8 @@ from datetime import datetime
 from django.conf import settings
 
 from billing.checkout import checkout_reconcile
-from billing.models import Checkout, CheckoutStatus, Renewal
+from billing.extra_messages import BillTotals, extra_message_bills_in_doubt, extra_messages_recover
+from billing.models import Checkout, CheckoutStatus, ExtraMessagesBill, Renewal
 from billing.refunds import refund_reconcile
 from billing.renewals import Totals, renewal_recover, renewals_in_doubt
 from payments.models import Refund, RefundStatus
@@ -27,10 +28,12 @@ class InDoubt:
     renewals: list[Renewal]
     checkouts: list[Checkout]
     refunds: list[Refund]
+    extra_message_bills: list[ExtraMessagesBill]
 
 
 def payments_in_doubt(*, created_before: datetime) -> InDoubt:
-    """The renewals, checkouts and refunds whose payment was asked for before `created_before` and is still open."""
+    """The renewals, checkouts, refunds and months of extra messages whose payment was asked for before
+    `created_before` and is still open."""
     return InDoubt(
         renewals=list(renewals_in_doubt(older_than=created_before).filter(charge__created_at__lt=created_before)),
         checkouts=list(
@@ -43,6 +46,7 @@ def payments_in_doubt(*, created_before: datetime) -> InDoubt:
                 "charge__payment_method", "charge__account"
             )
         ),
+        extra_message_bills=list(extra_message_bills_in_doubt(created_before=created_before)),
     )
 
 
@@ -51,14 +55,19 @@ class Reconciled:
     renewals: Totals
     checkouts: int
     refunds: int
+    extra_messages: BillTotals
 
 
 def payments_reconcile(in_doubt: InDoubt, *, as_of: datetime) -> Reconciled:
     totals = Totals()
     for renewal in in_doubt.renewals:
         renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
+    bills = BillTotals()
+    for bill in in_doubt.extra_message_bills:
+        extra_messages_recover(bill=bill, totals=bills)
     return Reconciled(
         renewals=totals,
         checkouts=sum(checkout_reconcile(checkout=checkout) for checkout in in_doubt.checkouts),
         refunds=sum(refund_reconcile(refund=refund) for refund in in_doubt.refunds),
+        extra_messages=bills,
     )

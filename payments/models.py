@@ -105,6 +105,7 @@ class PaymentMethod(models.Model):
 class ChargePurpose(models.TextChoices):
     UPGRADE = "upgrade", _("Upgrade")
     RENEWAL = "renewal", _("Renewal")
+    EXTRA_MESSAGES = "messages", _("Extra messages")
 
 
 class ChargeStatus(models.TextChoices):

@@ -68,6 +68,7 @@ MAKERS = {
     "billing.checkout": _checkout,
     "billing.renewalrun": _renewal_run,
     "billing.renewal": _renewal,
+    "billing.extramessagesbill": factories.ExtraMessagesBillFactory,
     "billing.usagenotice": lambda: UsageNotice.objects.create(
         account=factories.AccountFactory(), month=date(2026, 11, 1), threshold="quota_80", billed_messages=2400
     ),

@@ -178,6 +178,17 @@ class MonthlyUsageFactory(factory.django.DjangoModelFactory):
     billed_messages = 1000
 
 
+class ExtraMessagesBillFactory(factory.django.DjangoModelFactory):
+    """A month of extra messages waiting for its final figure (made as a renewal's claim makes it)."""
+
+    class Meta:
+        model = "billing.ExtraMessagesBill"
+
+    account = factory.SubFactory(AccountFactory)
+    month = date(2026, 1, 1)
+    plan = factory.LazyFunction(lambda: plan("high"))
+
+
 def message_kind(code: str) -> MessageKind:
     return MessageKind.objects.get(code=code)
 

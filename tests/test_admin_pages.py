@@ -26,6 +26,7 @@ NO_ADDING = {
     "billing.renewalrun",
     "billing.renewal",
     "billing.usagenotice",
+    "billing.extramessagesbill",
     "payments.paymentmethod",
     "payments.charge",
     "payments.refund",

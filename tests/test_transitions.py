@@ -22,6 +22,7 @@ from tests.factories import (
     AccountFactory,
     ChargeFactory,
     CodeBatchFactory,
+    ExtraMessagesBillFactory,
     InvoiceFactory,
     MessagingChannelFactory,
     PaymentMethodFactory,
@@ -295,6 +296,7 @@ ROWS = {
     "PromoCode": promo_code,
     "Invoice": invoice,
     "MessagingChannel": lambda status: MessagingChannelFactory(status=status),
+    "ExtraMessagesBill": lambda status: ExtraMessagesBillFactory(status=status),
 }
 
 

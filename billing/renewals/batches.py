@@ -13,6 +13,7 @@ from accounts.batches import each_alone_on_failure
 from accounts.bulk import update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
+from billing.extra_messages import extra_message_bills_for, extra_message_bills_save
 from billing.invoicing import issue_invoices_for
 from billing.models import (
     Checkout,
@@ -28,7 +29,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.pricing import Quote
-from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, pricing_inputs
+from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, month_ended, pricing_inputs
 from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
 from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
 from payments.models import PaymentMethod
@@ -160,7 +161,13 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
                     code if quote.code_applied else None,
                 )
             )
-        return record_attempts(attempts, as_of=as_of, totals=totals, new=True)
+        # read before record_attempts starts the free ones' new period
+        bills = extra_message_bills_for(
+            [(a.subscription, a.renewal, a.quote, inputs.usage.get(month_ended(a.subscription))) for a in attempts]
+        )
+        charged = record_attempts(attempts, as_of=as_of, totals=totals, new=True)
+        extra_message_bills_save(bills)
+        return charged
 
 
 def _free_to_renew(subscriptions: list) -> list:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from accounts.periods import next_month_start
+from billing.models import ExtraMessagesBill, ExtraMessagesStatus
 from billing.pricing import price_renewal
 from billing.renewals.runs import plans_by_pk
 from billing.selectors import plan_terms, pricing_rules
@@ -27,7 +28,8 @@ class PricingInputs:
 
     methods: dict  # account id → its usable main payment method
     codes: dict  # account id → the code registered to it (with its campaign)
-    usage: dict  # (account id, month) → billed messages
+    usage: dict  # (account id, month) → its MonthlyUsage (billed messages, final or not)
+    bills: dict  # (account id, month) → its ExtraMessagesBill, made by an earlier attempt of the renewal
 
 
 def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
@@ -39,11 +41,31 @@ def pricing_inputs(subscriptions: list, *, lock_codes: bool) -> PricingInputs:
         codes = codes.select_for_update(of=("self",)).order_by("pk")
     months = {subscription.period_start for subscription in subscriptions}
     usage = MonthlyUsage.objects.filter(account_id__in=accounts, month__in=months)
+    bills = ExtraMessagesBill.objects.filter(account_id__in=accounts, month__in=months)
     return PricingInputs(
         methods={method.account_id: method for method in methods},
         codes={code.registered_account_id: code for code in codes},
-        usage={(row.account_id, row.month): row.billed_messages for row in usage},
+        usage={(row.account_id, row.month): row for row in usage},
+        bills={(bill.account_id, bill.month): bill for bill in bills},
     )
+
+
+def month_ended(subscription) -> tuple[int, date]:
+    """The key of the month a renewal closes, in PricingInputs' usage and bills."""
+    return subscription.account_id, subscription.period_start
+
+
+def extras_with_renewal(bill, figure, cap: int | None) -> tuple[int, int | None]:
+    """(billed messages, cap) of the month just ended that its renewal bills: the final figure, with the cap in
+    force now, on the first attempt; what the bill recorded on a retry of an attempt that carried them; and
+    none when the figure is not final yet, or the bill waits to be charged on its own (`bill_extra_messages`)."""
+    if bill is not None:
+        if bill.status == ExtraMessagesStatus.WITH_RENEWAL:
+            return bill.billed_messages, bill.cap
+        return 0, None
+    if figure is not None and figure.final:
+        return figure.billed_messages, cap
+    return 0, None
 
 
 def drop_expired_codes(subscriptions: list, inputs: PricingInputs, *, as_of: datetime) -> None:
@@ -83,6 +105,11 @@ class Pricer:
         new_plan = self.plans[subscription.scheduled_plan_id or subscription.plan_id]
         code = inputs.codes.get(account_id)
         code = code if code is not None and code.status == CodeStatus.REGISTERED else None
+        billed, cap = extras_with_renewal(
+            inputs.bills.get(month_ended(subscription)),
+            inputs.usage.get(month_ended(subscription)),
+            subscription.extra_message_cap,
+        )
         quote = price_renewal(
             plan=self.plan_terms(new_plan.pk, new_period),
             month=new_period,
@@ -90,8 +117,8 @@ class Pricer:
             buyer=buyer_with(subscription.account, inputs.methods.get(account_id)),
             rules=self.rules,
             previous_plan=self.plan_terms(subscription.plan_id, subscription.period_start),
-            previous_billed_messages=inputs.usage.get((account_id, subscription.period_start), 0),
-            previous_extra_message_cap=subscription.extra_message_cap,
+            previous_billed_messages=billed,
+            previous_extra_message_cap=cap,
             code=code_terms(code) if code else None,
         )
         return new_plan, quote, code

@@ -236,7 +236,7 @@ def test_a_cap_that_is_no_whole_number_from_1_up_is_refused_and_nothing_changes(
 def high_in_june(cap=None, billed=16000):
     subscription = SubscriptionFactory(high=True, period_start=JUNE, extra_message_cap=cap)
     add_card(subscription.account)
-    MonthlyUsage.objects.create(account=subscription.account, month=JUNE, billed_messages=billed)
+    MonthlyUsage.objects.create(account=subscription.account, month=JUNE, billed_messages=billed, final=True)
     return subscription
 
 
@@ -443,7 +443,9 @@ def test_a_medium_account_shows_no_cap(client):
 def test_the_plans_page_groups_thousands_in_both_languages(client, settings):
     # given a High account with 16,000 messages this month and a cap
     account = logged_in(client, high=True, extra_message_cap=12000)
-    MonthlyUsage.objects.create(account=account, month=account.subscription.period_start, billed_messages=16000)
+    MonthlyUsage.objects.create(
+        account=account, month=account.subscription.period_start, billed_messages=16000, final=True
+    )
     # when
     english = client.get(plans_url(account)).content.decode()
     settings.LANGUAGE_CODE = "zh-hant"

@@ -31,7 +31,7 @@ def due(code="medium", *, card="4242424242424242", messages=0, with_code=False, 
     if card:
         add_card(sub.account, number=card)
     if messages:
-        MonthlyUsage.objects.create(account=sub.account, month=JUNE, billed_messages=messages)
+        MonthlyUsage.objects.create(account=sub.account, month=JUNE, billed_messages=messages, final=True)
     if with_code:
         promo_code_register(
             account=sub.account, text=PromoCodeFactory().code, actor=None, at=datetime(2026, 6, 10, tzinfo=BILLING_TZ)

@@ -106,7 +106,7 @@ def test_a_scheduled_downgrade_takes_effect_at_the_renewal():
 
 def test_last_months_extra_messages_are_billed_on_the_high_plan_and_never_reduced_by_a_code():
     sub = subscription("high")
-    MonthlyUsage.objects.create(account=sub.account, month=JUNE, billed_messages=16000)
+    MonthlyUsage.objects.create(account=sub.account, month=JUNE, billed_messages=16000, final=True)
     code = PromoCodeFactory()
     promo_code_register(account=sub.account, text=code.code, actor=None, at=datetime(2026, 6, 10, tzinfo=BILLING_TZ))
     renew(sub)

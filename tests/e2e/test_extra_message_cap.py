@@ -20,7 +20,7 @@ def test_an_admin_caps_extra_messages_and_the_renewal_bills_no_more_than_the_cap
     membership = ready_admin(high=True)
     account = membership.account
     month = account.subscription.period_start
-    MonthlyUsage.objects.create(account=account, month=month, billed_messages=16000)
+    MonthlyUsage.objects.create(account=account, month=month, billed_messages=16000, final=True)
     page = desktop
     log_in(page, membership.user)
     choose_account(page, account)

@@ -40,16 +40,17 @@ class Command(BaseCommand):
             )
         in_doubt = payments_in_doubt(created_before=timezone.now() - timedelta(seconds=options["older_than"]))
         renewals, checkouts, refunds = len(in_doubt.renewals), len(in_doubt.checkouts), len(in_doubt.refunds)
+        bills = len(in_doubt.extra_message_bills)
         if options["dry_run"]:
             self.stdout.write(
-                f"Dry run: {renewals} renewal and {checkouts} checkout charges and "
+                f"Dry run: {renewals} renewal, {checkouts} checkout and {bills} extra-message charges and "
                 f"{refunds} refunds pending; nothing changed."
             )
             return
         done = payments_reconcile(in_doubt, as_of=as_of)
-        totals = done.renewals
+        totals, settled_bills = done.renewals, done.extra_messages.billed + done.extra_messages.failed
         self.stdout.write(
             f"Reconciled {renewals} renewals (renewed {totals.renewed}, failed {totals.failed}, "
             f"still pending {totals.pending}), {done.checkouts} of {checkouts} checkouts and "
-            f"{done.refunds} of {refunds} refunds."
+            f"{done.refunds} of {refunds} refunds, {settled_bills} of {bills} extra-message charges."
         )
