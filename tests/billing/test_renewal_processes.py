@@ -3,24 +3,19 @@
 Every due subscription must end charged exactly once (in our charges and at the gateway) and none missed.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from billing.models import Renewal, RenewalStatus, Subscription
 from payments.models import Charge, ChargeStatus, SandboxCharge
+from tests.concurrency import manage_command
 from tests.factories import SubscriptionFactory, plan
 from tests.helpers import add_card
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-07-01T00:05:00+08:00"
 COUNT = 40
 
@@ -32,24 +27,8 @@ def due_subscriptions(count=COUNT):
 
 
 def command(*args, delay_ms=0):
-    """The command as cron would start it, against this test's database."""
-    db = connection.settings_dict
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        SECRET_KEY="process-test-key",
-        DEBUG="false",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        SANDBOX_CHARGE_DELAY_MS=str(delay_ms),
-    )
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "renew_subscriptions", "--as-of", AS_OF, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """renew_subscriptions as cron would start it, against this test's database."""
+    return manage_command("renew_subscriptions", "--as-of", AS_OF, *args, delay_ms=delay_ms)
 
 
 def assert_each_charged_exactly_once():
