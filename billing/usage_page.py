@@ -13,7 +13,7 @@ from accounts.periods import local_date, month_start, previous_month_start
 from accounts.permissions import account_member_required
 from billing.charts import bar_chart, inline_svg
 from billing.estimator import forecast
-from billing.models import Renewal
+from billing.models import ExtraMessagesBill, Renewal
 from billing.pricing import PlanTerms, extra_messages_by_tier, extra_messages_fee
 from billing.selectors import plan_terms, plans_with_terms
 from usage.selectors import billed_by_month, month_figures
@@ -29,6 +29,7 @@ class HistoryRow:
     quota: int
     extra: int
     extra_twd: int
+    billing: str = ""  # how the month's extra messages were billed, once its renewal has run
 
 
 def months_back(month: date, count: int) -> list[date]:
@@ -41,18 +42,33 @@ def months_back(month: date, count: int) -> list[date]:
 
 
 def history(account, subscription, month: date, plans: dict) -> list[HistoryRow]:
-    """The last months: billed, the plan's quota then, extra messages and their fee before tax."""
+    """The last months: billed, the plan's quota then, extra messages and their fee before tax (as billed, where
+    the month's bill has priced them with its cap; else as the figure prices them), and how they were billed."""
     months = months_back(month, HISTORY_MONTHS)
     billed = billed_by_month(account, months)
     plan_of = dict(
         Renewal.objects.filter(subscription=subscription, period_start__in=months).values_list("period_start", "plan")
     )
+    bills = {bill.month: bill for bill in ExtraMessagesBill.objects.filter(account=account, month__in=months)}
     rows = []
     for start in months:
         plan = plans.get(plan_of.get(start), subscription.plan)
         terms = plan_terms(plan, start)
         extra, extra_twd = extra_messages_fee(terms, billed[start])
-        rows.append(HistoryRow(start, plan.display_name, billed[start], terms.free_message_quota, extra, extra_twd))
+        bill = bills.get(start)
+        if bill is not None and bill.billed_messages is not None:
+            extra, extra_twd = bill.extra_messages, bill.amount_twd
+        rows.append(
+            HistoryRow(
+                start,
+                plan.display_name,
+                billed[start],
+                terms.free_message_quota,
+                extra,
+                extra_twd,
+                bill.get_status_display() if bill else "",
+            )
+        )
     return rows
 
 

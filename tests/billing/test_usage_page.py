@@ -10,7 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.audit import move_status
 from accounts.periods import BILLING_TZ
+from billing.models import ExtraMessagesStatus
+from tests.factories import ExtraMessagesBillFactory
 from tests.helpers import new_admin
 from usage.models import DailyUsage, MessageKind, MonthlyUsage, UsageSource
 
@@ -122,3 +125,24 @@ def test_six_months_of_history_with_the_extra_messages_of_each(client):
     assert "2026-06 High 5,000 6,000 0" in page
     assert "2026-09 High 7,000 6,000 1,000 NT$200" in page
     assert "2026-05" not in page
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_each_month_says_how_its_extra_messages_were_billed_and_shows_what_the_bill_priced(client):
+    # given October's extra messages waiting for LINE's final figure, and September's billed with the renewal
+    # under a cap of 500 (the figure alone would price 1,000)
+    membership = new_admin(high=True)
+    account = membership.account
+    MonthlyUsage.objects.create(account=account, month=date(2026, 9, 1), billed_messages=7_000, final=True)
+    MonthlyUsage.objects.create(account=account, month=date(2026, 10, 1), billed_messages=8_000)
+    ExtraMessagesBillFactory(account=account, month=date(2026, 10, 1))
+    september = ExtraMessagesBillFactory(
+        account=account, month=date(2026, 9, 1), cap=500, billed_messages=7_000, extra_messages=500, amount_twd=100
+    )
+    move_status(september, ExtraMessagesStatus.WITH_RENEWAL)
+    september.save()
+    client.force_login(membership.user)
+    page = text(client.get(usage_url(account)))
+    assert "2026-09 High 7,000 6,000 500 NT$100 Billed with the renewal" in page
+    assert "2026-10 High 8,000 6,000 2,000 NT$400 Waiting for the month&#x27;s final figure" in page
+    assert "2026-11 High 0 6,000 0 NT$0 —" in page
