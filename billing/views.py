@@ -22,8 +22,9 @@ from accounts.errors import ServiceError
 from accounts.http import go, moment_or_none, next_url, opener_policy, page, report, url
 from accounts.permissions import account_admin_required, account_member_required
 from billing.forms import ExtraMessageCapForm
-from billing.models import Plan, Subscription
+from billing.models import Plan, Subscription, SubscriptionStatus
 from billing.pricing import plan_move
+from billing.renewals import next_charge
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import (
     payment_method_remove,
@@ -76,6 +77,7 @@ def plans(request, account):
         subscription=subscription,
         plan_rows=rows,
         used_messages=billed_messages(account, month),
+        next_charge=None if subscription.status == SubscriptionStatus.PAST_DUE else next_charge(subscription),
         webstore_url=request.build_absolute_uri(reverse("webstore:plans", args=[account.pk])),
     )
 

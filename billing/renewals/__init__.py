@@ -17,13 +17,15 @@ A batch of one is the same code: retries and the admin's retry action use it.
 """
 
 from billing.renewals.batches import renew_batch, renew_subscription, renewals_settle
-from billing.renewals.quotes import renewal_quotes
+from billing.renewals.quotes import NextCharge, next_charge, renewal_quotes
 from billing.renewals.recovery import renewal_recover, renewals_in_doubt
 from billing.renewals.retries import renewal_retry, retries_due
 from billing.renewals.runs import Totals, plans_by_pk, run_finish, run_start, subscriptions_due
 
 __all__ = [
+    "NextCharge",
     "Totals",
+    "next_charge",
     "plans_by_pk",
     "renew_batch",
     "renew_subscription",

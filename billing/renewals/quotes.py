@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from accounts.periods import next_month_start
+from accounts.periods import BILLING_TZ, next_month_start
 from billing.models import ExtraMessagesBill, ExtraMessagesStatus
 from billing.pricing import price_renewal
 from billing.renewals.runs import plans_by_pk
@@ -130,3 +130,38 @@ def renewal_quotes(subscriptions: list, *, as_of: datetime, plans: dict | None =
     drop_expired_codes(subscriptions, inputs, as_of=as_of)
     pricer = Pricer(plans or plans_by_pk(), as_of=as_of)
     return [(subscription, *pricer.quote(subscription, inputs)[:2]) for subscription in subscriptions]
+
+
+@dataclass(frozen=True)
+class NextCharge:
+    """What the next renewal will charge, as the renewal run will price it (推廣方案's 下次扣款)."""
+
+    on: date  # the first day of the next period
+    plan: object  # the plan it renews into (a scheduled downgrade's)
+    quote: object  # billing.pricing.Quote
+    method: PaymentMethod | None
+    code: PromoCode | None
+    extras_so_far: bool  # this month's extra messages are counted as they stand: LINE has not closed the month
+
+
+def next_charge(subscription, *, plans: dict | None = None) -> NextCharge:
+    """The subscription's next renewal, priced by the renewal's own Pricer from today's data: its plan (with a
+    scheduled downgrade), its registered code (if its window is still open then), the main method, and this
+    month's extra messages as they stand, counted as the renewal will count them once LINE's figure is final."""
+    on = next_month_start(subscription.period_start)
+    as_of = datetime(on.year, on.month, on.day, tzinfo=BILLING_TZ)
+    inputs = pricing_inputs([subscription], lock_codes=False)
+    drop_expired_codes([subscription], inputs, as_of=as_of)
+    figure = inputs.usage.get(month_ended(subscription))
+    extras_so_far = figure is not None and not figure.final
+    if extras_so_far:
+        figure.final = True  # in memory only: the month as it stands, as if LINE had closed it
+    new_plan, quote, code = Pricer(plans or plans_by_pk(), as_of=as_of).quote(subscription, inputs)
+    return NextCharge(
+        on=on,
+        plan=new_plan,
+        quote=quote,
+        method=inputs.methods.get(subscription.account_id),
+        code=code if quote.code_applied else None,
+        extras_so_far=extras_so_far and quote.extra_messages > 0,
+    )
