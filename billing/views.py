@@ -69,7 +69,8 @@ def account_home(request, account):
 def plans(request, account):
     subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
     month = subscription.period_start
-    rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans_with_terms()]
+    plans = plans_with_terms()
+    rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans]
     return page(
         request,
         account,
@@ -77,7 +78,9 @@ def plans(request, account):
         subscription=subscription,
         plan_rows=rows,
         used_messages=billed_messages(account, month),
-        next_charge=None if subscription.status == SubscriptionStatus.PAST_DUE else next_charge(subscription),
+        next_charge=None
+        if subscription.status == SubscriptionStatus.PAST_DUE
+        else next_charge(subscription, plans={plan.pk: plan for plan in plans}),
         webstore_url=request.build_absolute_uri(reverse("webstore:plans", args=[account.pk])),
     )
 
