@@ -75,7 +75,7 @@ def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) 
     subscription = Subscription.objects.select_related("plan").get(account=account)
     if subscription.status == SubscriptionStatus.PAST_DUE:
         raise ServiceError(
-            _("A renewal payment failed. Fix the payment method and retry the failed charge before upgrading."),
+            _("A renewal payment failed. Pay it now on the plans page before upgrading."),
             code="past_due",
         )
     _refuse_while_renewal_pending(account, at=timezone.now())

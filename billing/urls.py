@@ -17,6 +17,7 @@ account_patterns = [
     path("", views.account_home, name="account_home"),
     path("plans/", views.plans, name="plans"),
     path("plans/cap/", views.extra_message_cap, name="extra_message_cap"),
+    path("plans/pay-now/", views.pay_now, name="pay_now"),
     path("plans/<str:code>/upgrade/", checkout_views.upgrade_start, name="upgrade_start"),
     path("plans/<str:code>/downgrade/", views.downgrade, name="downgrade"),
     path("plans/downgrade/cancel/", views.downgrade_cancel, name="downgrade_cancel"),

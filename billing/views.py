@@ -24,7 +24,7 @@ from accounts.permissions import account_admin_required, account_member_required
 from billing.forms import ExtraMessageCapForm
 from billing.models import Plan, Subscription, SubscriptionStatus
 from billing.pricing import plan_move
-from billing.renewals import next_charge
+from billing.renewals import failed_renewal_of, next_charge, renewal_pay_now
 from billing.selectors import accounts_of_user, billed_messages, plan_terms, plans_with_terms
 from billing.services import (
     payment_method_remove,
@@ -70,6 +70,7 @@ def plans(request, account):
     subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
     month = subscription.period_start
     plans = plans_with_terms()
+    past_due = subscription.status == SubscriptionStatus.PAST_DUE
     rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans]
     return page(
         request,
@@ -78,9 +79,8 @@ def plans(request, account):
         subscription=subscription,
         plan_rows=rows,
         used_messages=billed_messages(account, month),
-        next_charge=None
-        if subscription.status == SubscriptionStatus.PAST_DUE
-        else next_charge(subscription, plans={plan.pk: plan for plan in plans}),
+        next_charge=None if past_due else next_charge(subscription, plans={plan.pk: plan for plan in plans}),
+        failed_renewal=failed_renewal_of(account.pk) if past_due else None,
         webstore_url=request.build_absolute_uri(reverse("webstore:plans", args=[account.pk])),
     )
 
@@ -103,6 +103,31 @@ def downgrade(request, account, code):
         )
     except ServiceError as error:
         report(request, error)
+    return go(request, "plans", account.pk)
+
+
+@require_POST
+@account_admin_required
+def pay_now(request, account):
+    """立即付款: pay the failed renewal now with the main method as it is now."""
+    try:
+        totals = renewal_pay_now(account=account, actor=request.user, as_of=timezone.now())
+    except ServiceError as error:
+        report(request, error)
+        return go(request, "plans", account.pk)
+    if totals.renewed:
+        messages.success(request, _("Paid. The account is up to date again."))
+    elif totals.failed:
+        reason = totals.failures[-1]["reason"]
+        messages.error(
+            request,
+            _("The payment failed again (%(reason)s). Change the main payment method, then pay again.")
+            % {"reason": reason},
+        )
+    elif totals.pending:
+        messages.warning(request, _("The gateway has not confirmed the payment yet. This page will say when it has."))
+    else:
+        messages.info(request, _("This payment is already being made."))
     return go(request, "plans", account.pk)
 
 

@@ -220,6 +220,47 @@ def refund_race(server, *, count: int, amount_twd: int | None, staff, figures: F
 # ---- the same on the embedded default (SQLite in a file, as `make run` serves it) ------------------
 
 
+def past_due_admin(*, card="4242424242424242"):
+    """An admin whose Medium renewal into this month was declined on the 1st (so it waits for the 3rd's retry),
+    with `card` added since as the main method."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    from accounts.periods import BILLING_TZ, local_date, month_start, previous_month_start
+    from billing.renewals import Totals, renew_subscription
+    from payments.services import payment_method_make_main
+    from tests.helpers import add_card, new_admin
+
+    membership = new_admin(medium=True)
+    subscription = membership.account.subscription
+    this_month = month_start(local_date(timezone.now()))
+    subscription.period_start = previous_month_start(this_month)
+    subscription.save(update_fields=["period_start"])
+    add_card(membership.account, number="4000000000000002")
+    first = datetime.combine(this_month, time(0, 5), tzinfo=BILLING_TZ)
+    renew_subscription(subscription_id=subscription.pk, as_of=first, run=None, totals=Totals())
+    payment_method_make_main(method=add_card(membership.account, number=card), actor=None)
+    return membership
+
+
+def pay_now_race(server, *, count: int, figures: Figures) -> None:
+    """A past-due admin's 立即付款 posted `count` times at once, after changing the declined card for a good one."""
+    from billing.models import Subscription, SubscriptionStatus
+    from payments.models import Charge, ChargeStatus, SandboxCharge
+
+    membership = past_due_admin()
+    account = membership.account
+    path = f"/accounts/{account.pk}/plans/pay-now/"
+    statuses = post_at_once(server, path, {}, session=session_of(membership.user), count=count)
+    figures.count_answers(statuses)
+    paid = Charge.objects.filter(account=account, status=ChargeStatus.SUCCEEDED)
+    figures.our_charges.append(paid.count())
+    keys = list(Charge.objects.filter(account=account).values_list("idempotency_key", flat=True))
+    figures.gateway_charges.append(SandboxCharge.objects.filter(order_id__in=keys, succeeded=True).count())
+    figures.unsettled += Subscription.objects.get(account=account).status != SubscriptionStatus.ACTIVE
+
+
 def sqlite_purchase_race(directory: Path, *, count: int, rounds: int) -> dict:
     """Run in a process of its own (`python -m tests.races sqlite DIR COUNT ROUNDS`): a fresh SQLite file,
     migrated, and the purchase race against gunicorn's workers on it. Returns the figures as a dict."""

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import UserFactory
-from tests.races import ROOT, Figures, database_url, gunicorn, purchase_race, refund_race
+from tests.races import ROOT, Figures, database_url, gunicorn, pay_now_race, purchase_race, refund_race
 
 ROUNDS = 2
 
@@ -57,6 +57,21 @@ def test_ten_refunds_of_one_charge_at_once_are_each_recorded_and_never_exceed_it
     assert figures.gateway_refunds == [made] * ROUNDS
     assert figures.recorded_refunds == figures.gateway_refunds
     assert (figures.unsettled, figures.refunded_above_charge) == (0, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ten_pay_nows_of_one_failed_renewal_at_once_charge_once_and_clear_past_due(server):
+    # given a past-due admin who has changed the declined card for a good one
+    figures = Figures()
+    # when 立即付款 is posted ten times at once
+    for _ in range(ROUNDS):
+        pay_now_race(server, count=10, figures=figures)
+    # then no 500, one paid charge in our books and at the gateway, and the account is active again
+    assert (figures.answers, figures.answers_500, figures.no_answer) == (10 * ROUNDS, 0, 0)
+    assert figures.our_charges == [1] * ROUNDS
+    assert figures.gateway_charges == [1] * ROUNDS
+    assert figures.unsettled == 0
 
 
 def test_purchases_at_once_on_the_embedded_sqlite_default_queue_instead_of_failing(tmp_path):

@@ -19,16 +19,18 @@ A batch of one is the same code: retries and the admin's retry action use it.
 from billing.renewals.batches import renew_batch, renew_subscription, renewals_settle
 from billing.renewals.quotes import NextCharge, next_charge, renewal_quotes
 from billing.renewals.recovery import renewal_recover, renewals_in_doubt
-from billing.renewals.retries import renewal_retry, retries_due
+from billing.renewals.retries import failed_renewal_of, renewal_pay_now, renewal_retry, retries_due
 from billing.renewals.runs import Totals, plans_by_pk, run_finish, run_start, subscriptions_due
 
 __all__ = [
     "NextCharge",
     "Totals",
+    "failed_renewal_of",
     "next_charge",
     "plans_by_pk",
     "renew_batch",
     "renew_subscription",
+    "renewal_pay_now",
     "renewal_quotes",
     "renewal_recover",
     "renewal_retry",

@@ -4,8 +4,10 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import lock_account, move_status
+from accounts.audit import audit_record, lock_account, move_status
+from accounts.errors import ServiceError
 from accounts.periods import local_date
 from billing.models import Renewal, RenewalStatus, Subscription
 from billing.renewals.batches import Attempt, charge_and_settle, record_attempts
@@ -67,3 +69,25 @@ def _claim_retry(renewal_id: int, *, as_of: datetime, totals: Totals, on_its_day
             code if quote.code_applied else None,
         )
         return record_attempts([attempt], as_of=as_of, totals=totals, new=False)
+
+
+def failed_renewal_of(account_id: int) -> Renewal | None:
+    """The account's failed renewal waiting for a retry (with its charge), if it is past due."""
+    return (
+        Renewal.objects.filter(subscription__account_id=account_id, status=RenewalStatus.FAILED)
+        .select_related("charge", "plan")
+        .order_by("-period_start")
+        .first()
+    )
+
+
+def renewal_pay_now(*, account, actor, as_of: datetime) -> Totals:
+    """立即付款: an admin pays the account's failed renewal now, with the main method as it is now. It is the
+    renewal's own retry (its claim, a new attempt with its own order ID), so two clicks at once charge once."""
+    renewal = failed_renewal_of(account.pk)
+    if renewal is None:
+        raise ServiceError(_("Nothing is due: no renewal payment is waiting."), code="nothing_due")
+    audit_record(actor=actor, action="renewal.pay_now", obj=renewal, account=account)
+    totals = Totals()
+    renewal_retry(renewal_id=renewal.pk, as_of=as_of, totals=totals, on_its_day=False)
+    return totals
