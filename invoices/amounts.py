@@ -10,24 +10,23 @@ them here, the same way every time, so the proof, the QR codes and the F0401 agr
 
 from fractions import Fraction
 
+from accounts.money import tax_rate
 
-def apportion_twd(weights: list[int], total_twd: int) -> list[int]:
-    """`total_twd` shared out in proportion to `weights` (their sum must be above 0), in whole NT$ that add up
-    to `total_twd` exactly.
 
-    Largest remainder: each share is first rounded down; the NT$1s left over (fewer than there are weights) go
-    one each to the shares whose dropped fractions were largest, the earlier line first on a tie. So no share
-    is NT$1 or more from its exact value, and a share that comes out whole is never touched (an NT$800 fee on
-    an NT$840 invoice stays 840). A negative weight (a code's deduction) gets a negative share.
+def apportion_twd(exact_shares: list[Fraction], total_twd: int) -> list[int]:
+    """Whole NT$ for `exact_shares` that add up to `total_twd` exactly (largest remainder).
+
+    Each share is first rounded down; the NT$1s then missing go one each to the shares whose dropped fractions
+    were largest, the earlier line first on a tie. A share that is whole already is kept as it is, and none
+    ends up NT$1 or more from its exact value. A ValueError when the shares are too far from the total for
+    that (more than NT$1 a share).
     """
-    weight_sum = sum(weights)
-    if weight_sum <= 0:
-        raise ValueError("weights must add up to more than 0")
-    exact = [Fraction(weight * total_twd, weight_sum) for weight in weights]
-    shares = [share.numerator // share.denominator for share in exact]
-    left_over = total_twd - sum(shares)
-    by_fraction = sorted(range(len(weights)), key=lambda index: (-(exact[index] - shares[index]), index))
-    for index in by_fraction[:left_over]:
+    shares = [share.numerator // share.denominator for share in exact_shares]
+    missing = total_twd - sum(shares)
+    if not 0 <= missing <= len(shares):
+        raise ValueError(f"shares adding up to {float(sum(exact_shares))} cannot make NT${total_twd}")
+    by_fraction = sorted(range(len(shares)), key=lambda index: (shares[index] - exact_shares[index], index))
+    for index in by_fraction[:missing]:
         shares[index] += 1
     return shares
 
@@ -35,16 +34,26 @@ def apportion_twd(weights: list[int], total_twd: int) -> list[int]:
 def tax_inclusive_lines(lines: list[dict], total_twd: int) -> list[dict]:
     """The invoice's untaxed lines restated with the tax in them, adding up to `total_twd`.
 
-    Every item is one unit (invoices.issuing.lines_snapshot), so its unit price is its amount. Lines that do not
-    add up to more than 0 (none should) are shown as one line of the total under the first line's description.
+    Each line is first its own tax-inclusive price, its amount × (1 + the tax rate), exactly; the tax was rounded
+    once, on the whole invoice (less than NT$0.50 away), and largest remainder turns those prices into whole NT$
+    that add up to the total: an NT$800 fee is NT$840, a NT$800 code's deduction −NT$840, NT$123 of extra
+    messages NT$129 (129.15) on an invoice of NT$123 + 6. Should the lines not add up to the amount the tax was
+    worked out on (the rate changed since), the total is shared out in proportion to the lines instead. Lines
+    adding up to nothing (none should) become one line of the total under the first line's description.
+
+    Every item is one unit (invoices.issuing.lines_snapshot), so a line's unit price is its amount.
     """
-    weights = [int(line["amount_twd"]) for line in lines]
-    if not lines or sum(weights) <= 0:
-        description = lines[0]["description"] if lines else ""
-        return [{"description": description, "quantity": 1, "unit_price_twd": total_twd, "amount_twd": total_twd}]
+    amounts = [int(line["amount_twd"]) for line in lines]
+    try:
+        shares = apportion_twd([amount * (1 + Fraction(tax_rate())) for amount in amounts], total_twd)
+    except ValueError:
+        if sum(amounts) <= 0:
+            description = lines[0]["description"] if lines else ""
+            return [{"description": description, "quantity": 1, "unit_price_twd": total_twd, "amount_twd": total_twd}]
+        shares = apportion_twd([Fraction(amount * total_twd, sum(amounts)) for amount in amounts], total_twd)
     return [
         {**line, "quantity": 1, "unit_price_twd": amount_twd, "amount_twd": amount_twd}
-        for line, amount_twd in zip(lines, apportion_twd(weights, total_twd), strict=True)
+        for line, amount_twd in zip(lines, shares, strict=True)
     ]
 
 
