@@ -297,3 +297,7 @@ if not ubn_is_valid(SELLER_UBN):
     raise ImproperlyConfigured(
         f"SELLER_UBN={SELLER_UBN!r} is not a valid 統一編號: 8 digits that pass the Ministry of Finance's check."
     )
+# The 種子密碼 the seller set on the e-invoice platform (密碼及種子管理(QRCode)): the AES key of the QR codes on a
+# B2C 證明聯 is derived from it (invoices/qr.py). A secret: never logged, hidden from error reports (its name
+# holds PASS). Empty: the proof says its QR codes are not available rather than print codes the platform rejects.
+EINVOICE_QR_SEED_PASSWORD = env.str("EINVOICE_QR_SEED_PASSWORD", default="")

@@ -1,7 +1,10 @@
 """MIG 4.0 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), one XML file each.
 
 Built with xml.etree.ElementTree in the element order of the MIG 4.0 schemas; dates are local (Asia/Taipei).
-B2C and B2B both carry the invoice's stored sales, tax and total (the B2C proof shows only the total).
+A B2B F0401 carries the invoice's sales, tax and total apart, and untaxed lines. A B2C F0401 carries the
+tax-inclusive total as its sales amount with tax 0, and tax-inclusive lines adding up to it (營業稅法 §32:
+"合計開立"; einvoice-compliance.md §3): the split stays in the product and in the proof's QR code. A G0401, B2C
+or B2B, keeps the untaxed amount with the tax apart (§3.3).
 """
 
 import xml.etree.ElementTree as ET
@@ -11,6 +14,7 @@ from django.utils import timezone
 
 from accounts.money import tax_rate
 from accounts.periods import BILLING_TZ
+from invoices.amounts import invoice_lines
 from invoices.models import Allowance, Invoice, InvoiceStatus
 
 NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"
@@ -71,15 +75,16 @@ def f0401(invoice: Invoice) -> ET.Element:
         _add(main, "NPOBAN", buyer["donation_code"])
     _add(main, "RandomNumber", invoice.random_code)
     details = _add(root, "Details")
-    for sequence, line in enumerate(invoice.lines, start=1):
+    for sequence, line in enumerate(invoice_lines(invoice), start=1):
         _fields(details, "ProductItem", [
-            ("Description", line["description"]), ("Quantity", line.get("quantity", 1)),
-            ("UnitPrice", line.get("unit_price_twd", line["amount_twd"])), ("TaxType", TAX_TYPE),
+            ("Description", line["description"]), ("Quantity", line["quantity"]),
+            ("UnitPrice", line["unit_price_twd"]), ("TaxType", TAX_TYPE),
             ("Amount", line["amount_twd"]), ("SequenceNumber", f"{sequence:03d}"),
         ])  # fmt: skip
+    sales_twd, tax_twd = (invoice.sales_twd, invoice.tax_twd) if invoice.is_b2b else (invoice.total_twd, 0)
     _fields(root, "Amount", [
-        ("SalesAmount", invoice.sales_twd), ("FreeTaxSalesAmount", 0), ("ZeroTaxSalesAmount", 0),
-        ("TaxType", TAX_TYPE), ("TaxRate", tax_rate()), ("TaxAmount", invoice.tax_twd),
+        ("SalesAmount", sales_twd), ("FreeTaxSalesAmount", 0), ("ZeroTaxSalesAmount", 0),
+        ("TaxType", TAX_TYPE), ("TaxRate", tax_rate()), ("TaxAmount", tax_twd),
         ("TotalAmount", invoice.total_twd),
     ])  # fmt: skip
     return root

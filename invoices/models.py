@@ -221,7 +221,10 @@ class Invoice(models.Model):
     )
     period = models.CharField(_("period"), max_length=5, validators=[validate_invoice_period])
     number = models.CharField(_("invoice number"), max_length=10, null=True, blank=True, unique=True)
-    random_code = models.CharField(_("random code"), max_length=4)
+    # 隨機碼: four digits on every invoice, printed on the proof and encrypted into its QR code.
+    random_code = models.CharField(
+        _("random code"), max_length=4, validators=[RegexValidator(r"\A[0-9]{4}\Z", _("Four digits."))]
+    )
     buyer = models.JSONField(_("buyer"))
     seller = models.JSONField(_("seller"))
     lines = models.JSONField(_("lines"))
@@ -243,6 +246,7 @@ class Invoice(models.Model):
                 condition=Q(status=InvoiceStatus.ISSUED, number__isnull=False) | ~Q(status=InvoiceStatus.ISSUED),
                 name="issued_invoice_has_number",
             ),
+            models.CheckConstraint(condition=Q(random_code__regex=r"^[0-9]{4}$"), name="invoice_random_code_4_digits"),
         ]
 
     def __str__(self):

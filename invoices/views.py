@@ -1,5 +1,7 @@
 """An account's 電子發票資訊 page, and the printable proof (電子發票證明聯) of an invoice, for its members only."""
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -10,11 +12,15 @@ from accounts.errors import ServiceError
 from accounts.http import next_url, page, report, url
 from accounts.models import Role
 from accounts.permissions import account_member_required, account_membership
+from invoices.amounts import invoice_lines
 from invoices.barcode import code39_svg
 from invoices.forms import EInvoiceProfileForm
 from invoices.issuing import period_label
 from invoices.models import Invoice, InvoiceStatus
+from invoices.qr import invoice_qr_pair
 from invoices.services import einvoice_profile_save
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -27,10 +33,28 @@ def proof(request, invoice_id: int):
         "account": invoice.charge.account,
         "period": period_label(invoice.period),
         "barcode": barcode,
+        "lines": invoice_lines(invoice),
         "is_voided": invoice.status == InvoiceStatus.VOIDED,
         "is_pending": invoice.status == InvoiceStatus.NUMBER_PENDING,
+        # The QR pair belongs on an issued B2C invoice's proof only (a B2B proof prints its lines and tax).
+        "shows_qr": invoice.status == InvoiceStatus.ISSUED and not invoice.is_b2b,
     }
+    if context["shows_qr"]:
+        context["qr"], context["qr_missing"] = _qr_pair(invoice)
     return render(request, "invoices/proof.html", context)
+
+
+def _qr_pair(invoice):
+    """(the invoice's QR codes, None), or (None, why the page says they are not available): no 種子密碼 is
+    configured, or the invoice's own fields cannot make a valid code (logged for staff). Never a wrong code."""
+    try:
+        pair = invoice_qr_pair(invoice)
+    except ValueError as error:
+        logger.error("The QR codes of invoice %s cannot be made: %s", invoice.pk, error)
+        return None, _("The QR codes of this invoice cannot be shown at the moment.")
+    if pair is None:
+        return None, _("The QR codes of this invoice are not available: the seller's QR code seed is not configured.")
+    return pair, ""
 
 
 @account_member_required

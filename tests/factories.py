@@ -317,7 +317,9 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     random_code = "1234"
     buyer = factory.LazyFunction(lambda: {"kind": "member", "name": "王小明", "email": "owner@example.tw"})
     seller = factory.LazyFunction(lambda: {"ubn": "12345675", "name": "LINE 帳單後台"})
-    lines = factory.LazyFunction(lambda: [{"description": "中用量 2026-01", "amount_twd": 840}])
+    lines = factory.LazyFunction(
+        lambda: [{"description": "中用量 2026-01", "quantity": 1, "unit_price_twd": 800, "amount_twd": 800}]
+    )
     sales_twd = 800
     tax_twd = 40
     total_twd = 840

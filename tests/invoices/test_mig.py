@@ -94,23 +94,24 @@ def test_f0401_of_a_b2c_carrier_invoice_has_every_required_field(period_11504, t
             "PrintMark": "N",
             "RandomNumber": invoice.random_code,
         },
+        # a consumer's invoice carries the tax in its lines and its sales amount, with tax 0 (SPEC §4)
         "Details": {
             "ProductItem": {
                 "Description": "LINE官方帳號 中用量 月費 2026-01",
                 "Quantity": "1",
-                "UnitPrice": "800",
+                "UnitPrice": "840",
                 "TaxType": "1",
-                "Amount": "800",
+                "Amount": "840",
                 "SequenceNumber": "001",
             }
         },
         "Amount": {
-            "SalesAmount": "800",
+            "SalesAmount": "840",
             "FreeTaxSalesAmount": "0",
             "ZeroTaxSalesAmount": "0",
             "TaxType": "1",
             "TaxRate": "0.05",
-            "TaxAmount": "40",
+            "TaxAmount": "0",
             "TotalAmount": "840",
         },
     }
