@@ -206,6 +206,9 @@ BILLING_TAX_RATE = Decimal(env.str("BILLING_TAX_RATE", default="0.05"))
 BILLING_PRORATE_FREE_TO_PAID = env.bool("BILLING_PRORATE_FREE_TO_PAID", default=False)
 # Days of the month on which a failed renewal is retried.
 BILLING_RETRY_DAYS = env.list("BILLING_RETRY_DAYS", cast=int, default=[1, 3, 5, 7])
+# LINE's rule: a renewal declined on the main method is charged to the account's other usable methods in turn
+# (the most recently used first), each its own order, before the account is past due.
+BILLING_TRY_OTHER_METHODS = env.bool("BILLING_TRY_OTHER_METHODS", default=True)
 
 # --- Payment gateways (SPEC §5) ------------------------------------------------------------
 PAYMENTS_GATEWAY = env.str("PAYMENTS_GATEWAY", default="sandbox")

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.audit import audit_entry, audit_records_save, lock_accounts, move_status, snapshot
@@ -58,6 +59,7 @@ class Attempt:
     quote: Quote
     method: PaymentMethod | None
     code: PromoCode | None  # the locked registered code the quote applies
+    tried: frozenset = frozenset()  # the methods already declined in this round (BILLING_TRY_OTHER_METHODS)
 
 
 def renew_subscription(
@@ -110,20 +112,24 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
         logger.exception("the gateway did not answer a batch of %s charges", len(requests))
         results = [ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")] * len(requests)
     answers = [(a.renewal.pk, r.order_id, result) for a, r, result in zip(attempts, requests, results, strict=True)]
+    tried = {a.renewal.pk: a.tried | {a.method.pk} for a in attempts}
+    next_tries = []
     if len(answers) == 1:  # a lone answer's fault is raised: the caller counts it with its subscription
-        renewals_settle(answers, as_of=as_of, totals=totals)
-        return
+        next_tries = renewals_settle(answers, as_of=as_of, totals=totals, tried=tried)
+    else:
 
-    def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
-        logger.exception("settling renewal %s failed", answer[0])
-        totals.pending += 1
+        def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
+            logger.exception("settling renewal %s failed", answer[0])
+            totals.pending += 1
 
-    each_alone_on_failure(
-        answers,
-        lambda batch: renewals_settle(batch, as_of=as_of, totals=totals),
-        left_charging,
-        what="renewals to settle",
-    )
+        each_alone_on_failure(
+            answers,
+            lambda batch: next_tries.extend(renewals_settle(batch, as_of=as_of, totals=totals, tried=tried)),
+            left_charging,
+            what="renewals to settle",
+        )
+    if next_tries:  # declined on one method, each renewal goes on with the next (each its own order)
+        _charge_and_settle_slice(adapter, next_tries, as_of=as_of, totals=totals)
 
 
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:
@@ -229,11 +235,15 @@ def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals,
     return [attempt for attempt in paying if attempt.quote.total_twd > 0]
 
 
-def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: datetime, totals: Totals) -> None:
+def renewals_settle(
+    answers: list[tuple[int, str, ChargeResult]], *, as_of: datetime, totals: Totals, tried: dict | None = None
+) -> list[Attempt]:
     """Step 3: the gateway's answers (renewal, order ID, result), in one short transaction.
 
     Unknown answers wait for reconciliation. An answer for an order that is no longer the renewal's
-    attempt (a late answer, after recovery moved on) is logged and settles nothing.
+    attempt (a late answer, after recovery moved on) is logged and settles nothing. A renewal declined on
+    one method goes on to the account's next usable one, not yet `tried` (renewal → method ids) in this
+    round, when BILLING_TRY_OTHER_METHODS: returned as new attempts to charge, and it is not failed.
     """
     results = {
         renewal_id: (order_id, result) for renewal_id, order_id, result in answers if result.outcome != Outcome.UNKNOWN
@@ -241,7 +251,7 @@ def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: date
     unknown = len(answers) - len(results)
     if not results:
         totals.pending += unknown
-        return
+        return []
     settled = Totals(pending=unknown)
     with transaction.atomic():
         lock_accounts(Subscription.objects.filter(renewals__pk__in=list(results)).values_list("account_id", flat=True))
@@ -267,13 +277,70 @@ def renewals_settle(answers: list[tuple[int, str, ChargeResult]], *, as_of: date
             else:
                 declined.append((renewal, subscription, result))
         _succeed_all(succeeded, totals=settled)
+        gone = [renewal.charge for renewal, _subscription, result in declined if result.method_gone]
+        next_tries, declined = _other_methods(declined, tried or {})
         _decline_all(declined, as_of=as_of, totals=settled)
     totals.merge(settled)
-    for renewal, _subscription, result in declined:
-        if result.method_gone and renewal.charge.payment_method_id:
-            method = renewal.charge.payment_method
+    for charge in gone:
+        if charge.payment_method_id:
+            method = charge.payment_method
             payment_method_mark_expired(method=method, actor=None)
             notify_admins(account=method.account, notice="method_expired", method=method)
+    return next_tries
+
+
+def _other_methods(declined: list, tried: dict) -> tuple[list[Attempt], list]:
+    """LINE's rule: when the main method fails, another is charged. For each declined (renewal, subscription,
+    answer), the account's next usable method not yet tried this round (the main one first, then the most
+    recently used): the declined charge fails, its code is held again for a new charge of the same amounts on
+    that method, with the renewal's next attempt number as its order ID. Returns (those attempts, the rest)."""
+    if not settings.BILLING_TRY_OTHER_METHODS or not declined:
+        return [], declined
+    accounts = [subscription.account_id for _renewal, subscription, _result in declined]
+    methods = {}
+    for method in (
+        PaymentMethod.objects.usable()
+        .filter(account_id__in=accounts)
+        .annotate(last_used=Max("charges__created_at"))
+        .order_by("-is_main", F("last_used").desc(nulls_last=True), "-created_at", "-pk")
+    ):
+        methods.setdefault(method.account_id, []).append(method)
+    moving, rest = [], []
+    for renewal, subscription, result in declined:
+        done = tried.get(renewal.pk, set()) | {renewal.charge.payment_method_id}
+        method = next((m for m in methods.get(subscription.account_id, []) if m.pk not in done), None)
+        if method is None:
+            rest.append((renewal, subscription, result))
+        else:
+            moving.append((renewal, subscription, result, method, frozenset(done)))
+    if not moving:
+        return [], rest
+    failed = charges_mark_failed([(renewal.charge, result.reason) for renewal, _s, result, *_ in moving], actor=None)
+    held = dict(PromoCode.objects.filter(held_for__in=failed).values_list("held_for_id", "pk"))
+    released = {code.pk: code for code in promo_codes_release(failed, actor=None)}
+    codes = {charge_id: released[code_id] for charge_id, code_id in held.items()}
+    orders, attempts, records = [], [], []
+    for (renewal, subscription, result, method, done), charge in zip(moving, failed, strict=True):
+        renewal.attempts += 1
+        key = f"renewal:{subscription.pk}:{renewal.period_start:%Y-%m}:{renewal.attempts}"
+        orders.append(ChargeOrder(subscription.account, charge, charge.plan_code, method, key))
+        attempts.append(Attempt(renewal, subscription, None, method, codes.get(charge.pk), done))
+        records.append(
+            audit_entry(
+                actor=None,
+                action="renewal.other_method",
+                obj=renewal,
+                account=subscription.account,
+                before={"payment_method": charge.payment_method_id, "reason": result.reason[:255]},
+                after={"payment_method": method.pk, "attempts": renewal.attempts},
+            )
+        )
+    for attempt, charge in zip(attempts, charges_create(orders, actor=None), strict=True):
+        attempt.renewal.charge = charge
+    update_rows([attempt.renewal for attempt in attempts], ["attempts", "charge", "updated_at"])
+    promo_codes_hold([(a.code, a.subscription.account, a.renewal.charge) for a in attempts if a.code], actor=None)
+    audit_records_save(records)
+    return attempts, rest
 
 
 def _succeed_all(items: list, *, totals: Totals) -> None:

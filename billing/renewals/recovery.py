@@ -4,7 +4,7 @@ import logging
 from datetime import datetime
 
 from billing.models import Renewal, RenewalStatus
-from billing.renewals.batches import renewals_settle
+from billing.renewals.batches import charge_and_settle, renewals_settle
 from billing.renewals.runs import Totals
 from payments.gateways import ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus, MethodStatus
@@ -36,4 +36,5 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
         result = gateway().charge(
             method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key, description="renewal"
         )
-    renewals_settle([(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals)
+    next_tries = renewals_settle([(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals)
+    charge_and_settle(next_tries, as_of=as_of, totals=totals)  # declined: the account's other methods
