@@ -23,6 +23,9 @@ NOTICES = {
     "usage_threshold",
     "channel_disconnected",
     "extra_messages_failed",
+    "reminder_code",
+    "reminder_card",
+    "reminder_linepay",
 }
 
 

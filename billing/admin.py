@@ -29,6 +29,7 @@ from accounts.models import Membership, OfficialAccount
 from billing.extra_messages import BillTotals, extra_message_bills_due, extra_messages_bill
 from billing.forms import ExtraMessageCapForm
 from billing.models import (
+    BillingReminder,
     Checkout,
     ExtraMessagesBill,
     ExtraMessageTier,
@@ -509,3 +510,12 @@ class ExtraMessagesBillAdmin(ServiceWrittenAdmin):
             % {"billed": totals.billed, "nothing": totals.nothing, "failed": totals.failed, "pending": totals.pending},
             level=messages.WARNING if totals.failed else messages.SUCCESS,
         )
+
+
+@admin.register(BillingReminder)
+class BillingReminderAdmin(ServiceWrittenAdmin):
+    list_display = ("sent_at", "account", "kind", "renewal_on", "subject")
+    list_select_related = ("account",)
+    list_filter = ("kind", "renewal_on")
+    search_fields = ("account__basic_id", "account__name")
+    date_hierarchy = "sent_at"

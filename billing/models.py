@@ -456,3 +456,35 @@ class ExtraMessagesBill(models.Model):
 
     def __str__(self):
         return f"{self.account.basic_id} {self.month:%Y-%m} {self.get_status_display()}"
+
+
+class ReminderKind(models.TextChoices):
+    CODE = "code", _("The registered code at the next renewal")
+    CARD_EXPIRING = "card", _("A card expiring before the next renewal")
+    LINEPAY_INVALID = "linepay", _("LINE Pay to register again")
+
+
+class BillingReminder(models.Model):
+    """An e-mail reminding an account's admins of something before a renewal: at most one per account, kind,
+    renewal and subject (the code or the payment method), which the database enforces."""
+
+    account = models.ForeignKey(
+        OfficialAccount, on_delete=models.PROTECT, related_name="reminders", verbose_name=_("official account")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=ReminderKind.choices)
+    renewal_on = models.DateField(_("renewal on"))
+    subject = models.CharField(_("about"), max_length=40, help_text=_("The code or the payment method, as code:ID."))
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("billing reminder")
+        verbose_name_plural = _("billing reminders")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "renewal_on", "subject"], name="one_reminder_per_renewal_and_subject"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account.basic_id} {self.kind} {self.renewal_on:%Y-%m-%d}"

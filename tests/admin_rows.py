@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserPreference
-from billing.models import RenewalRun, UsageNotice
+from billing.models import BillingReminder, RenewalRun, UsageNotice
 from invoices.models import Allowance
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
@@ -69,6 +69,9 @@ MAKERS = {
     "billing.renewalrun": _renewal_run,
     "billing.renewal": _renewal,
     "billing.extramessagesbill": factories.ExtraMessagesBillFactory,
+    "billing.billingreminder": lambda: BillingReminder.objects.create(
+        account=factories.AccountFactory(), kind="card", renewal_on=date(2026, 7, 1), subject="method:1"
+    ),
     "billing.usagenotice": lambda: UsageNotice.objects.create(
         account=factories.AccountFactory(), month=date(2026, 11, 1), threshold="quota_80", billed_messages=2400
     ),

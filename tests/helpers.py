@@ -9,9 +9,9 @@ from billing.checkout import checkout_start
 from billing.invoicing import plan_names_on_invoices
 from billing.models import Checkout, CheckoutStatus
 from invoices import issuing
-from payments.gateways.sandbox import tokenise_card
-from payments.models import Charge, ChargeStatus
-from payments.services import card_add
+from payments.gateways.sandbox import LINEPAY_CARDS, tokenise_card
+from payments.models import Charge, ChargeStatus, SandboxLinePayTransaction
+from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
 from promos.models import CodeStatus, Redemption
 from tests.factories import (
     EInvoiceProfileFactory,
@@ -28,6 +28,20 @@ def add_card(account, number="4242424242424242", user=None):
     """A sandbox card, tokenised as the hosted fields would, saved to the account through the service."""
     token = tokenise_card(number=number, expiry="12/30", cvc="123", today=CARD_TODAY).one_time_token
     return card_add(account=account, one_time_token=token, actor=user)
+
+
+def add_linepay(account, card_index=0):
+    """LINE Pay registered in the sandbox (its approval page passed with LINE Pay card `card_index`) as the
+    account's payment method, through the service."""
+    registration, _url = linepay_registration_start(
+        account=account, actor=None, confirm_url=lambda o: "/c", cancel_url=lambda o: "/x"
+    )
+    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
+        status="approved", card=LINEPAY_CARDS[card_index][0]
+    )
+    return linepay_registration_confirm(
+        registration=registration, transaction_id=registration.transaction_id, actor=None
+    )
 
 
 def new_admin(*, role="admin", region="TW", **subscription):

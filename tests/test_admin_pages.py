@@ -27,6 +27,7 @@ NO_ADDING = {
     "billing.renewal",
     "billing.usagenotice",
     "billing.extramessagesbill",
+    "billing.billingreminder",
     "payments.paymentmethod",
     "payments.charge",
     "payments.refund",

@@ -216,6 +216,8 @@ def linepay_api(method: str, path: str, body: dict | None = None) -> dict:
         return _linepay_confirm(parts[2], body)
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "payment":
         return _linepay_preapproved_pay(parts[3], body)
+    if method == "GET" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "check":
+        return _linepay_check(parts[3])
     if method == "POST" and parts[:3] == ["v3", "payments", "preapprovedPay"] and parts[-1] == "expire":
         move_statuses(
             SandboxLinePayTransaction.objects.filter(reg_key=parts[3]), from_statuses=["confirmed"], to_status="expired"
@@ -275,6 +277,15 @@ def _linepay_confirm(transaction_id: str, body: dict) -> dict:
             ],
         },
     }
+
+
+def _linepay_check(reg_key: str) -> dict:
+    tx = SandboxLinePayTransaction.objects.filter(reg_key=reg_key).first()
+    if tx is None:
+        return {"returnCode": "1190", "returnMessage": "regKey does not exist."}
+    if tx.status == "expired":
+        return {"returnCode": "1193", "returnMessage": "regKey expired."}
+    return {"returnCode": "0000", "returnMessage": "Success."}
 
 
 def _linepay_preapproved_pay(reg_key: str, body: dict) -> dict:
@@ -357,6 +368,15 @@ class SandboxGateway:
             raise GatewayError(_("LINE Pay did not confirm (%(code)s).") % {"code": answer["returnCode"]})
         info = answer["info"]
         return LinePayApproval(reg_key=info["regKey"], masked_card=info["payInfo"][0]["maskedCreditCardNumber"])
+
+    def linepay_check(self, *, reg_key: str, credit_card_auth: bool = False) -> bool:
+        """As LINE Pay's check: False for a regKey it does not know (1190) or that expired (1193)."""
+        code = linepay_api("GET", f"/v3/payments/preapprovedPay/{reg_key}/check")["returnCode"]
+        if code in ("1190", "1193"):
+            return False
+        if code != "0000":
+            raise GatewayError(_("LINE Pay refused the request (%(code)s).") % {"code": code}, code=code)
+        return True
 
     def linepay_expire(self, *, reg_key: str) -> None:
         linepay_api("POST", f"/v3/payments/preapprovedPay/{reg_key}/expire", {})

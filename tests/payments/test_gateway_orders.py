@@ -5,10 +5,11 @@ from datetime import date
 import pytest
 
 from payments.gateways import Outcome
-from payments.gateways.sandbox import LINEPAY_CARDS, SandboxGateway, tokenise_card
-from payments.models import SandboxCharge, SandboxLinePayTransaction
-from payments.services import card_add, linepay_registration_confirm, linepay_registration_start
+from payments.gateways.sandbox import SandboxGateway, tokenise_card
+from payments.models import SandboxCharge
+from payments.services import card_add
 from tests.factories import SubscriptionFactory
+from tests.helpers import add_linepay
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +21,7 @@ def card(number):
 
 
 def linepay_method(card_index=0):
-    account = SubscriptionFactory().account
-    registration, _url = linepay_registration_start(
-        account=account, actor=None, confirm_url=lambda o: "/c", cancel_url=lambda o: "/x"
-    )
-    SandboxLinePayTransaction.objects.filter(transaction_id=registration.transaction_id).update(
-        status="approved", card=LINEPAY_CARDS[card_index][0]
-    )
-    return linepay_registration_confirm(
-        registration=registration, transaction_id=registration.transaction_id, actor=None
-    )
+    return add_linepay(SubscriptionFactory().account, card_index)
 
 
 def test_the_same_order_twice_is_charged_once_and_answered_the_same():
