@@ -344,6 +344,7 @@ def payment_records(request, account):
     charges = list(
         Charge.objects.filter(account=account)
         .select_related("payment_method", "redemption__code", "invoice")
+        .prefetch_related("invoice__allowances")
         .order_by("-created_at")
     )
     plans = {plan.code: plan for plan in Plan.objects.all()}

@@ -6,4 +6,5 @@ app_name = "invoices"
 
 urlpatterns = [
     path("<int:invoice_id>/proof/", views.proof, name="proof"),
+    path("allowances/<int:allowance_id>/proof/", views.allowance_proof, name="allowance_proof"),
 ]

@@ -16,7 +16,7 @@ from invoices.amounts import invoice_lines
 from invoices.barcode import code39_svg
 from invoices.forms import EInvoiceProfileForm
 from invoices.issuing import period_label
-from invoices.models import Invoice, InvoiceStatus
+from invoices.models import Allowance, Invoice, InvoiceStatus
 from invoices.qr import invoice_qr_pair
 from invoices.services import einvoice_profile_save
 
@@ -42,6 +42,18 @@ def proof(request, invoice_id: int):
     if context["shows_qr"]:
         context["qr"], context["qr_missing"] = _qr_pair(invoice)
     return render(request, "invoices/proof.html", context)
+
+
+@login_required
+def allowance_proof(request, allowance_id: int):
+    """折讓證明單: what an allowance gave back of which invoice, for the buyer's books."""
+    allowance = get_object_or_404(Allowance.objects.select_related("invoice__charge__account"), pk=allowance_id)
+    account_membership(user=request.user, account_id=allowance.invoice.charge.account_id)  # 404 for anyone else
+    return render(
+        request,
+        "invoices/allowance_proof.html",
+        {"allowance": allowance, "invoice": allowance.invoice, "account": allowance.invoice.charge.account},
+    )
 
 
 def _qr_pair(invoice):
