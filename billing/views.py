@@ -70,17 +70,23 @@ def plans(request, account):
     subscription = Subscription.objects.select_related("plan", "scheduled_plan").get(account=account)
     month = subscription.period_start
     plans = plans_with_terms()
-    past_due = subscription.status == SubscriptionStatus.PAST_DUE
     rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans]
+    if subscription.status == SubscriptionStatus.PAST_DUE:
+        upcoming, failed = None, failed_renewal_of(account.pk)
+        used = billed_messages(account, month)
+    else:  # the next renewal reads this month's figure already
+        upcoming, failed = next_charge(subscription, plans={plan.pk: plan for plan in plans}), None
+        used = upcoming.billed_messages
     return page(
         request,
         account,
         "billing/plans.html",
         subscription=subscription,
         plan_rows=rows,
-        used_messages=billed_messages(account, month),
-        next_charge=None if past_due else next_charge(subscription, plans={plan.pk: plan for plan in plans}),
-        failed_renewal=failed_renewal_of(account.pk) if past_due else None,
+        used_messages=used,
+        needs_einvoice=not has_einvoice_profile(account),
+        next_charge=upcoming,
+        failed_renewal=failed,
         webstore_url=request.build_absolute_uri(reverse("webstore:plans", args=[account.pk])),
     )
 

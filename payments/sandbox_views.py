@@ -92,16 +92,19 @@ def _card_fields_page(request, answer: dict | None = None, status: int = 200):
 @require_http_methods(["GET", "POST"])
 @opener_policy("unsafe-none")  # as LINE Pay's page: no isolation, so the pop-up keeps its opener
 def linepay_approval(request, transaction_id: str):
-    """LINE Pay's pop-up: a QR code for the phone, and what the phone shows: the cards, confirm, cancel."""
+    """LINE Pay's pop-up: a QR code for the phone, and what the phone shows in two screens, as LINE's guide
+    walks them: choose the card bound to LINE Pay > 下一步 (`next`), then 確認資訊 > 新增 (`confirm`); or cancel."""
     tx = get_object_or_404(SandboxLinePayTransaction, transaction_id=transaction_id)
     if request.method == "GET":
         return _approval_page(request, tx)
     action = request.POST.get("action")
-    if action not in ("confirm", "cancel"):
+    if action not in ("next", "confirm", "cancel"):
         return _approval_page(request, tx, error=_("Choose confirm or cancel."), status=400)
     card = request.POST.get("card", "")
-    if action == "confirm" and card not in LINEPAY_CARD_BY_MASK:
+    if action in ("next", "confirm") and card not in LINEPAY_CARD_BY_MASK:
         return _approval_page(request, tx, error=_("Choose a card to pay with."), status=400)
+    if action == "next":
+        return _approval_page(request, tx, step="confirm")
     return _decide(tx, action, card)
 
 
@@ -126,7 +129,7 @@ def _timed_out(tx: SandboxLinePayTransaction) -> bool:
     return timezone.now() - tx.created_at > APPROVAL_TIMEOUT
 
 
-def _approval_page(request, tx: SandboxLinePayTransaction, *, error: str = "", status: int = 200):
+def _approval_page(request, tx: SandboxLinePayTransaction, *, error: str = "", status: int = 200, step: str = "card"):
     handled = HANDLED.get(tx.status) or (HANDLED["expired"] if _timed_out(tx) else "")
     context = {
         "tx": tx,
@@ -136,6 +139,7 @@ def _approval_page(request, tx: SandboxLinePayTransaction, *, error: str = "", s
         "qr": mark_safe(segno.make(request.build_absolute_uri()).svg_inline(scale=4)),  # noqa: S308 (segno's SVG)
         "handled": handled,
         "error": error,
+        "step": step,
     }
     return render(request, "sandbox/linepay_approval.html", context, status=status)
 

@@ -142,6 +142,7 @@ class NextCharge:
     method: PaymentMethod | None
     code: PromoCode | None
     extras_so_far: bool  # this month's extra messages are counted as they stand: LINE has not closed the month
+    billed_messages: int  # this month's billed messages, as recorded now
 
 
 def next_charge(subscription, *, plans: dict | None = None) -> NextCharge:
@@ -164,4 +165,5 @@ def next_charge(subscription, *, plans: dict | None = None) -> NextCharge:
         method=inputs.methods.get(subscription.account_id),
         code=code if quote.code_applied else None,
         extras_so_far=extras_so_far and quote.extra_messages > 0,
+        billed_messages=figure.billed_messages if figure else 0,
     )

@@ -82,10 +82,19 @@ def fill_einvoice(page: Page, *, name="王小明", email="ming@example.tw") -> N
     page.get_by_test_id("save-einvoice").click()
 
 
+def confirm_einvoice_prompt(page: Page) -> None:
+    """情境二 step 4 on the desktop: 跳出提示登錄電子發票資訊 > 確認."""
+    dialog = page.get_by_test_id("einvoice-first-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(text("Register your e-invoice information"))
+    dialog.get_by_test_id("einvoice-first-confirm").click()
+
+
 def add_linepay_in_popup(page: Page, plan_code: str = "medium"):
     """選擇方案 > 升級 with nothing registered: the e-invoice information first (filled in and saved), then
     新增付款方式 > LINE Pay > 新增, which opens LINE Pay's pop-up; returns the pop-up."""
     upgrade(page, plan_code)
+    confirm_einvoice_prompt(page)
     expect_message(page, text("You need to register your e-invoice information first."))
     fill_einvoice(page)
     expect_message(page, text("Add a payment method to continue."))

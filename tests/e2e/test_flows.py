@@ -100,13 +100,17 @@ def test_scenario_2_desktop_first_time_through_the_linepay_popup(desktop, screen
     # 8: the pop-up asks to open LINE on the phone, with the QR code
     expect(popup.locator(".linepay-qr svg")).to_be_visible()
     expect(popup.locator(".linepay-qr")).to_contain_text(text("Open LINE on your phone"))
-    # 9-10: in "LINE": the cards bound to LINE Pay; choose **** 1111 and confirm; the pop-up closes itself
+    # 9: in "LINE": the cards bound to LINE Pay; choose **** 1111 > 下一步
     expect(popup.locator("input[name=card]")).to_have_count(4)
     popup.get_by_label("**** **** **** 1111").check()
+    popup.locator("button[name=action][value=next]").click()
+    # 10: 確認資訊 (the card chosen) > 新增; the pop-up closes itself
+    expect(popup.locator("#linepay-chosen-card")).to_have_text("**** **** **** 1111")
     with popup.expect_event("close"):
         popup.locator("button[name=action][value=confirm]").click()
-    # 11: the opener moves on to the summary, with LINE Pay as the main payment method
+    # 11: the opener moves on to the summary and says 已新增主要的付款方式為LINE Pay
     expect(page).to_have_url(CHECKOUT_URL)
+    expect_message(page, text("LINE Pay is now your main payment method."))
     expect(page.get_by_test_id("payment-method")).to_contain_text("LINE Pay")
     expect(page.get_by_test_id("payment-method")).to_contain_text("1111")
     # 12: 輸入優惠活動代碼 > 登錄

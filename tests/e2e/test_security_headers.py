@@ -13,6 +13,7 @@ from tests.e2e.pages import (
     CHECKOUT_URL,
     agree_and_purchase,
     choose_account,
+    confirm_einvoice_prompt,
     expect_receipt,
     fill_card,
     fill_einvoice,
@@ -48,6 +49,7 @@ def test_the_desktop_flow_breaks_no_rule_of_the_policy(desktop, screenshot):
     choose_account(page, membership.account)
     settings_nav(page, "plans")
     upgrade(page, "medium")
+    confirm_einvoice_prompt(page)
     fill_einvoice(page)  # the invoice type's fields are shown by the page's inline script
     page.get_by_test_id("add-card").click()
     fill_card(page)  # the sandbox's fields, framed by our page, hand the token over by postMessage

@@ -246,7 +246,21 @@ def test_the_approval_page_shows_the_qr_code_the_cards_and_the_amount(client):
     ):
         assert f'value="{masked}"' in page
         assert f'{masked} <span class="text-body-secondary">{brand}</span>' in page
-    assert 'value="confirm"' in page and 'value="cancel"' in page
+    assert 'value="next"' in page and 'value="cancel"' in page
+
+
+def test_next_shows_the_second_screen_with_the_chosen_card_and_changes_nothing_until_add(client):
+    request = linepay_request()
+    response = client.post(approval_url(request), {"action": "next", "card": VISA_1111})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="linepay-confirm-step"' in page
+    assert f'<dd class="col-7" id="linepay-chosen-card">{VISA_1111}</dd>' in page
+    assert f'<input type="hidden" name="card" value="{VISA_1111}">' in page
+    assert 'value="confirm"' in page
+    assert SandboxLinePayTransaction.objects.get(transaction_id=request.transaction_id).status == "requested"
+    # without a card, no second screen
+    assert client.post(approval_url(request), {"action": "next"}).status_code == 400
 
 
 def test_the_qr_code_encodes_the_pages_own_absolute_url(client, monkeypatch):
