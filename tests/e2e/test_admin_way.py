@@ -187,12 +187,14 @@ def test_the_payment_records_headers_keep_one_line_at_1280_px(new_context, langu
     log_in(desktop, membership.user)
     desktop.goto(f"/accounts/{account.pk}/payments/")
     expect(desktop.get_by_test_id("charge")).to_have_count(3)
+    screenshot(desktop)
     # then each header (營業稅, 狀態, 發票, ...) is on one line
     headers = desktop.locator("thead th")
     expect(headers).to_have_count(9)
     lines = {headers.nth(i).inner_text(): headers.nth(i).evaluate(LINES_OF) for i in range(9)}
     assert set(lines.values()) == {1}, lines
-    screenshot(desktop)
+    # and the table fits the page: nothing to scroll sideways at 1280 px
+    assert desktop.locator(".table-responsive").evaluate("box => box.scrollWidth <= box.clientWidth")
 
 
 def test_the_payment_methods_buttons_keep_one_line_at_375_px(phone, screenshot):
