@@ -262,6 +262,23 @@ def test_the_terms_open_in_a_new_tab_and_the_summary_stays(new_context, locale, 
     screenshot(terms)
 
 
+@pytest.mark.parametrize("locale", ["zh-TW", "en-US"])
+def test_the_webstore_summary_is_no_wider_than_a_phone(new_context, locale):
+    # given an admin at the webstore's checkout summary on a 375 px phone
+    membership = ready_admin()
+    page = new_context(PHONE, locale=locale).new_page()
+    log_in(page, membership.user, next_url=f"/webstore/accounts/{membership.account.pk}/plans/")
+    upgrade(page, "medium")
+    expect(page).to_have_url(re.compile(r"/webstore" + CHECKOUT_URL.pattern))
+    # then its rows' headers wrap between words and nothing runs off the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # and its terms open in the webstore's layout
+    with page.expect_popup() as opened:
+        page.get_by_test_id("terms-link").click()
+    expect(opened.value).to_have_url(re.compile(r"/webstore/terms/$"))
+    expect(opened.value.get_by_test_id("webstore-nav")).to_be_visible()
+
+
 # ---- 電子發票資訊: the seed's word on each side, and one kind's fields -------------------------------------
 
 KIND_FIELDS = ["name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address"]
