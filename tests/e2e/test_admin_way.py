@@ -41,8 +41,19 @@ LINES_OF = """el => {
 }"""
 
 
+def loaded_width(image) -> int:
+    """The natural width of an <img> once the browser is done with it (0 for a broken image)."""
+    return image.evaluate(
+        """img => img.complete ? img.naturalWidth : new Promise(done => {
+             img.addEventListener("load", () => done(img.naturalWidth), {once: true});
+             img.addEventListener("error", () => done(0), {once: true});
+           })"""
+    )
+
+
 def decoded_qr(page, locator) -> str:
     """The text of the QR code the browser drew in `locator` (its screenshot, read by zxing-cpp)."""
+    assert loaded_width(locator) > 0
     image = Image.open(io.BytesIO(locator.screenshot()))
     found = zxingcpp.read_barcodes(image)
     assert [barcode.format for barcode in found] == [zxingcpp.BarcodeFormat.QRCode]
@@ -62,7 +73,7 @@ def test_the_qr_code_is_drawn_and_leads_to_the_account_s_webstore(desktop, new_c
     # then the QR image is drawn (a broken image has no natural width)
     qr = desktop.get_by_test_id("webstore-qr")
     expect(qr).to_be_visible()
-    assert qr.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert loaded_width(qr) > 0
     # and it reads as the account's plans in the webstore
     target = decoded_qr(desktop, qr)
     assert target == f"{live_server.url}/webstore/accounts/{account.pk}/plans/"
