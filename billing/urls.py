@@ -49,6 +49,7 @@ checkout_patterns = [
 
 urlpatterns = [
     path("", views.account_list, name="account_list"),
+    path("terms/", views.terms, name="terms"),
     path("accounts/<int:account_id>/", include(account_patterns)),
     path("checkout/<str:token>/", include(checkout_patterns)),
 ]

@@ -4,6 +4,7 @@ Members see every page; only admins see and may post the forms that spend money 
 data (an operator's post is a 403). Another account's pages are a 404.
 """
 
+import io
 from urllib.parse import urlencode
 
 import segno
@@ -20,6 +21,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.errors import ServiceError
 from accounts.http import go, moment_or_none, next_url, opener_policy, page, report, url
+from accounts.line_login import line_login_configured
+from accounts.money import tax_rate
+from accounts.periods import local_date, month_start
 from accounts.permissions import account_admin_required, account_member_required
 from billing.forms import ExtraMessageCapForm
 from billing.models import Plan, Subscription, SubscriptionStatus
@@ -47,6 +51,26 @@ from payments.services import (
 )
 
 # ---- helpers shared by the account views ----------------------------------------------------
+
+
+# ---- the paid-plan terms (付費方案條款) -----------------------------------------------------------
+
+
+def terms(request):
+    """A plain summary of the paid-plan terms, opened from the checkout's terms box (in a new tab, so the summary
+    stays as it was). Open to anyone: an admin may read it before logging in. The fees, the tax rate and the retry
+    days are the ones in force, from the same data and settings the charges use."""
+    month = month_start(local_date(timezone.now()))
+    return render(
+        request,
+        "billing/terms.html",
+        {
+            "plan_rows": [(plan, plan_terms(plan, month)) for plan in plans_with_terms()],
+            "tax_percent": format(tax_rate() * 100, "f").rstrip("0").rstrip("."),
+            "retry_days": settings.BILLING_RETRY_DAYS,
+            "prorated": settings.BILLING_PRORATE_FREE_TO_PAID,
+        },
+    )
 
 
 # ---- choosing an account --------------------------------------------------------------------
@@ -91,11 +115,25 @@ def plans(request, account):
     )
 
 
+def webstore_entry(request, account) -> str:
+    """Where the desktop page's QR code leads a phone: the account's webstore plans, through 以LINE登入 where LINE
+    Login is configured (the seed's steps 1-2: scan, log in with LINE), else straight there (/login/ follows)."""
+    webstore = reverse("webstore:plans", args=[account.pk])
+    if line_login_configured():
+        return request.build_absolute_uri(f"{reverse('line_login')}?{urlencode({'next': webstore})}")
+    return request.build_absolute_uri(webstore)
+
+
 @account_member_required
 def webstore_qr(request, account):
-    """The QR code on the desktop page that opens the webstore for the same account on a phone."""
-    target = request.build_absolute_uri(reverse("webstore:plans", args=[account.pk]))
-    return HttpResponse(segno.make(target, error="m").svg_inline(scale=4), content_type="image/svg+xml")
+    """The QR code on the desktop page that opens the webstore for the same account on a phone.
+
+    A standalone SVG document (an <img>'s source) needs the SVG namespace on its root, or browsers draw nothing:
+    segno's svg_inline() leaves it out (it is meant for inside HTML), its SVG writer keeps it. The light modules
+    are painted white so the code scans on any background."""
+    svg = io.BytesIO()
+    segno.make(webstore_entry(request, account), error="m").save(svg, kind="svg", scale=4, light="#fff", xmldecl=False)
+    return HttpResponse(svg.getvalue(), content_type="image/svg+xml")
 
 
 @require_POST

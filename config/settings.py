@@ -4,6 +4,7 @@ Everything that differs between a laptop and production is read from the environ
 (or a `.env` file beside manage.py) with django-environ. See `.env.example` and the README.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,13 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY in the environment or in .env (see .env.example).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The site's address as admins reach it (scheme, host, port): an e-mail has no request to take a host from, so
+# every link in one starts with this. The default is `make run`'s.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").strip().rstrip("/")
+if not re.fullmatch(r"https?://[^/?#\s]+", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL={SITE_URL!r} is not a site's address: a scheme and a host, e.g. https://billing.example.tw."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

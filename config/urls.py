@@ -4,10 +4,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from accounts.views import language_switch
-from config.views import healthz, moved_admin_page
+from config.views import favicon, healthz, moved_admin_page
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/setlang/", language_switch, name="set_language"),
     # The official accounts, their members, the audit trail and preferences moved from billing to accounts.
     re_path(

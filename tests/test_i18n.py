@@ -25,11 +25,11 @@ def test_an_admin_can_switch_to_english_and_back(client):
     membership = MembershipFactory()
     SubscriptionFactory(account=membership.account)
     client.force_login(membership.user)
-    assert "選擇官方帳號" in client.get(reverse("billing:account_list")).content.decode()
+    assert "選擇要加值的官方帳號" in client.get(reverse("billing:account_list")).content.decode()
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    assert "Choose an official account" in client.get(reverse("billing:account_list")).content.decode()
+    assert "Choose the official account to top up" in client.get(reverse("billing:account_list")).content.decode()
     client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
-    assert "選擇官方帳號" in client.get(reverse("billing:account_list")).content.decode()
+    assert "選擇要加值的官方帳號" in client.get(reverse("billing:account_list")).content.decode()
 
 
 def test_a_refusal_reads_in_the_users_language():

@@ -49,7 +49,7 @@ def log_in_quickly(page: Page, user, live_server) -> None:
 
 
 def choose_account(page: Page, account) -> None:
-    """選擇官方帳號: the list of the accounts the user is a member of."""
+    """選擇要加值的官方帳號: the list of the accounts the user is a member of."""
     page.get_by_test_id(f"account-{account.pk}").click()
     expect(page.get_by_test_id("account-name").first).to_contain_text(account.name)
 
