@@ -5,7 +5,7 @@ passes; the invoice notice by invoices.issuing's own function), in both language
 """
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,10 +16,12 @@ from django.urls import resolve
 from accounts.models import UserPreference
 from accounts.notices import NOTICES, notify_admins
 from accounts.periods import BILLING_TZ
+from billing.renewals import next_charge
 from invoices.issuing import invoice_notice_send
 from tests.factories import (
     ChargeFactory,
     EInvoiceProfileFactory,
+    ExtraMessagesBillFactory,
     InvoiceNumberRangeFactory,
     MembershipFactory,
     PaymentMethodFactory,
@@ -47,10 +49,12 @@ def links_of(body: str) -> tuple[list[str], list[str]]:
 def notice_contexts(account) -> dict[str, dict]:
     """For each admin notice, the context its sender passes (billing.renewals, promos.services, usage...)."""
     renewal = RenewalFactory(subscription=account.subscription, failed=True)
+    code = PromoCodeFactory(registered=True, registered_account=account)
+    method = PaymentMethodFactory(account=account)
     return {
         "renewal_failed": {"renewal": renewal, "reason": "declined", "retry_on": renewal.next_retry_on},
         "downgraded": {"renewal": renewal},
-        "method_expired": {"method": PaymentMethodFactory(account=account)},
+        "method_expired": {"method": method},
         "code_released": {"code": PromoCodeFactory()},
         "usage_threshold": {
             "threshold": "quota_100",
@@ -61,6 +65,14 @@ def notice_contexts(account) -> dict[str, dict]:
             "carrying_plan": "high",
         },
         "channel_disconnected": {},
+        "extra_messages_failed": {
+            "bill": ExtraMessagesBillFactory(account=account, extra_messages=1000, amount_twd=200),
+            "reason": "declined",
+            "last": False,
+        },
+        "reminder_code": {"preview": next_charge(account.subscription), "code": code, "expires": True},
+        "reminder_card": {"method": method, "renewal_on": date(2026, 7, 1)},
+        "reminder_linepay": {"method": method, "renewal_on": date(2026, 7, 1)},
     }
 
 
