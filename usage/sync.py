@@ -10,11 +10,11 @@ they were and is counted.
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,7 +25,7 @@ from usage.figures import figure_set
 from usage.messaging_api import ChannelUnauthorized, Deliveries, MessagingApiClient, MessagingApiError
 from usage.models import ChannelStatus, DailyUsage, MessageKind, MessagingChannel, MonthlyUsage, UsageSource
 from usage.services import messaging_channel_disconnect
-from usage.tokens import token_decrypt
+from usage.tokens import TokenUnreadable, token_decrypt
 
 logger = logging.getLogger(__name__)
 API = UsageSource.API
@@ -74,10 +74,33 @@ def connected_channels(account_id: int | None = None) -> list[int]:
     return list(channels.order_by("pk").values_list("pk", flat=True))
 
 
+def _free(now: datetime) -> Q:
+    return Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lt=now)
+
+
 def channel_claim(channel_id: int, now: datetime) -> bool:
-    free = Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lt=now)
-    claimed = MessagingChannel.objects.filter(free, pk=channel_id, status=ChannelStatus.CONNECTED)
+    claimed = MessagingChannel.objects.filter(_free(now), pk=channel_id, status=ChannelStatus.CONNECTED)
     return claimed.update(sync_claimed_until=now + CLAIM) == 1
+
+
+def channels_claim(channel_ids: list[int], now: datetime) -> list[MessagingChannel]:
+    """Claim those of `channel_ids` that are connected and that no other run holds, in one transaction; returns
+    them, with their accounts. Rows another run is claiming at this moment are skipped, not waited for."""
+    with transaction.atomic():
+        channels = list(
+            MessagingChannel.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("account")
+            .filter(_free(now), pk__in=channel_ids, status=ChannelStatus.CONNECTED)
+            .order_by("pk")
+        )
+        claimed = MessagingChannel.objects.filter(_free(now), pk__in=[channel.pk for channel in channels])
+        if claimed.update(sync_claimed_until=now + CLAIM) == len(channels):
+            return channels
+        # Another run claimed some between the read and the write: possible only where SELECT ... FOR UPDATE locks
+        # nothing (SQLite). Undo, and claim them one by one: each claim is a single conditional UPDATE.
+        transaction.set_rollback(True)
+    claimed = [channel for channel in channels if channel_claim(channel.pk, now)]
+    return claimed
 
 
 def with_retries(call: Callable, *, attempts: int = ATTEMPTS):
@@ -98,30 +121,33 @@ def read_channel(token: str, *, days: list[date], month: date | None) -> Reading
     return Reading(deliveries, consumption)
 
 
-def channel_sync(channel_id: int, *, days: list[date], month: date | None, now: datetime, dry_run: bool) -> SyncTotals:
-    """Read one channel (if no other run holds it) and record what changed."""
-    totals = SyncTotals()
-    if not channel_claim(channel_id, now):
-        totals.skipped += 1
-        return totals
-    channel = MessagingChannel.objects.select_related("account").get(pk=channel_id)
-    totals.channels += 1
+def channel_read(token_encrypted: str, *, days: list[date], month: date | None) -> Reading:
+    """What a reader thread does: LINE's answers for one channel, and nothing with the database."""
+    return read_channel(token_decrypt(token_encrypted), days=days, month=month)
+
+
+def channel_record(
+    channel: MessagingChannel, read: Future, *, kinds: dict, month: date | None, now: datetime, dry_run: bool
+) -> SyncTotals:
+    """Record one claimed channel's reading (or what went wrong reading it) and let the channel go."""
+    totals = SyncTotals(channels=1)
     try:
-        reading = read_channel(token_decrypt(channel.token_encrypted), days=days, month=month)
+        reading = read.result()
     except ChannelUnauthorized:
         _disconnect(channel)
         totals.disconnected += 1
         return totals
-    except MessagingApiError as error:
-        logger.warning("usage of channel %s not read: %s", channel_id, error)
-        MessagingChannel.objects.filter(pk=channel_id).update(last_error=str(error)[:200], sync_claimed_until=None)
+    except (MessagingApiError, TokenUnreadable) as error:
+        logger.warning("usage of channel %s not read: %s", channel.pk, error)
+        MessagingChannel.objects.filter(pk=channel.pk).update(last_error=str(error)[:200], sync_claimed_until=None)
         totals.failed.append(f"{channel.account.basic_id}: {error}")
         return totals
-    if not dry_run:
-        totals.figures_changed += usage_record(channel.account, reading, month=month, now=now)
-    MessagingChannel.objects.filter(pk=channel_id).update(
-        last_synced_at=timezone.now(), last_error="", sync_claimed_until=None
-    )
+    with transaction.atomic():
+        if not dry_run:
+            totals.figures_changed += usage_record(channel.account, reading, month=month, now=now, kinds=kinds)
+        MessagingChannel.objects.filter(pk=channel.pk).update(
+            last_synced_at=timezone.now(), last_error="", sync_claimed_until=None
+        )
     return totals
 
 
@@ -131,21 +157,27 @@ def _disconnect(channel: MessagingChannel) -> None:
     transaction.on_commit(lambda: notify_admins(account=account, notice="channel_disconnected"))
 
 
-def usage_record(account, reading: Reading, *, month: date | None, now: datetime) -> int:
+def usage_record(account, reading: Reading, *, month: date | None, now: datetime, kinds: dict | None = None) -> int:
     """Write what LINE said: a day's kinds (final when the day is `ready`; nothing for a day LINE has no figures
-    for yet), and the month's billed total (final once the month has closed). Returns the figures changed."""
-    kinds = {kind.code: kind for kind in MessageKind.objects.all()}
+    for yet), and the month's billed total (final once the month has closed). Returns the figures changed.
+    `kinds`: MessageKind by code, when the caller has them already."""
+    if kinds is None:
+        kinds = {kind.code: kind for kind in MessageKind.objects.all()}
     records = []
-    with transaction.atomic():
-        for day in reading.days:
-            if day.status == "out_of_service" or not (day.ready or any(day.counts.values())):
-                continue
-            existing = {row.kind_id: row for row in DailyUsage.objects.filter(account=account, day=day.day)}
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
+        days = [
+            day for day in reading.days if day.status != "out_of_service" and (day.ready or any(day.counts.values()))
+        ]
+        existing = {}
+        if days:
+            rows = DailyUsage.objects.filter(account=account, day__in=[day.day for day in days])
+            existing = {(row.day, row.kind_id): row for row in rows}
+        for day in days:
             for code, count in day.counts.items():
                 kind = kinds.get(code)
-                if kind is None or (count == 0 and kind.pk not in existing):
+                if kind is None or (count == 0 and (day.day, kind.pk) not in existing):
                     continue
-                row = existing.get(kind.pk) or DailyUsage(account=account, day=day.day, kind=kind)
+                row = existing.get((day.day, kind.pk)) or DailyUsage(account=account, day=day.day, kind=kind)
                 records += figure_set(row, actor=None, action="usage.sync", count=count, final=day.ready, source=API)
         if reading.consumption is not None and month is not None:
             row = MonthlyUsage.objects.filter(account=account, month=month).first() or MonthlyUsage(
@@ -172,25 +204,35 @@ def sync_all(
     dry_run: bool = False,
     progress: Callable[[int], None] = lambda done: None,
 ) -> SyncTotals:
-    """Sync the channels, `workers` at a time (each channel's calls wait on the network, so threads overlap)."""
+    """Sync the channels with `workers` calls to LINE in flight.
+
+    `workers` reader threads only talk to LINE, one call at a time each, so that every one of them always has a
+    call out; this thread does all the database work: it claims the channels a few dozen at a time (just ahead of
+    the readers, so a claim never runs out before its channel is read) and records each reading as it comes back.
+    """
     now = timezone.now()
     totals = SyncTotals()
-
-    def one(channel_id: int) -> SyncTotals:
-        try:
-            return channel_sync(channel_id, days=days, month=month, now=now, dry_run=dry_run)
-        finally:
-            connection.close()  # the thread's own connection
-
-    if workers <= 1:
-        for channel_id in channel_ids:
-            totals.merge(channel_sync(channel_id, days=days, month=month, now=now, dry_run=dry_run))
-            progress(1)
-        return totals
-    with ThreadPoolExecutor(workers, thread_name_prefix="usage-sync") as pool:
-        for result in pool.map(one, channel_ids):
-            totals.merge(result)
-            progress(1)
+    kinds = {kind.code: kind for kind in MessageKind.objects.all()}
+    low, high = max(workers, 1), 3 * max(workers, 1)  # channels handed to the readers: topped up to `high`
+    queue = list(channel_ids)
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="usage-sync") as pool:
+        reading: dict[Future, MessagingChannel] = {}
+        while queue or reading:
+            if queue and len(reading) <= low:
+                chunk, queue = queue[: high - len(reading)], queue[high - len(reading) :]
+                claimed = channels_claim(chunk, now)
+                totals.skipped += len(chunk) - len(claimed)
+                progress(len(chunk) - len(claimed))
+                for channel in claimed:
+                    read = pool.submit(channel_read, channel.token_encrypted, days=days, month=month)
+                    reading[read] = channel
+                if not reading:
+                    continue
+            done, _ = wait(reading, return_when=FIRST_COMPLETED)
+            for read in sorted(done, key=lambda read: reading[read].pk):
+                channel = reading.pop(read)
+                totals.merge(channel_record(channel, read, kinds=kinds, month=month, now=now, dry_run=dry_run))
+                progress(1)
     return totals
 
 
