@@ -8,9 +8,11 @@ they were and is counted.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -116,14 +118,39 @@ def with_retries(call: Callable, *, attempts: int = ATTEMPTS):
 
 def read_channel(token: str, *, days: list[date], month: date | None) -> Reading:
     with MessagingApiClient(token) as client:
-        deliveries = [with_retries(lambda day=day: client.deliveries(day)) for day in days]
-        consumption = with_retries(client.consumption) if month is not None else None
+        return read_with(client, days=days, month=month)
+
+
+def read_with(client: MessagingApiClient, *, days: list[date], month: date | None) -> Reading:
+    deliveries = [with_retries(lambda day=day: client.deliveries(day)) for day in days]
+    consumption = with_retries(client.consumption) if month is not None else None
     return Reading(deliveries, consumption)
 
 
-def channel_read(token_encrypted: str, *, days: list[date], month: date | None) -> Reading:
-    """What a reader thread does: LINE's answers for one channel, and nothing with the database."""
-    return read_channel(token_decrypt(token_encrypted), days=days, month=month)
+class Readers:
+    """The reader threads' Messaging API clients: one per thread, kept from channel to channel (with its open
+    connections to LINE), all closed at the end of the run."""
+
+    def __init__(self):
+        self._local = threading.local()
+        self._clients: list[MessagingApiClient] = []
+        self._lock = threading.Lock()
+
+    def read(self, token_encrypted: str, *, days: list[date], month: date | None) -> Reading:
+        """What a reader thread does: LINE's answers for one channel, and nothing with the database."""
+        token = token_decrypt(token_encrypted)
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = MessagingApiClient(token)
+            with self._lock:
+                self._clients.append(client)
+        else:
+            client.use_token(token)
+        return read_with(client, days=days, month=month)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
 
 
 def channel_record(
@@ -215,7 +242,8 @@ def sync_all(
     kinds = {kind.code: kind for kind in MessageKind.objects.all()}
     low, high = max(workers, 1), 3 * max(workers, 1)  # channels handed to the readers: topped up to `high`
     queue = list(channel_ids)
-    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="usage-sync") as pool:
+    readers = Readers()
+    with closing(readers), ThreadPoolExecutor(max(workers, 1), thread_name_prefix="usage-sync") as pool:
         reading: dict[Future, MessagingChannel] = {}
         while queue or reading:
             if queue and len(reading) <= low:
@@ -224,7 +252,7 @@ def sync_all(
                 totals.skipped += len(chunk) - len(claimed)
                 progress(len(chunk) - len(claimed))
                 for channel in claimed:
-                    read = pool.submit(channel_read, channel.token_encrypted, days=days, month=month)
+                    read = pool.submit(readers.read, channel.token_encrypted, days=days, month=month)
                     reading[read] = channel
                 if not reading:
                     continue

@@ -135,3 +135,17 @@ def test_bad_options_are_refused_with_a_message(args):
 
     with pytest.raises(CommandError):
         call_command("sync_message_usage", *args, stdout=StringIO())
+
+
+def test_one_reader_reads_channel_after_channel_each_with_its_own_token(channel, fake_messaging_api):
+    # given a second connected channel, whose token LINE knows, with its own day
+    other = MessagingChannelFactory(token="sync-test-second-channel-token")
+    fake_messaging_api.channel("sync-test-second-channel-token", basic_id=other.account.basic_id)
+    fake_messaging_api.deliver("sync-test-second-channel-token", YESTERDAY, "broadcast", 40)
+    # when one reader thread reads both, on the same client
+    output = run()
+    # then each channel's figures are its own (LINE answers a call with the wrong token 401)
+    assert "2 channels read" in output and "0 disconnected" in output and "0 failed" in output
+    assert days(channel.account) == [(YESTERDAY, "apiPush", 1200, True), (YESTERDAY, "apiReply", 300, True)]
+    assert days(other.account) == [(YESTERDAY, "broadcast", 40, True)]
+    assert MonthlyUsage.objects.get(account=other.account).billed_messages == 40
