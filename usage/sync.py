@@ -15,15 +15,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import audit_records_save
+from accounts.models import OfficialAccount
 from accounts.notices import notify_admins
 from accounts.periods import BILLING_TZ, month_start, next_month_start
-from usage.figures import figure_set
+from usage.figures import figures_set
 from usage.messaging_api import ChannelUnauthorized, Deliveries, MessagingApiClient, MessagingApiError
 from usage.models import ChannelStatus, DailyUsage, MessageKind, MessagingChannel, MonthlyUsage, UsageSource
 from usage.services import messaging_channel_disconnect
@@ -153,28 +155,31 @@ class Readers:
             client.close()
 
 
-def channel_record(
-    channel: MessagingChannel, read: Future, *, kinds: dict, month: date | None, now: datetime, dry_run: bool
+def channels_record(
+    batch: list[tuple[MessagingChannel, Future]], *, kinds: dict, month: date | None, now: datetime, dry_run: bool
 ) -> SyncTotals:
-    """Record one claimed channel's reading (or what went wrong reading it) and let the channel go."""
-    totals = SyncTotals(channels=1)
-    try:
-        reading = read.result()
-    except ChannelUnauthorized:
-        _disconnect(channel)
-        totals.disconnected += 1
-        return totals
-    except (MessagingApiError, TokenUnreadable) as error:
-        logger.warning("usage of channel %s not read: %s", channel.pk, error)
-        MessagingChannel.objects.filter(pk=channel.pk).update(last_error=str(error)[:200], sync_claimed_until=None)
-        totals.failed.append(f"{channel.account.basic_id}: {error}")
-        return totals
-    with transaction.atomic():
-        if not dry_run:
-            totals.figures_changed += usage_record(channel.account, reading, month=month, now=now, kinds=kinds)
-        MessagingChannel.objects.filter(pk=channel.pk).update(
-            last_synced_at=timezone.now(), last_error="", sync_claimed_until=None
-        )
+    """Record the readings of claimed channels that came back (or what went wrong reading them) and let the
+    channels go: what LINE said of all of them in one transaction."""
+    totals, read = SyncTotals(), []
+    for channel, future in batch:
+        totals.channels += 1
+        try:
+            read.append((channel, future.result()))
+        except ChannelUnauthorized:
+            _disconnect(channel)
+            totals.disconnected += 1
+        except (MessagingApiError, TokenUnreadable) as error:
+            logger.warning("usage of channel %s not read: %s", channel.pk, error)
+            MessagingChannel.objects.filter(pk=channel.pk).update(last_error=str(error)[:200], sync_claimed_until=None)
+            totals.failed.append(f"{channel.account.basic_id}: {error}")
+    if read:
+        with transaction.atomic():
+            if not dry_run:
+                readings = [(channel.account, reading) for channel, reading in read]
+                totals.figures_changed += usage_record(readings, month=month, now=now, kinds=kinds)
+            MessagingChannel.objects.filter(pk__in=[channel.pk for channel, _ in read]).update(
+                last_synced_at=timezone.now(), last_error="", sync_claimed_until=None
+            )
     return totals
 
 
@@ -184,40 +189,49 @@ def _disconnect(channel: MessagingChannel) -> None:
     transaction.on_commit(lambda: notify_admins(account=account, notice="channel_disconnected"))
 
 
-def usage_record(account, reading: Reading, *, month: date | None, now: datetime, kinds: dict | None = None) -> int:
-    """Write what LINE said: a day's kinds (final when the day is `ready`; nothing for a day LINE has no figures
-    for yet), and the month's billed total (final once the month has closed). Returns the figures changed.
-    `kinds`: MessageKind by code, when the caller has them already."""
+def usage_record(
+    readings: list[tuple[OfficialAccount, Reading]], *, month: date | None, now: datetime, kinds: dict | None = None
+) -> int:
+    """Write what LINE said of some accounts: a day's kinds (final when the day is `ready`; nothing for a day LINE
+    has no figures for yet), and the month's billed total (final once the month has closed). Returns the figures
+    changed. `kinds`: MessageKind by code, when the caller has them already."""
     if kinds is None:
         kinds = {kind.code: kind for kind in MessageKind.objects.all()}
-    records = []
-    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
-        days = [
+    kinds_by_pk = {kind.pk: kind for kind in kinds.values()}
+    accounts = {account.pk: account for account, _ in readings}
+    recorded = {
+        account.pk: [
             day for day in reading.days if day.status != "out_of_service" and (day.ready or any(day.counts.values()))
         ]
-        existing = {}
+        for account, reading in readings
+    }
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
+        stored_days, stored_months = {}, {}
+        days = {day.day for account_days in recorded.values() for day in account_days}
         if days:
-            rows = DailyUsage.objects.filter(account=account, day__in=[day.day for day in days])
-            existing = {(row.day, row.kind_id): row for row in rows}
-        for day in days:
-            for code, count in day.counts.items():
-                kind = kinds.get(code)
-                if kind is None or (count == 0 and (day.day, kind.pk) not in existing):
-                    continue
-                row = existing.get((day.day, kind.pk)) or DailyUsage(account=account, day=day.day, kind=kind)
-                records += figure_set(row, actor=None, action="usage.sync", count=count, final=day.ready, source=API)
-        if reading.consumption is not None and month is not None:
-            row = MonthlyUsage.objects.filter(account=account, month=month).first() or MonthlyUsage(
-                account=account, month=month
-            )
-            records += figure_set(
-                row,
-                actor=None,
-                action="usage.sync",
-                billed_messages=reading.consumption,
-                final=month_is_closed(month, now),
-                source=API,
-            )
+            rows = DailyUsage.objects.filter(account_id__in=accounts, day__in=days).order_by()
+            for row in rows:
+                row.account, row.kind = accounts[row.account_id], kinds_by_pk[row.kind_id]  # for the audit entries
+                stored_days[row.account_id, row.day, row.kind_id] = row
+        if month is not None:
+            for row in MonthlyUsage.objects.filter(account_id__in=accounts, month=month).order_by():
+                row.account = accounts[row.account_id]
+                stored_months[row.account_id] = row
+        changes = []
+        for account, reading in readings:
+            for day in recorded[account.pk]:
+                for code, count in day.counts.items():
+                    kind = kinds.get(code)
+                    key = (account.pk, day.day, kind.pk if kind else None)
+                    if kind is None or (count == 0 and key not in stored_days):
+                        continue
+                    row = stored_days.get(key) or DailyUsage(account=account, day=day.day, kind=kind)
+                    changes.append((row, {"count": count, "final": day.ready, "source": API}))
+            if reading.consumption is not None and month is not None:
+                row = stored_months.get(account.pk) or MonthlyUsage(account=account, month=month)
+                values = {"billed_messages": reading.consumption, "final": month_is_closed(month, now), "source": API}
+                changes.append((row, values))
+        records = figures_set(changes, actor=None, action="usage.sync")
         audit_records_save(records)
     return len(records)
 
@@ -241,14 +255,17 @@ def sync_all(
     totals = SyncTotals()
     kinds = {kind.code: kind for kind in MessageKind.objects.all()}
     low, high = max(workers, 1), 3 * max(workers, 1)  # channels handed to the readers: topped up to `high`
-    queue = list(channel_ids)
+    pending = iter(channel_ids)
     readers = Readers()
     with closing(readers), ThreadPoolExecutor(max(workers, 1), thread_name_prefix="usage-sync") as pool:
         reading: dict[Future, MessagingChannel] = {}
-        while queue or reading:
-            if queue and len(reading) <= low:
-                chunk, queue = queue[: high - len(reading)], queue[high - len(reading) :]
-                claimed = channels_claim(chunk, now)
+        more = True
+        while more or reading:
+            if more and len(reading) <= low:
+                chunk = list(islice(pending, high - len(reading)))
+                more = bool(chunk)
+                # claimed as of now, not as of the run's start: a long run's last claims must not be born expired
+                claimed = channels_claim(chunk, timezone.now()) if chunk else []
                 totals.skipped += len(chunk) - len(claimed)
                 progress(len(chunk) - len(claimed))
                 for channel in claimed:
@@ -257,10 +274,10 @@ def sync_all(
                 if not reading:
                     continue
             done, _ = wait(reading, return_when=FIRST_COMPLETED)
-            for read in sorted(done, key=lambda read: reading[read].pk):
-                channel = reading.pop(read)
-                totals.merge(channel_record(channel, read, kinds=kinds, month=month, now=now, dry_run=dry_run))
-                progress(1)
+            # all that came back while the last batch was being recorded, recorded together
+            batch = sorted(((reading.pop(read), read) for read in done), key=lambda pair: pair[0].pk)
+            totals.merge(channels_record(batch, kinds=kinds, month=month, now=now, dry_run=dry_run))
+            progress(len(batch))
     return totals
 
 
