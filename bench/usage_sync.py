@@ -371,7 +371,7 @@ def phase_verify(n: int) -> dict:
 def normalise_sql(sql: str) -> str:
     sql = re.sub(r"'(?:[^']|'')*'", "?", sql)
     sql = re.sub(r"\b\d+(\.\d+)?\b", "?", sql)
-    sql = re.sub(r"\((?:\?, )+\?\)", "(?…)", sql)
+    sql = re.sub(r"\((?:(?:\?|%s), )+(?:\?|%s)\)", "(…)", sql)  # IN lists of any length: one shape
     return re.sub(r'"[a-z_]+"\."([a-z_]+)"', r"\1", sql)[:140]
 
 

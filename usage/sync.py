@@ -118,11 +118,6 @@ def with_retries(call: Callable, *, attempts: int = ATTEMPTS):
     raise AssertionError("unreachable")
 
 
-def read_channel(token: str, *, days: list[date], month: date | None) -> Reading:
-    with MessagingApiClient(token) as client:
-        return read_with(client, days=days, month=month)
-
-
 def read_with(client: MessagingApiClient, *, days: list[date], month: date | None) -> Reading:
     deliveries = [with_retries(lambda day=day: client.deliveries(day)) for day in days]
     consumption = with_retries(client.consumption) if month is not None else None
