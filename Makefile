@@ -6,7 +6,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/oa_billing
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format messages bench-codes mutation
+.PHONY: run test install lint format messages bench-codes bench-usage mutation
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ messages: install
 
 bench-codes: install
 	$(BIN)/python bench/generate_codes.py
+
+bench-usage: install
+	$(BIN)/python bench/usage_sync.py
 
 # Mutation testing of the money path (not in CI, not in `make test`): mutmut changes billing/pricing.py and
 # billing/estimator.py one mutant at a time and runs their own tests (pyproject.toml, [tool.mutmut]). From a

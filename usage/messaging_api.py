@@ -1,6 +1,7 @@
 """Reading an account's usage from LINE's Messaging API, through LINE's own SDK (line-bot-sdk v3).
 
-One `MessagingApiClient` per channel token. Its host is LINE_MESSAGING_API_BASE (empty: LINE's), its
+One `MessagingApiClient` per channel token, or one per thread that reads channel after channel (`use_token`), so its
+connections to LINE are kept between channels. Its host is LINE_MESSAGING_API_BASE (empty: LINE's), its
 time-outs LINE_MESSAGING_API_CONNECT_TIMEOUT_SECONDS and LINE_MESSAGING_API_TIMEOUT_SECONDS. Failures come
 out as our own errors: `ChannelUnauthorized` (401: the token is wrong or was revoked), `MessagingApiUnavailable`
 (429, 5xx, a time-out or no connection: worth another try later) and `MessagingApiError` for anything else.
@@ -105,8 +106,17 @@ class MessagingApiClient:
         self.close()
 
     def close(self) -> None:
-        self._messaging_client.close()
-        self._insight_client.close()
+        for client in (self._messaging_client, self._insight_client):
+            client.close()
+            client.rest_client.pool_manager.clear()  # the SDK's close() leaves its connections open
+
+    @sensitive_variables("token")
+    def use_token(self, token: str) -> None:
+        """Make the next calls with another channel's token, on the connections already open (a reader thread
+        reads channel after channel: a new TLS connection to LINE for each would cost more than the call)."""
+        for client in (self._messaging_client, self._insight_client):
+            client.configuration.access_token = token  # what the SDK puts in each call's Authorization header
+            client.set_default_header("Authorization", f"Bearer {token}")
 
     def bot_info(self) -> BotInfo:
         answer = self._call(messaging.MessagingApi(self._messaging_client).get_bot_info)

@@ -135,3 +135,45 @@ def test_bad_options_are_refused_with_a_message(args):
 
     with pytest.raises(CommandError):
         call_command("sync_message_usage", *args, stdout=StringIO())
+
+
+@pytest.mark.parametrize("workers", ["1", "4"])  # one reader for both, or both read at once and recorded together
+def test_one_reader_reads_channel_after_channel_each_with_its_own_token(channel, fake_messaging_api, workers):
+    # given a second connected channel, whose token LINE knows, with its own day
+    other = MessagingChannelFactory(token="sync-test-second-channel-token")
+    fake_messaging_api.channel("sync-test-second-channel-token", basic_id=other.account.basic_id)
+    fake_messaging_api.deliver("sync-test-second-channel-token", YESTERDAY, "broadcast", 40)
+    # when they are read, by one reader thread on one client, or by several
+    output = run("--workers", workers)
+    # then each channel's figures are its own (LINE answers a call with the wrong token 401)
+    assert "2 channels read" in output and "0 disconnected" in output and "0 failed" in output
+    assert days(channel.account) == [(YESTERDAY, "apiPush", 1200, True), (YESTERDAY, "apiReply", 300, True)]
+    assert days(other.account) == [(YESTERDAY, "broadcast", 40, True)]
+    assert MonthlyUsage.objects.get(account=other.account).billed_messages == 40
+
+
+def test_a_figure_line_changes_is_written_again_with_its_audit_record(channel, fake_messaging_api):
+    # given yesterday and the month as LINE gave them an hour ago
+    run()
+    # when LINE's figures for yesterday have grown since
+    fake_messaging_api.deliver(TOKEN, YESTERDAY, "apiPush", 100)
+    output = run()
+    # then the two figures that moved are written again, each with its before and after
+    assert "2 figures changed" in output
+    assert days(channel.account) == [(YESTERDAY, "apiPush", 1300, True), (YESTERDAY, "apiReply", 300, True)]
+    assert MonthlyUsage.objects.get(account=channel.account).billed_messages == 2100
+    changes = AuditRecord.objects.filter(action="usage.sync", before__isnull=False).order_by("object_type")
+    assert [(r.object_type, r.before, r.after, r.account_id) for r in changes] == [
+        (
+            "usage.dailyusage",
+            {"count": 1200, "final": True, "source": "api"},
+            {"count": 1300, "final": True, "source": "api"},
+            channel.account.pk,
+        ),
+        (
+            "usage.monthlyusage",
+            {"billed_messages": 2000, "final": False, "source": "api"},
+            {"billed_messages": 2100, "final": False, "source": "api"},
+            channel.account.pk,
+        ),
+    ]

@@ -25,7 +25,12 @@ class Command(BaseCommand):
         when.add_argument("--date", help="One day, YYYY-MM-DD (default: yesterday).")
         when.add_argument("--month", help="Every day of a month, YYYY-MM, up to yesterday.")
         parser.add_argument("--account", type=int, help="Only this official account (its ID).")
-        parser.add_argument("--workers", type=int, default=4, help="Channels read at once (default 4).")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=4,
+            help="Calls to LINE in flight at once, one reader thread each (default 4).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Read, but write nothing.")
 
     def handle(self, *args, date, month, account, workers, dry_run, **options):
