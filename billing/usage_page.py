@@ -54,8 +54,10 @@ def history(account, subscription, month: date, plans: dict) -> list[HistoryRow]
     for start in months:
         plan = plans.get(plan_of.get(start), subscription.plan)
         terms = plan_terms(plan, start)
-        extra, extra_twd = extra_messages_fee(terms, billed[start])
         bill = bills.get(start)
+        # the cap as the month's bill kept it; this month's, the cap in force now
+        cap = bill.cap if bill else (subscription.extra_message_cap if start == month else None)
+        extra, extra_twd = extra_messages_fee(terms, billed[start], cap)
         if bill is not None and bill.billed_messages is not None:
             extra, extra_twd = bill.extra_messages, bill.amount_twd
         rows.append(

@@ -146,3 +146,19 @@ def test_each_month_says_how_its_extra_messages_were_billed_and_shows_what_the_b
     assert "2026-09 High 7,000 6,000 500 NT$100 Billed with the renewal" in page
     assert "2026-10 High 8,000 6,000 2,000 NT$400 Waiting for the month&#x27;s final figure" in page
     assert "2026-11 High 0 6,000 0 NT$0 —" in page
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_months_table_prices_this_month_and_a_waiting_month_under_their_caps(client):
+    # given a cap of 1,000 now, October's bill waiting with the cap of 500 it had as October ended
+    membership = new_admin(high=True)
+    account = membership.account
+    account.subscription.extra_message_cap = 1_000
+    account.subscription.save()
+    MonthlyUsage.objects.create(account=account, month=date(2026, 10, 1), billed_messages=16_000)
+    MonthlyUsage.objects.create(account=account, month=date(2026, 11, 1), billed_messages=16_000)
+    ExtraMessagesBillFactory(account=account, month=date(2026, 10, 1), cap=500)
+    client.force_login(membership.user)
+    page = text(client.get(usage_url(account)))
+    assert "2026-10 High 16,000 6,000 500 NT$100" in page
+    assert "2026-11 High 16,000 6,000 1,000 NT$200" in page
