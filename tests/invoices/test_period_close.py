@@ -203,7 +203,7 @@ def test_the_command_closes_the_period_and_the_export_writes_its_e0402(tmp_path,
 
 @pytest.mark.django_db
 def test_the_command_refuses_a_period_that_has_not_ended():
-    with pytest.raises(CommandError, match="once it has ended"):
+    with pytest.raises(CommandError, match="2026-03-01"):
         call_command("close_einvoice_period", "--period", "11502", "--as-of", "2026-02-01")
 
 
