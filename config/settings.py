@@ -312,3 +312,6 @@ if not ubn_is_valid(SELLER_UBN):
 # B2C 證明聯 is derived from it (invoices/qr.py). A secret: never logged, hidden from error reports (its name
 # holds PASS). Empty: the proof says its QR codes are not available rather than print codes the platform rejects.
 EINVOICE_QR_SEED_PASSWORD = env.str("EINVOICE_QR_SEED_PASSWORD", default="")
+# Who is e-mailed, the day before, the MIG messages due for upload and not confirmed uploaded
+# (send_einvoice_deadline_reminders). Empty: every active staff user with an e-mail address.
+EINVOICE_REMINDER_EMAILS = env.list("EINVOICE_REMINDER_EMAILS", default=[])

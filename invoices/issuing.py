@@ -20,8 +20,24 @@ from accounts.errors import ServiceError
 from accounts.money import round_half_up_twd, tax_rate
 from accounts.notices import language_for_address, send_in_language
 from accounts.periods import local_date
-from invoices.models import Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus, ProfileKind
+from invoices.deadlines import filing_deadline, period_of
+from invoices.models import (
+    Allowance,
+    EInvoiceProfile,
+    Invoice,
+    InvoiceNumberRange,
+    InvoiceStatus,
+    ProfileKind,
+    live_allowances,
+)
 from invoices.services import ALLOWANCE_LOCK_NAMESPACE
+from invoices.uploads import (
+    allowance_message,
+    allowance_void_message,
+    issue_message,
+    messages_record,
+    void_message,
+)
 from payments.models import Charge, ChargeStatus, Refund
 
 B2C_BUYER_IDENTIFIER = "0000000000"
@@ -34,7 +50,7 @@ INVOICE_FIELDS = ("status", "period", "number", "sales_twd", "tax_twd", "total_t
 
 def invoice_period(day: date) -> str:
     """The two-month period of a day as ROC year + even month: 2026-11-21 → 11512, 2026-01-05 → 11502."""
-    return f"{day.year - 1911:03d}{day.month + day.month % 2:02d}"
+    return period_of(day)
 
 
 def period_label(period: str) -> str:
@@ -190,6 +206,7 @@ def invoices_issue(
                 for invoice in created
             ]
         )
+        messages_record([issue_message(invoice) for invoice in created if invoice.number])
         for invoice in created:
             if invoice.number:
                 transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
@@ -222,6 +239,7 @@ def invoices_issue_pending(*, at: datetime | None = None) -> int:
             invoice.number, invoice.issued_at = number, at
             invoice.save(update_fields=["number", "status", "issued_at"])
             _audit(invoice, actor=None, action="invoice.issue", before=before)
+            messages_record([issue_message(invoice)])
             transaction.on_commit(lambda invoice=invoice: invoice_notice_send(invoice=invoice), robust=True)
         issued += 1
     return issued
@@ -276,25 +294,72 @@ def invoice_notice_send(*, invoice: Invoice) -> int:
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor, at: datetime | None = None) -> Invoice:
-    """Void (作廢) an invoice within its own period; a number-pending one at any time."""
+    """Void (作廢) an issued invoice until its period's filing deadline; a number-pending one at any time.
+
+    Refused while it has an allowance not voided (void the allowances first, G0501: einvoice-compliance §5.4),
+    and after the 15th of the month following its period, when the return is filed: an allowance then.
+    """
     at = at or timezone.now()
     reason = _reason(reason)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status == InvoiceStatus.VOIDED:
             raise ServiceError(_("This invoice is already void."), code="already_void")
-        if invoice.status == InvoiceStatus.ISSUED and invoice_period(local_date(at)) != invoice.period:
+        if invoice.status == InvoiceStatus.ISSUED:
+            _refuse_past_filing_deadline(invoice.period, at)
+        live = list(live_allowances(invoice).values_list("number", flat=True))
+        if live:
             raise ServiceError(
-                _("An invoice of an earlier period cannot be voided: issue an allowance."), code="void_other_period"
+                _("This invoice has allowances that are not voided (%(allowances)s): void them first.")
+                % {"allowances": ", ".join(live)},
+                code="void_has_allowances",
             )
-        if invoice.allowances.exists():
-            raise ServiceError(_("An invoice with allowances cannot be voided."), code="void_has_allowances")
         before = snapshot(invoice, *INVOICE_FIELDS)
         move_status(invoice, InvoiceStatus.VOIDED)
         invoice.void_reason, invoice.voided_at = reason, at
         invoice.save(update_fields=["status", "void_reason", "voided_at"])
         _audit(invoice, actor=actor, action="invoice.void", before=before)
+        if invoice.number:
+            messages_record([void_message(invoice)])
     return invoice
+
+
+def allowance_void(*, allowance: Allowance, reason: str, actor, at: datetime | None = None) -> Allowance:
+    """Void (作廢) an allowance (G0501) until its period's filing deadline: it no longer counts against its invoice."""
+    at = at or timezone.now()
+    reason = _reason(reason)
+    with transaction.atomic():
+        # The invoice first, as every correction of it locks it: allowances are counted under its lock.
+        Invoice.objects.select_for_update().filter(pk=allowance.invoice_id).first()
+        allowance = Allowance.objects.select_for_update().select_related("invoice").get(pk=allowance.pk)
+        if allowance.voided_at is not None:
+            raise ServiceError(_("This allowance is already void."), code="allowance_already_void")
+        _refuse_past_filing_deadline(allowance.period, at)
+        allowance.void_reason, allowance.voided_at = reason, at
+        allowance.save(update_fields=["void_reason", "voided_at"])
+        audit_record(
+            actor=actor,
+            action="invoice.allowance_void",
+            obj=allowance.invoice,
+            account=allowance.invoice.charge.account,
+            before={"allowance": allowance.number, "voided_at": None},
+            after={"allowance": allowance.number, "voided_at": str(at), "void_reason": reason},
+        )
+        messages_record([allowance_void_message(allowance)])
+    return allowance
+
+
+def _refuse_past_filing_deadline(period: str, at: datetime) -> None:
+    deadline = filing_deadline(period)
+    if local_date(at) > deadline:
+        raise ServiceError(
+            _(
+                "Period %(period)s was due for filing by %(deadline)s: it can no longer be voided"
+                " (issue an allowance instead, or ask the tax office for a 專案作廢)."
+            )
+            % {"period": period, "deadline": deadline.isoformat()},
+            code="void_past_filing_deadline",
+        )
 
 
 def invoice_allowance(
@@ -307,7 +372,7 @@ def invoice_allowance(
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status != InvoiceStatus.ISSUED:
             raise ServiceError(_("Only an issued invoice can get an allowance."), code="allowance_not_issued")
-        given = invoice.allowances.aggregate(sales=Sum("sales_twd"), tax=Sum("tax_twd"), total=Sum("total_twd"))
+        given = live_allowances(invoice).aggregate(sales=Sum("sales_twd"), tax=Sum("tax_twd"), total=Sum("total_twd"))
         remaining = invoice.total_twd - (given["total"] or 0)
         if not 0 < amount_twd <= remaining:
             raise ServiceError(
@@ -340,6 +405,7 @@ def invoice_allowance(
             account=invoice.charge.account,
             after={"allowance": allowance.number, "sales_twd": sales, "tax_twd": tax, "total_twd": amount_twd},
         )
+        messages_record([allowance_message(allowance)])
     return allowance
 
 
@@ -357,7 +423,7 @@ def invoice_correct_for_refund(*, refund: Refund, actor, at: datetime | None = N
         return existing
     reason = refund.reason or "退款"
     in_period = invoice.status == InvoiceStatus.NUMBER_PENDING or invoice_period(local_date(at)) == invoice.period
-    if in_period and refund.amount_twd == invoice.total_twd and not invoice.allowances.exists():
+    if in_period and refund.amount_twd == invoice.total_twd and not live_allowances(invoice).exists():
         return invoice_void(invoice=invoice, reason=reason, actor=actor, at=at)
     return invoice_allowance(
         invoice=invoice, amount_twd=refund.amount_twd, reason=reason, actor=actor, refund=refund, at=at

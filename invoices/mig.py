@@ -1,4 +1,5 @@
-"""MIG 4.0 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), one XML file each.
+"""MIG 4.0 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), G0501 (allowance void)
+and E0402 (blank numbers), one XML file each.
 
 Built with xml.etree.ElementTree in the element order of the MIG 4.0 schemas; dates are local (Asia/Taipei).
 A B2B F0401 carries the invoice's sales, tax and total apart, and untaxed lines. A B2C F0401 carries the
@@ -15,7 +16,8 @@ from django.utils import timezone
 from accounts.money import tax_rate
 from accounts.periods import BILLING_TZ
 from invoices.amounts import invoice_lines
-from invoices.models import Allowance, Invoice, InvoiceStatus
+from invoices.models import Allowance, BlankRun, EInvoiceMessage, Invoice, MessageKind, PeriodClosing
+from invoices.uploads import messages_mark_exported
 
 NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"
 INVOICE_TYPE = "07"  # 一般稅額計算之電子發票
@@ -125,20 +127,67 @@ def g0401(allowance: Allowance) -> ET.Element:
     return root
 
 
-def export_period(*, period: str, out: Path) -> list[Path]:
-    """Write the period's messages into `out`: F0401 per numbered invoice, F0501 per void, G0401 per allowance."""
+def g0501(allowance: Allowance) -> ET.Element:
+    """平台存證作廢折讓證明單訊息."""
+    invoice = allowance.invoice
+    root = ET.Element("CancelAllowance", xmlns=NAMESPACE.format("G0501"))
+    voided = _local(allowance.voided_at)
+    for name, value in [
+        ("CancelAllowanceNumber", allowance.number), ("AllowanceDate", _local(allowance.created_at).strftime("%Y%m%d")),
+        ("BuyerId", invoice.buyer["identifier"]), ("SellerId", invoice.seller["ubn"]),
+        ("CancelDate", voided.strftime("%Y%m%d")), ("CancelTime", voided.strftime("%H:%M:%S")),
+        ("CancelReason", allowance.void_reason),
+    ]:  # fmt: skip
+        _add(root, name, value)
+    return root
+
+
+def e0402(closing: PeriodClosing, runs: list[BlankRun]) -> ET.Element:
+    """空白未使用字軌檔: one 字軌 and invoice type of a closed period, one item per blank run (§1.3). A seller
+    with no branches is its own head office: HeadBan = BranchBan."""
+    root = ET.Element("BranchTrackBlank", xmlns=NAMESPACE.format("E0402"))
+    _fields(root, "Main", [
+        ("HeadBan", closing.seller_ubn), ("BranchBan", closing.seller_ubn), ("InvoiceType", runs[0].invoice_type),
+        ("YearMonth", closing.period), ("InvoiceTrack", runs[0].prefix),
+    ])  # fmt: skip
+    details = _add(root, "Details")
+    for run in runs:
+        _fields(details, "BranchTrackBlankItem", [
+            ("InvoiceBeginNo", f"{run.first_number:08d}"), ("InvoiceEndNo", f"{run.last_number:08d}"),
+        ])  # fmt: skip
+    return root
+
+
+def message_xml(message: EInvoiceMessage) -> ET.Element:
+    if message.kind == MessageKind.F0401:
+        return f0401(message.invoice)
+    if message.kind == MessageKind.F0501:
+        return f0501(message.invoice)
+    if message.kind == MessageKind.G0401:
+        return g0401(message.allowance)
+    if message.kind == MessageKind.G0501:
+        return g0501(message.allowance)
+    runs = [run for run in message.closing.blank_runs.all() if f"{run.invoice_type}{run.prefix}" == message.subject]
+    return e0402(message.closing, runs)
+
+
+def export_period(*, period: str, out: Path, at=None) -> list[Path]:
+    """Write the period's messages into `out`, one XML file each (F0401_AB00000001.xml, E0402_07AB.xml…), and
+    record the first export of each: F0401 per numbered invoice, F0501 per void, G0401 per allowance, G0501 per
+    voided allowance, E0402 per 字軌 with blank numbers once the period is closed."""
     out.mkdir(parents=True, exist_ok=True)
-    numbered = Invoice.objects.filter(period=period, number__isnull=False).order_by("number")
-    messages = [(f"F0401_{invoice.number}", f0401(invoice)) for invoice in numbered]
-    messages += [
-        (f"F0501_{invoice.number}", f0501(invoice)) for invoice in numbered if invoice.status == InvoiceStatus.VOIDED
-    ]
-    allowances = Allowance.objects.filter(period=period).select_related("invoice").order_by("number")
-    messages += [(f"G0401_{allowance.number}", g0401(allowance)) for allowance in allowances]
+    messages = list(
+        EInvoiceMessage.objects.filter(period=period)
+        .select_related("invoice", "allowance__invoice", "closing")
+        .prefetch_related("closing__blank_runs")
+        .order_by("kind", "subject")
+    )
     written = []
-    for name, root in messages:
+    for message in messages:
+        root = message_xml(message)
         ET.indent(root)
-        path = out / f"{name}.xml"
+        path = out / f"{message.kind}_{message.subject}.xml"
         ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
         written.append(path)
+    messages_mark_exported(messages=messages, at=at or timezone.now())
     return written

@@ -3,6 +3,7 @@
 Issuing and corrections: invoices/issuing.py.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -131,6 +132,8 @@ class InvoiceNumberRange(models.Model):
     last_number = models.PositiveIntegerField(_("last number"))
     next_number = models.PositiveIntegerField(_("next number to issue"), editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    # Set when the period is closed and its blank numbers reported (E0402): the cursor then stays past the end.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("invoice number range")
@@ -142,6 +145,12 @@ class InvoiceNumberRange(models.Model):
             models.CheckConstraint(
                 condition=Q(next_number__gte=F("first_number")) & Q(next_number__lte=F("last_number") + 1),
                 name="range_cursor_inside",
+            ),
+            # The database's guard that a number reported blank is never issued: numbers are only ever taken
+            # at the cursor (invoices.issuing._take_numbers), and a closed range's cursor is held past its end.
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(next_number=F("last_number") + 1),
+                name="range_closed_cursor_past_end",
             ),
         ]
 
@@ -276,6 +285,9 @@ class Allowance(models.Model):
     tax_twd = models.PositiveIntegerField(_("tax (NT$)"))
     total_twd = models.PositiveIntegerField(_("total (NT$)"))
     created_at = models.DateTimeField(_("allowance date"), default=timezone.now, editable=False)
+    # 作廢折讓 (G0501): a voided allowance no longer counts against its invoice.
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("allowance")
@@ -284,7 +296,145 @@ class Allowance(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(total_twd=F("sales_twd") + F("tax_twd")), name="allowance_total"),
             models.CheckConstraint(condition=Q(total_twd__gt=0), name="allowance_positive"),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="allowance_void_has_reason"
+            ),
         ]
 
     def __str__(self):
         return self.number
+
+
+def live_allowances(invoice: Invoice):
+    """The invoice's allowances that were not voided."""
+    return invoice.allowances.filter(voided_at__isnull=True)
+
+
+INVOICE_TYPE_GENERAL = "07"  # 一般稅額計算之電子發票, the only kind this seller issues
+
+
+class PeriodClosing(models.Model):
+    """A two-month period closed: its blank numbers fixed and reported (E0402), its ranges closed for good."""
+
+    period = models.CharField(_("period"), max_length=5, unique=True, validators=[validate_invoice_period])
+    seller_ubn = models.CharField(_("seller 統一編號"), max_length=8)
+    closed_at = models.DateTimeField(_("closed at"), default=timezone.now, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+
+    class Meta:
+        verbose_name = _("closed period (E0402)")
+        verbose_name_plural = _("closed periods (E0402)")
+        ordering = ["-period"]
+
+    def __str__(self):
+        return self.period
+
+
+class BlankRun(models.Model):
+    """A run of consecutive numbers of one range left unused when its period was closed (BranchTrackBlankItem)."""
+
+    closing = models.ForeignKey(
+        PeriodClosing, on_delete=models.PROTECT, related_name="blank_runs", verbose_name=_("closed period")
+    )
+    number_range = models.ForeignKey(
+        InvoiceNumberRange, on_delete=models.PROTECT, related_name="blank_runs", verbose_name=_("number range")
+    )
+    invoice_type = models.CharField(_("invoice type"), max_length=2, default=INVOICE_TYPE_GENERAL)
+    prefix = models.CharField(_("track letters (字軌)"), max_length=2)
+    first_number = models.PositiveIntegerField(_("first blank number"))
+    last_number = models.PositiveIntegerField(_("last blank number"))
+
+    class Meta:
+        verbose_name = _("blank numbers")
+        verbose_name_plural = _("blank numbers")
+        ordering = ["prefix", "first_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_number__lte=F("last_number")), name="blank_run_first_le_last"),
+            models.UniqueConstraint(fields=["number_range", "first_number"], name="blank_run_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.prefix}{self.first_number:08d}–{self.prefix}{self.last_number:08d}"
+
+    @property
+    def count(self) -> int:
+        return self.last_number - self.first_number + 1
+
+    def as_tuple(self) -> tuple:
+        return (self.number_range_id, self.invoice_type, self.prefix, self.first_number, self.last_number)
+
+
+class MessageKind(models.TextChoices):
+    F0401 = "F0401", _("F0401 issue")
+    F0501 = "F0501", _("F0501 void")
+    G0401 = "G0401", _("G0401 allowance")
+    G0501 = "G0501", _("G0501 allowance void")
+    E0402 = "E0402", _("E0402 blank numbers")
+
+
+class EInvoiceMessage(models.Model):
+    """One MIG message owed to the platform, with its deadline and when it was exported and confirmed uploaded.
+
+    Recorded with the event it reports (issue, void, allowance, allowance void, period closed), in the same
+    transaction. No status field: where a message stands is read from its times (`upload_state`).
+    """
+
+    kind = models.CharField(_("message"), max_length=5, choices=MessageKind.choices)
+    period = models.CharField(_("period"), max_length=5)
+    # The invoice or allowance number; for an E0402 the invoice type and the 字軌 (07AB).
+    subject = models.CharField(_("subject"), max_length=16)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="messages", verbose_name=_("invoice")
+    )
+    allowance = models.ForeignKey(
+        Allowance,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("allowance"),
+    )
+    closing = models.ForeignKey(
+        PeriodClosing,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("closed period"),
+    )
+    event_at = models.DateTimeField(_("event at"))
+    due_on = models.DateField(_("upload due on"))
+    exported_at = models.DateTimeField(_("exported at"), null=True, blank=True)
+    uploaded_at = models.DateTimeField(_("confirmed uploaded at"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    reminded_at = models.DateTimeField(_("staff reminded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-invoice message")
+        verbose_name_plural = _("e-invoice messages")
+        ordering = ["due_on", "kind", "subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "period", "subject"], name="einvoice_message_once"),
+            models.CheckConstraint(
+                condition=Q(uploaded_at__isnull=True) | Q(exported_at__isnull=False),
+                name="einvoice_message_uploaded_after_export",
+            ),
+        ]
+        indexes = [models.Index(fields=["uploaded_at", "due_on"], name="einvoice_message_due")]
+
+    def __str__(self):
+        return f"{self.kind} {self.subject}"

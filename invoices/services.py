@@ -3,16 +3,19 @@
 A refusal is the model's ValidationError from full_clean(): interfaces show its per-field messages.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import advisory_xact_lock, audit_record, lock_account, snapshot
 from accounts.models import OfficialAccount
-from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange
+from invoices.models import PROFILE_FIELDS, EInvoiceProfile, InvoiceNumberRange, PeriodClosing
 
 NUMBER_RANGE_FIELDS = ("period", "prefix", "first_number", "last_number", "next_number")
 # First key of pg_advisory_xact_lock(int, int): which kind of thing the second key names.
 NUMBER_RANGE_LOCK_NAMESPACE = 0x4E52  # "NR"
 ALLOWANCE_LOCK_NAMESPACE = 0x414C  # "AL": while numbering a period's allowances
+PERIOD_CLOSE_LOCK_NAMESPACE = 0x5043  # "PC": while a period is closed, or a range added to it
 
 
 def einvoice_profile_save(*, account: OfficialAccount, data: dict, actor) -> EInvoiceProfile:
@@ -55,6 +58,12 @@ def invoice_number_range_create(
         period=period, prefix=prefix, first_number=first_number, last_number=last_number, next_number=first_number
     )
     with transaction.atomic():
+        advisory_xact_lock(PERIOD_CLOSE_LOCK_NAMESPACE, period)
+        if PeriodClosing.objects.filter(period=period).exists():
+            raise ValidationError(
+                {"period": _("Period %(period)s is closed: its blank numbers were reported.") % {"period": period}},
+                code="period_closed",
+            )
         _lock_track(period=period, prefix=prefix)
         number_range.full_clean()
         number_range.save()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import UserPreference
 from billing.models import BillingReminder, RenewalRun, UsageNotice
-from invoices.models import Allowance
+from invoices.models import Allowance, EInvoiceMessage, PeriodClosing
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
 from tests import factories
@@ -41,6 +41,22 @@ def _allowance():
         tax_twd=5,
         total_twd=105,
     )
+
+
+def _einvoice_message():
+    invoice = factories.InvoiceFactory()
+    return EInvoiceMessage.objects.create(
+        kind="F0401",
+        period=invoice.period,
+        subject=invoice.number,
+        invoice=invoice,
+        event_at=invoice.issued_at,
+        due_on=date(2026, 1, 7),
+    )
+
+
+def _period_closing():
+    return PeriodClosing.objects.create(period="11412", seller_ubn="22099131")
 
 
 def _social_account():
@@ -91,6 +107,8 @@ MAKERS = {
     "invoices.invoicenumberrange": factories.InvoiceNumberRangeFactory,
     "invoices.invoice": factories.InvoiceFactory,
     "invoices.allowance": _allowance,
+    "invoices.einvoicemessage": _einvoice_message,
+    "invoices.periodclosing": _period_closing,
     "account.emailaddress": lambda: EmailAddress.objects.create(user=factories.UserFactory(), email="a@example.tw"),
     "socialaccount.socialapp": lambda: SocialApp.objects.create(provider="line", name="LINE", client_id="1234567890"),
     "socialaccount.socialaccount": _social_account,

@@ -38,6 +38,8 @@ NO_ADDING = {
     "promos.codeguess",
     "invoices.invoice",
     "invoices.allowance",
+    "invoices.einvoicemessage",
+    "invoices.periodclosing",
     "usage.messagingchannel",
     "axes.accessattempt",
     "axes.accesslog",

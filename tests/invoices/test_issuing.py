@@ -378,12 +378,15 @@ def test_an_invoice_is_voided_within_its_period_with_a_reason_and_an_audit_recor
     assert (record.actor, record.before["status"], record.after["status"]) == (actor, "issued", "voided")
 
 
+PAST_FILING = datetime(2026, 3, 16, 0, 0, tzinfo=BILLING_TZ)  # 11502's return was due by 03-15
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("at", "reason", "code"),
-    [(NEXT_PERIOD, "客戶取消", "void_other_period"), (AT, "  ", "reason_required")],
+    [(PAST_FILING, "客戶取消", "void_past_filing_deadline"), (AT, "  ", "reason_required")],
 )
-def test_a_void_in_a_later_period_or_without_a_reason_is_refused(at, reason, code):
+def test_a_void_past_the_filing_deadline_or_without_a_reason_is_refused(at, reason, code):
     # given
     invoice = issued()
     records = AuditRecord.objects.count()
