@@ -221,8 +221,9 @@ def refund_race(server, *, count: int, amount_twd: int | None, staff, figures: F
 
 
 def past_due_admin(*, card="4242424242424242"):
-    """An admin whose Medium renewal into this month was declined on the 1st (so it waits for the 3rd's retry),
-    with `card` added since as the main method."""
+    """An admin (e-invoice information registered) whose Medium renewal into this month was declined on the 1st
+    (so it waits for the 3rd's retry), with `card` added since as the main method (None: the declined card stays
+    the main one)."""
     from datetime import datetime, time
 
     from django.utils import timezone
@@ -230,9 +231,11 @@ def past_due_admin(*, card="4242424242424242"):
     from accounts.periods import BILLING_TZ, local_date, month_start, previous_month_start
     from billing.renewals import Totals, renew_subscription
     from payments.services import payment_method_make_main
+    from tests.factories import EInvoiceProfileFactory
     from tests.helpers import add_card, new_admin
 
     membership = new_admin(medium=True)
+    EInvoiceProfileFactory(account=membership.account)
     subscription = membership.account.subscription
     this_month = month_start(local_date(timezone.now()))
     subscription.period_start = previous_month_start(this_month)
@@ -240,7 +243,8 @@ def past_due_admin(*, card="4242424242424242"):
     add_card(membership.account, number="4000000000000002")
     first = datetime.combine(this_month, time(0, 5), tzinfo=BILLING_TZ)
     renew_subscription(subscription_id=subscription.pk, as_of=first, run=None, totals=Totals())
-    payment_method_make_main(method=add_card(membership.account, number=card), actor=None)
+    if card:
+        payment_method_make_main(method=add_card(membership.account, number=card), actor=None)
     return membership
 
 
