@@ -74,11 +74,13 @@ def test_every_page_on_both_sides_keeps_its_headers_and_buttons_on_one_line(new_
     log_in(page, membership.user)
     width = SIZES[size]["viewport"]["width"]
     for side in ("", "webstore/"):
-        for path in [*(f"/{side}accounts/{account.pk}/{p}" for p in PAGES), f"/{side}checkout/{checkout.token}/"]:
+        named = {f"/{side}accounts/{account.pk}/{p}": p.strip("/").replace("/", "-") for p in PAGES}
+        named[f"/{side}checkout/{checkout.token}/"] = "checkout-summary"
+        for path, name in named.items():
             response = page.goto(path)
             assert response.status == 200, path
             expect(page.locator("main h1").first).to_be_visible()
-            screenshot(page, f"{side.strip('/') or 'desktop'}-{path.split('/', 4)[-1].strip('/').replace('/', '-')}")
+            screenshot(page, f"{side.strip('/') or 'desktop'}-{name}")
             assert one_line_each(page, "thead th") == {}, path
             assert one_line_each(page, ".btn") == {}, path
             if side or width > 375:  # the webstore is the phone's side; the desktop's manager needs a desktop
