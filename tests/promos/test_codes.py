@@ -12,7 +12,7 @@ def test_every_symbol_stands_for_the_same_number_of_byte_values_and_the_rest_are
     # then 248 byte values are kept, 8 for each of the 31 symbols, and 248-255 are dropped
     assert len(kept) == 248
     assert Counter(kept.decode("ascii")) == dict.fromkeys(ALPHABET, 8)
-    assert codes._DROPPED == bytes(range(248, 256))
+    assert bytes(range(248, 256)) == codes._DROPPED
 
 
 def test_dropped_bytes_are_skipped_and_the_next_ones_used(monkeypatch):
