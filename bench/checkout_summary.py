@@ -1,9 +1,15 @@
-"""Benchmark: requests per second of the checkout summary page against a minimal Django view (/healthz/).
+"""Benchmark: server CPU per request of the checkout summary and every billing page, beside /healthz/ and a
+minimal logged-in page that renders the same base layout.
 
     .venv/bin/python bench/checkout_summary.py          # needs wrk: apt-get install wrk
 
-Goal (issue 3, "Tests"): the summary serves at least half as many requests per second as /healthz/,
-both measured on the same gunicorn server (2 sync workers) in the same run.
+Goals (issue 14): the summary at most 5 ms of server CPU per request, every billing page (plans, payment
+methods, e-invoice, promo code, payment records, usage, estimate; desktop and webstore) at most 10 ms, with 200
+charges of history; all measured on the same gunicorn server (2 sync workers) in the same run. Server CPU is
+the workers' and their PostgreSQL backends' (from /proc), per request: requests per second depend on whatever
+else the machine runs, CPU per request much less so. Each figure is printed with its goal beside it, split
+into Django and PostgreSQL, and less the layout page's (what the page itself costs beyond being a logged-in
+page of the base layout: the session, the user, the membership, the layout).
 
 The database, oa_billing_bench_web on the PostgreSQL server of DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/oa_billing_bench_web), is created here and dropped at the end;
@@ -14,14 +20,17 @@ with a NT$1,200 code entered (deduction NT$800, NT$400 forfeited).
 
 gunicorn runs the production settings (DEBUG off, CONN_MAX_AGE=60, the manifest static storage)
 with SECURE_SSL_REDIRECT off and static files collected into a temporary STATIC_ROOT, so nothing is
-written into the project. The load generator is wrk (C, one thread, epoll): on a 2-core machine it
-shares the CPUs with the two workers and PostgreSQL, and a lean client takes the least from them.
-A Lua hook counts every response: only a 200 whose body holds the expected text counts as done
-(the summary: the NT$800 deduction; /healthz/: "ok"). Both targets are measured in interleaved
-rounds (A B, B A, A B, ...) so neither gets the cold or the warm turn.
+written into the project; its URLs are the project's plus the layout page (/bench/layout/<account>/, in the
+benchmark's own URLconf: an account member's page that renders billing/base.html and nothing else). The load
+generator is wrk (C, one thread, epoll): on a 2-core machine it shares the CPUs with the two workers and
+PostgreSQL, and a lean client takes the least from them. A Lua hook counts every response: only a 200 whose
+body holds the expected text counts as done (the summary: the NT$800 deduction; /healthz/: "ok"; the other
+pages: the end of the page). All targets are measured in interleaved rounds (forwards, then backwards, ...)
+so none gets the cold or the warm turn.
 
-Settings: BENCH_SECONDS (per round and target, 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (8),
-BENCH_WARMUP_SECONDS (3).
+Settings: BENCH_SECONDS (per round and target, 3), BENCH_ROUNDS (3), BENCH_CONNECTIONS (8),
+BENCH_WARMUP_SECONDS (2), BENCH_PAGES (comma-separated target names to measure only those, beside the
+references; e.g. "summary,payments").
 """
 
 import json
@@ -42,13 +51,26 @@ from _databases import create_database, drop_database, server_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oa_billing_bench_web"
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
-WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
+WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
+ONLY = [name for name in os.environ.get("BENCH_PAGES", "").split(",") if name]
 WORKERS = 2
-GOAL = 0.5
+SUMMARY_GOAL_MS = 5.0
+PAGE_GOAL_MS = 10.0
 SUMMARY_NEEDLE = 'data-testid="deduction">-NT$800<'
+PAGE_NEEDLE = "</html>"
+# The billing pages of an account (desktop under /accounts/<id>/, the webstore under /webstore/accounts/<id>/).
+ACCOUNT_PAGES = {
+    "plans": "plans/",
+    "payment methods": "payment-methods/",
+    "e-invoice": "einvoice/",
+    "promo code": "promo-code/",
+    "payment records": "payments/",
+    "usage": "usage/",
+    "estimate": "usage/estimate/",
+}
 
 # Counts the responses that are right (status 200 and the expected text in the body) per wrk thread,
 # then prints one JSON line with those counts and wrk's own figures.
@@ -96,11 +118,32 @@ def server_environment(url: str, settings_dir: Path) -> dict:
     return env
 
 
+LAYOUT_URLCONF = """
+from django.shortcuts import render
+from django.urls import path
+
+from accounts.permissions import account_member_required
+from config.urls import urlpatterns as project_urlpatterns
+
+
+@account_member_required
+def layout(request, account):
+    \"\"\"A member's page of the base layout and nothing else: what every account page costs before its own.\"\"\"
+    return render(request, "billing/base.html", {"account": account})
+
+
+urlpatterns = [path("bench/layout/<int:account_id>/", layout), *project_urlpatterns]
+"""
+
+
 def write_settings(settings_dir: Path) -> None:
-    """The production settings with a STATIC_ROOT of our own (the manifest storage needs collected files)."""
+    """The production settings with a STATIC_ROOT of our own (the manifest storage needs collected files) and the
+    project's URLs plus the layout page."""
     (settings_dir / "bench_web_settings.py").write_text(
-        f"from config.settings import *  # noqa: F403\n\nSTATIC_ROOT = {str(settings_dir / 'static')!r}\n"
+        "from config.settings import *  # noqa: F403\n\n"
+        f"STATIC_ROOT = {str(settings_dir / 'static')!r}\nROOT_URLCONF = 'bench_web_urls'\n"
     )
+    (settings_dir / "bench_web_urls.py").write_text(LAYOUT_URLCONF)
 
 
 def setup_django(env: dict, settings_dir: Path) -> None:
@@ -111,8 +154,8 @@ def setup_django(env: dict, settings_dir: Path) -> None:
     django.setup()
 
 
-def create_scenario() -> tuple[str, str]:
-    """The issue's query-budget scenario; returns the checkout's token and the admin's session cookie."""
+def create_scenario() -> tuple[str, str, int]:
+    """The issue's query-budget scenario; returns the checkout's token, the admin's session cookie, the account."""
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
@@ -166,22 +209,28 @@ def create_scenario() -> tuple[str, str]:
     checkout_set_code(checkout=checkout, text=code.code)
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
-    return checkout.token, client.cookies["sessionid"].value
+    return checkout.token, client.cookies["sessionid"].value, account.pk
 
 
-def queries_per_summary(path: str, session: str) -> int:
-    """The summary once through Django's test client here, counting its queries (and checking it)."""
+def queries_per_request(target: "Target", session: str) -> int:
+    """The target once through Django's test client here, counting its queries (and checking it)."""
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
-    client.cookies["sessionid"] = session
-    client.get(path)  # the first request pays for the URL resolver and the template loaders
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    if response.status_code != 200 or SUMMARY_NEEDLE not in response.content.decode():
-        raise SystemExit(f"the summary page is not right ({response.status_code}); nothing was measured")
+    if target.headers:  # as wrk sends it: the session cookie, except to /healthz/
+        client.cookies["sessionid"] = session
+    client.get(target.path)  # the first request pays for the URL resolver and the template loaders
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = client.get(target.path)
+    if response.status_code != 200 or target.needle not in response.content.decode():
+        raise SystemExit(f"{target.name} is not right ({response.status_code}); nothing was measured")
     return len(queries)
 
 
@@ -270,14 +319,17 @@ class ServerCpu:
         ).fetchall()
         return [int(pid) for pid in workers] + [row[0] for row in rows]
 
-    def sample(self) -> dict[int, float]:
+    def sample(self) -> dict[int, tuple[str, float]]:
+        """CPU seconds so far of each worker ("django") and backend ("postgresql")."""
+        workers = set(Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children").read_text().split())
         seconds = {}
         for pid in self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            spent = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            seconds[pid] = ("django" if str(pid) in workers else "postgresql", spent)
         return seconds
 
     def close(self) -> None:
@@ -285,15 +337,19 @@ class ServerCpu:
 
 
 class Target:
-    def __init__(self, name: str, url: str, needle: str, headers: list[str]):
-        self.name, self.url, self.needle, self.headers = name, url, needle, headers
+    def __init__(self, name: str, path: str, needle: str, headers: list[str], goal_ms: float | None):
+        self.name, self.path, self.needle, self.headers, self.goal_ms = name, path, needle, headers, goal_ms
         self.rounds: list[dict] = []
+        self.queries = 0
 
-    def measure(self, seconds: int, script: Path, cpu: ServerCpu) -> dict:
+    def measure(self, base: str, seconds: int, script: Path, cpu: ServerCpu) -> dict:
         before = cpu.sample()
-        result = run_wrk(self.url, self.needle, seconds, script, self.headers)
+        result = run_wrk(base + self.path, self.needle, seconds, script, self.headers)
         after = cpu.sample()
-        result["cpu_s"] = sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
+        for side in ("django", "postgresql"):
+            result[f"{side}_s"] = sum(
+                spent - before.get(pid, (side, 0.0))[1] for pid, (kind, spent) in after.items() if kind == side
+            )
         if result["bad"] or result["errors"] or not result["good"]:
             raise SystemExit(
                 f"{self.name}: {result['bad']} wrong responses and {result['errors']} socket errors "
@@ -305,34 +361,47 @@ class Target:
     def rps(self) -> float:
         return sum(r["good"] for r in self.rounds) / (sum(r["duration_us"] for r in self.rounds) / 1e6)
 
-    @property
-    def cpu_ms(self) -> float:
-        """Server CPU (workers and their database backends) per request."""
-        return sum(r["cpu_s"] for r in self.rounds) / sum(r["requests"] for r in self.rounds) * 1000
+    def cpu_ms(self, side: str | None = None) -> float:
+        """Server CPU (workers and their database backends, or one `side`) per request."""
+        sides = [side] if side else ["django", "postgresql"]
+        spent = sum(r[f"{s}_s"] for r in self.rounds for s in sides)
+        return spent / sum(r["requests"] for r in self.rounds) * 1000
 
-    def report(self) -> str:
-        weights = [r["good"] for r in self.rounds]
-        mean = sum(r["mean_us"] * w for r, w in zip(self.rounds, weights, strict=True)) / sum(weights) / 1000
+    def report(self, layout: "Target | None") -> str:
         p50 = statistics.median(r["p50_us"] for r in self.rounds) / 1000
-        p99 = max(r["p99_us"] for r in self.rounds) / 1000
-        per_round = ", ".join(f"{r['good'] / (r['duration_us'] / 1e6):.0f}" for r in self.rounds)
+        own = f"{self.cpu_ms() - layout.cpu_ms():+6.2f}" if layout is not None and self is not layout else "      "
+        if self.goal_ms is None:
+            goal = ""
+        else:
+            verdict = "ok" if self.cpu_ms() <= self.goal_ms else "MISSES THE GOAL"
+            goal = f"goal ≤ {self.goal_ms:g} ms  {verdict}"
         return (
-            f"{self.name:<16} {self.rps:7.1f} req/s  latency mean {mean:6.1f} ms, p50 {p50:6.1f}, "
-            f"p99 {p99:6.1f}  server CPU {self.cpu_ms:5.2f} ms/request  (rounds: {per_round} req/s)"
+            f"{self.name:<27} {self.cpu_ms():6.2f} ms = {self.cpu_ms('django'):5.2f} + {self.cpu_ms('postgresql'):4.2f}"
+            f"  {own}  {self.queries:3d}  {self.rps:6.1f} req/s  p50 {p50:6.1f} ms  {goal}"
         )
 
 
-def measure(base: str, token: str, session: str, script: Path, cpu: ServerCpu) -> tuple[Target, Target]:
+def targets(token: str, session: str, account_id: int) -> list[Target]:
     cookie = [f"Cookie: sessionid={session}"]
-    healthz = Target("/healthz/", f"{base}/healthz/", "ok", [])
-    summary = Target("checkout summary", f"{base}/checkout/{token}/", SUMMARY_NEEDLE, cookie)
-    for target in (healthz, summary):
-        target.measure(WARMUP_SECONDS, script, cpu)
+    found = [
+        Target("/healthz/", "/healthz/", "ok", [], None),
+        Target("layout (logged-in, base)", f"/bench/layout/{account_id}/", PAGE_NEEDLE, cookie, None),
+        Target("summary", f"/checkout/{token}/", SUMMARY_NEEDLE, cookie, SUMMARY_GOAL_MS),
+        Target("webstore summary", f"/webstore/checkout/{token}/", SUMMARY_NEEDLE, cookie, SUMMARY_GOAL_MS),
+    ]
+    for prefix, side in (("", ""), ("/webstore", "webstore ")):
+        for name, path in ACCOUNT_PAGES.items():
+            found.append(Target(f"{side}{name}", f"{prefix}/accounts/{account_id}/{path}", PAGE_NEEDLE, cookie, 10.0))
+    references = {"/healthz/", "layout (logged-in, base)"}
+    return [target for target in found if not ONLY or target.name in references or target.name in ONLY]
+
+
+def measure(base: str, chosen: list[Target], script: Path, cpu: ServerCpu) -> None:
+    for target in chosen:
+        target.measure(base, WARMUP_SECONDS, script, cpu)
     for index in range(ROUNDS):
-        order = (healthz, summary) if index % 2 == 0 else (summary, healthz)
-        for target in order:
-            target.rounds.append(target.measure(SECONDS, script, cpu))
-    return healthz, summary
+        for target in chosen if index % 2 == 0 else reversed(chosen):
+            target.rounds.append(target.measure(base, SECONDS, script, cpu))
 
 
 def main() -> None:
@@ -353,8 +422,10 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        token, session = create_scenario()
-        queries = queries_per_summary(f"/checkout/{token}/", session)
+        token, session, account_id = create_scenario()
+        chosen = targets(token, session, account_id)
+        for target in chosen:
+            target.queries = queries_per_request(target, session)
         connection.close()
         port = free_port()
         log = workdir / "gunicorn.log"
@@ -366,18 +437,23 @@ def main() -> None:
         print(f"load generator: wrk, 1 thread, {CONNECTIONS} connections, on the same {os.cpu_count()} CPUs")
         print(f"warm-up {WARMUP_SECONDS} s each, then {ROUNDS} interleaved rounds of {SECONDS} s per target;")
         print("only a 200 with the expected text in its body counts")
-        print(f"the summary: 200 charges, 20 payment methods, a code entered; {queries} queries per request")
+        print("the account: 200 charges, 20 payment methods; its checkout with a code entered")
         cpu = ServerCpu(server, url)
-        healthz, summary = measure(base, token, session, script, cpu)
+        measure(base, chosen, script, cpu)
         cpu.close()
         load = os.getloadavg()[0]
-        print(healthz.report())
-        print(summary.report())
-        ratio = summary.rps / healthz.rps
-        verdict = "ok" if ratio >= GOAL else "MISSES THE GOAL"
-        print(f"ratio summary / healthz: {ratio:.2f}  (goal: at least {GOAL})  {verdict}")
-        cpu_ratio = healthz.cpu_ms / summary.cpu_ms
-        print(f"the same from server CPU per request (less sensitive to other load on the machine): {cpu_ratio:.2f}")
+        print()
+        print(f"{'server CPU per request':<27} {'total':>9} = django + postgresql  {'−layout':>6}  "
+              f"{'SQL':>3}  {'throughput':>12}  {'latency':>11}")  # fmt: skip
+        layout = next(target for target in chosen if target.name.startswith("layout"))
+        for target in chosen:
+            print(target.report(layout))
+        summary = next((target for target in chosen if target.name == "summary"), None)
+        if summary is not None:
+            healthz = chosen[0]
+            print(f"summary ÷ /healthz/ in requests per second: {summary.rps / healthz.rps:.2f}")
+        misses = [target.name for target in chosen if target.goal_ms and target.cpu_ms() > target.goal_ms]
+        print(f"pages over their goal: {', '.join(misses) if misses else 'none'}")
         print(f"load average at the end: {load:.1f} on {os.cpu_count()} CPUs")
     finally:
         if server is not None:

@@ -91,27 +91,42 @@ def checkout_start(*, account: OfficialAccount, plan: Plan, user, channel: str) 
     return Checkout.objects.create(account=account, user=user, target_plan=plan, channel=channel)
 
 
-def checkout_step(checkout: Checkout) -> str:
+# A keyword default meaning "the caller has not read it": None is an answer (no main payment method).
+NOT_READ = object()
+
+
+def checkout_step(checkout: Checkout, *, method=NOT_READ) -> str:
+    """`method`: the account's main payment method (or None) when the caller has read it already."""
     if checkout.status == CheckoutStatus.PAID:
         return RECEIPT
     if checkout.status == CheckoutStatus.PROCESSING:
         return PROCESSING
     if not has_einvoice_profile(checkout.account):
         return EINVOICE
-    if main_payment_method(checkout.account) is None:
+    if (main_payment_method(checkout.account) if method is NOT_READ else method) is None:
         return PAYMENT_METHOD
     return SUMMARY
 
 
 def checkout_quote(
-    checkout: Checkout, *, at: datetime | None = None, code_text: str | None = None, buyer: Buyer | None = None
+    checkout: Checkout,
+    *,
+    at: datetime | None = None,
+    code_text: str | None = None,
+    buyer: Buyer | None = None,
+    subscription: Subscription | None = None,
+    plans: dict[int, Plan] | None = None,
 ) -> Quote:
     """Price the checkout as it stands (or with another code): the one price the summary, the purchase and
-    the receipt agree on. `buyer`: the summary passes the one it built from the main method it shows."""
+    the receipt agree on. The summary passes what it read already: `buyer`, built from the main method it shows;
+    the account's `subscription`; and `plans` by pk (at least the current and the target plan), their prices
+    and tiers prefetched (billing.selectors.prefetch_terms)."""
     at = at or timezone.now()
     month = local_date(at)
-    plans = {plan.pk: plan for plan in plans_with_terms()}
-    subscription = Subscription.objects.get(account=checkout.account)
+    if plans is None:
+        plans = {plan.pk: plan for plan in plans_with_terms()}
+    if subscription is None:
+        subscription = Subscription.objects.get(account=checkout.account)
     text = checkout.code if code_text is None else normalise_code(code_text)
     code = find_code(text) if text else None
     return price_upgrade(

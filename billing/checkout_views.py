@@ -17,6 +17,7 @@ from accounts.models import Role
 from accounts.permissions import account_admin_required, account_membership
 from billing.checkout import (
     EINVOICE,
+    NOT_READ,
     PAYMENT_METHOD,
     PROCESSING,
     RECEIPT,
@@ -29,6 +30,7 @@ from billing.checkout import (
     checkout_step,
 )
 from billing.models import Checkout, Plan
+from billing.selectors import prefetch_terms
 from payments.gateways import GatewayError
 from payments.selectors import main_payment_method
 from promos.selectors import buyer_with
@@ -106,22 +108,35 @@ def checkout(request, token):
 
 
 def _checkout_page(request, checkout):
-    step = checkout_step(checkout)
+    method = main_payment_method(checkout.account)  # read once: the step's precondition, shown, the quote's buyer
+    step = checkout_step(checkout, method=method)
     if step == RECEIPT and request.htmx:  # the "being processed" page's poll: load the receipt as a page
         return HttpResponseClientRedirect(url(request, "checkout_receipt", checkout.token))
     if step in (EINVOICE, PAYMENT_METHOD, RECEIPT):
         return step_redirect(request, checkout, step)
-    return render_summary(request, checkout, step=step)
+    return render_summary(request, checkout, step=step, method=method)
 
 
-def render_summary(request, checkout, *, quote=None, status=200, step=None):
-    method = main_payment_method(checkout.account)  # read once: shown, and the quote's buyer
-    quote = quote or checkout_quote(checkout, buyer=buyer_with(checkout.account, method))
+def render_summary(request, checkout, *, quote=None, status=200, step=None, method=NOT_READ):
+    if method is NOT_READ:
+        method = main_payment_method(checkout.account)
+    if quote is None:
+        # The account's subscription and both plans came with the checkout (admins_checkout): only the two plans'
+        # prices and tiers are read, not every plan's.
+        subscription = checkout.account.subscription
+        current, target = subscription.plan, checkout.target_plan
+        prefetch_terms([current, target])
+        quote = checkout_quote(
+            checkout,
+            buyer=buyer_with(checkout.account, method),
+            subscription=subscription,
+            plans={current.pk: current, target.pk: target},
+        )
     context = {
         "checkout": checkout,
         "account": checkout.account,
         "quote": quote,
-        "processing": (step or checkout_step(checkout)) == PROCESSING,
+        "processing": (step or checkout_step(checkout, method=method)) == PROCESSING,
         "payment_method": method,
         "current_plan": checkout.account.subscription.plan,
         "is_admin": request.membership.role == Role.ADMIN,

@@ -52,7 +52,8 @@ def history(account, subscription, month: date, plans: dict) -> list[HistoryRow]
     bills = {bill.month: bill for bill in ExtraMessagesBill.objects.filter(account=account, month__in=months)}
     rows = []
     for start in months:
-        plan = plans.get(plan_of.get(start), subscription.plan)
+        # a month without a renewal row is the current plan's; `plans` has every plan with its prices prefetched
+        plan = plans.get(plan_of.get(start)) or plans[subscription.plan_id]
         terms = plan_terms(plan, start)
         bill = bills.get(start)
         # the cap as the month's bill kept it; this month's, the cap in force now

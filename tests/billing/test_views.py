@@ -195,6 +195,21 @@ def test_pages_keep_a_fixed_query_budget_with_200_charges_and_20_methods(client,
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize(("name", "budget"), [("usage", 16), ("usage_estimate", 10)])
+def test_the_usage_pages_keep_a_fixed_query_budget(client, name, budget, django_assert_max_num_queries):
+    # given an account with history: 200 charges, 20 methods, and no renewal row for any of the six months shown
+    membership = admin_of_new_account(client, high=True)
+    account = membership.account
+    EInvoiceProfileFactory(account=account)
+    method = PaymentMethodFactory(account=account)
+    PaymentMethodFactory.create_batch(19, account=account, spare=True)
+    past_charges(account, method)
+    # then a month priced by the current plan reads no prices of its own (they were read with every plan's)
+    with django_assert_max_num_queries(budget):
+        response = client.get(billing_url(name, account.pk))
+    assert response.status_code == 200
+
+
 def test_the_summary_and_receipt_keep_a_fixed_query_budget_with_200_charges(client, django_assert_max_num_queries):
     membership = admin_of_new_account(client)
     account = membership.account
@@ -206,7 +221,9 @@ def test_the_summary_and_receipt_keep_a_fixed_query_budget_with_200_charges(clie
     client.post(billing_url("upgrade_start", account.pk, "medium"))
     checkout = Checkout.objects.get()
     client.post(billing_url("checkout_code", checkout.token), {"code": code.code})
-    with django_assert_max_num_queries(20):
+    # the session, the user, the checkout (its account, subscription, plans and profile), the membership, the main
+    # method, the two plans' prices and their tiers, the code
+    with django_assert_max_num_queries(8):
         summary = client.get(billing_url("checkout", checkout.token))
     assert 'data-testid="deduction">-NT$800<' in summary.content.decode()
     client.post(billing_url("checkout_purchase", checkout.token), {"expected_total_twd": "0", "accept_terms": "1"})
