@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -383,17 +384,27 @@ def method_remove(request, account, method_id):
 # ---- 付款紀錄: payment records -------------------------------------------------------------------
 
 
+RECORDS_PER_PAGE = 25
+
+
 @account_member_required
 def payment_records(request, account):
-    charges = list(
+    """付款紀錄, newest first, RECORDS_PER_PAGE a page (?page=N; a page out of range shows the last)."""
+    charges = (
         Charge.objects.filter(account=account)
         .select_related("payment_method", "redemption__code", "invoice")
         .prefetch_related("invoice__allowances")
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
     )
+    records = Paginator(charges, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     plans = {plan.code: plan for plan in Plan.objects.all()}
-    for charge in charges:
+    for charge in records:
         charge.plan = plans.get(charge.plan_code)
     return page(
-        request, account, "billing/payment_records.html", charges=charges, main_method=main_payment_method(account)
+        request,
+        account,
+        "billing/payment_records.html",
+        charges=records,
+        records=records,
+        main_method=main_payment_method(account),
     )

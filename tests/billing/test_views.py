@@ -230,3 +230,22 @@ def test_the_summary_and_receipt_keep_a_fixed_query_budget_with_200_charges(clie
     with django_assert_max_num_queries(12):
         receipt = client.get(billing_url("checkout_receipt", checkout.token))
     assert receipt.status_code == 200
+
+
+@pytest.mark.parametrize(("query", "rows", "page_number"), [("", 25, 1), ("?page=8", 25, 8), ("?page=9", 0, 9)])
+def test_payment_records_come_25_a_page_and_any_page_number_answers(client, query, rows, page_number):
+    membership = admin_of_new_account(client, high=True)
+    account = membership.account
+    past_charges(account, PaymentMethodFactory(account=account))  # 200
+    response = client.get(billing_url("payment_records", account.pk) + query)
+    assert response.status_code == 200
+    shown = response.content.decode().count('data-testid="charge"')
+    assert shown == (rows or 200 - 25 * 7)  # page 9 does not exist: the last page, 8, shows its 25
+    assert response.context["records"].number == min(page_number, 8)
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "0", "1e9", "１", "%00"])
+def test_a_bad_page_number_shows_a_page_never_an_error(client, page):
+    membership = admin_of_new_account(client)
+    response = client.get(billing_url("payment_records", membership.account.pk), {"page": page})
+    assert response.status_code == 200
