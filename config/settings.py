@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 # Plain functions only: settings must not import models, which need the settings to load.
+from invoices.carriers import carrier_type_problem
 from invoices.validators import ubn_is_valid
 from usage.tokens import token_keys
 
@@ -304,3 +305,9 @@ if not ubn_is_valid(SELLER_UBN):
 # B2C 證明聯 is derived from it (invoices/qr.py). A secret: never logged, hidden from error reports (its name
 # holds PASS). Empty: the proof says its QR codes are not available rather than print codes the platform rejects.
 EINVOICE_QR_SEED_PASSWORD = env.str("EINVOICE_QR_SEED_PASSWORD", default="")
+# The CarrierType code MOF assigned to the seller as an approved carrier platform (e.g. EJ0113). Only then is the
+# 會員載具 offered (invoices/carriers.py); empty, the default: the seller is not a carrier platform, new profiles
+# cannot choose it, and an existing member-carrier profile is asked for another carrier or a printed proof.
+EINVOICE_MEMBER_CARRIER_TYPE = env.str("EINVOICE_MEMBER_CARRIER_TYPE", default="").strip().upper()
+if EINVOICE_MEMBER_CARRIER_TYPE and (problem := carrier_type_problem(EINVOICE_MEMBER_CARRIER_TYPE)):
+    raise ImproperlyConfigured(f"EINVOICE_MEMBER_CARRIER_TYPE={EINVOICE_MEMBER_CARRIER_TYPE!r}: {problem}.")

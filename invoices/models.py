@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from invoices.carriers import member_carrier_type
 from invoices.validators import (
     validate_citizen_certificate,
     validate_donation_code,
@@ -23,18 +24,24 @@ class ProfileKind(models.TextChoices):
     MEMBER_CARRIER = "member", _("Personal: member carrier")
     MOBILE_BARCODE = "mobile", _("Personal: mobile barcode")
     CITIZEN_CERTIFICATE = "citizen", _("Personal: citizen digital certificate")
+    PRINTED = "printed", _("Personal: printed proof (電子發票證明聯)")
     DONATION = "donation", _("Donation")
     COMPANY = "company", _("Company")
 
 
-# Which fields each kind needs (SPEC §4). Everything else is cleared on save.
+# Which fields each kind needs (SPEC §4), and which it may keep besides. Everything else is cleared on save.
 REQUIRED_FIELDS = {
     ProfileKind.MEMBER_CARRIER: ("name", "email"),
     ProfileKind.MOBILE_BARCODE: ("name", "email", "carrier_number"),
     ProfileKind.CITIZEN_CERTIFICATE: ("name", "email", "carrier_number"),
+    ProfileKind.PRINTED: ("name", "email"),
     ProfileKind.DONATION: ("email", "donation_code"),
     ProfileKind.COMPANY: ("company_title", "ubn", "email", "address"),
 }
+# A company may give a 手機條碼 to collect its invoice (with the 統編) in that carrier (手機條碼報核: MOF's
+# self-test scenario 10; the MIG then requires the carrier fields even on a printed invoice,
+# einvoice-compliance.md §4.3).
+OPTIONAL_KIND_FIELDS = {ProfileKind.COMPANY: ("carrier_number",)}
 OPTIONAL_FIELDS = ("name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address")
 PROFILE_FIELDS = ("kind", *OPTIONAL_FIELDS)
 
@@ -47,16 +54,37 @@ REQUIRED_MESSAGES = {
     "ubn": _("Enter the company's 統一編號."),
     "address": _("Enter the company's address."),
 }
+MEMBER_CARRIER_NOT_OFFERED = _(
+    "The member carrier (會員載具) is not offered: choose a mobile barcode, a citizen digital certificate, "
+    "a printed proof, a donation or a company invoice."
+)
+# What an account whose profile still says 會員載具 is told, on the 電子發票資訊 page and at the checkout.
+CHOOSE_ANOTHER_CARRIER = _(
+    "Your invoices can no longer go to the member carrier (會員載具): this seller is not an approved carrier "
+    "platform. Choose a mobile barcode, a citizen digital certificate, a printed proof, a donation or a company "
+    "invoice before your next invoice. Until you do, each invoice is issued with a printed proof "
+    "(電子發票證明聯), linked from 付款紀錄; invoices already issued stay as they are."
+)
 CARRIER_REQUIRED_MESSAGES = {
     ProfileKind.MOBILE_BARCODE: _("Enter the mobile barcode (手機條碼)."),
     ProfileKind.CITIZEN_CERTIFICATE: _("Enter the citizen digital certificate number (自然人憑證)."),
 }
 FORMAT_CHECKS = {
-    ProfileKind.MOBILE_BARCODE: ("carrier_number", validate_mobile_barcode),
-    ProfileKind.CITIZEN_CERTIFICATE: ("carrier_number", validate_citizen_certificate),
-    ProfileKind.DONATION: ("donation_code", validate_donation_code),
-    ProfileKind.COMPANY: ("ubn", validate_ubn),
+    ProfileKind.MOBILE_BARCODE: [("carrier_number", validate_mobile_barcode)],
+    ProfileKind.CITIZEN_CERTIFICATE: [("carrier_number", validate_citizen_certificate)],
+    ProfileKind.DONATION: [("donation_code", validate_donation_code)],
+    ProfileKind.COMPANY: [("ubn", validate_ubn), ("carrier_number", validate_mobile_barcode)],
 }
+
+
+def kind_is_offered(kind: str) -> bool:
+    """Whether a profile may be saved with this kind: the 會員載具 only where the seller is a carrier platform."""
+    return kind != ProfileKind.MEMBER_CARRIER or bool(member_carrier_type())
+
+
+def offered_kinds() -> list[tuple[str, str]]:
+    """The kinds a buyer may choose, as (value, label)."""
+    return [(kind, label) for kind, label in ProfileKind.choices if kind_is_offered(kind)]
 
 
 class EInvoiceProfile(models.Model):
@@ -90,17 +118,21 @@ class EInvoiceProfile(models.Model):
     def clean(self):
         if self.kind not in REQUIRED_FIELDS:
             return  # clean_fields() already refused the kind; keep the other fields as typed
+        if not kind_is_offered(self.kind):
+            raise ValidationError({"kind": ValidationError(MEMBER_CARRIER_NOT_OFFERED, code="kind_not_offered")})
         errors = {field: self._required_error(field) for field in self._missing_fields()}
-        field, check = FORMAT_CHECKS.get(self.kind, (None, None))
-        if field and field not in errors:
-            try:
-                check(getattr(self, field))
-            except ValidationError as error:
-                errors[field] = error
+        for field, check in FORMAT_CHECKS.get(self.kind, ()):
+            value = getattr(self, field)
+            if field not in errors and (value or field in REQUIRED_FIELDS[self.kind]):
+                try:
+                    check(value)
+                except ValidationError as error:
+                    errors[field] = error
         if errors:
             raise ValidationError(errors)
+        kept = (*REQUIRED_FIELDS[self.kind], *OPTIONAL_KIND_FIELDS.get(self.kind, ()))
         for field in OPTIONAL_FIELDS:
-            if field not in REQUIRED_FIELDS[self.kind]:
+            if field not in kept:
                 setattr(self, field, "")
 
     def _missing_fields(self) -> list[str]:
@@ -113,6 +145,11 @@ class EInvoiceProfile(models.Model):
     @property
     def is_b2b(self) -> bool:
         return self.kind == ProfileKind.COMPANY
+
+    @property
+    def needs_another_carrier(self) -> bool:
+        """A profile kept from before, whose kind is no longer offered: its admin is asked to choose again."""
+        return not kind_is_offered(self.kind)
 
 
 MAX_INVOICE_NUMBER = 99999999

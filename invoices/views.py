@@ -16,7 +16,7 @@ from invoices.amounts import invoice_lines
 from invoices.barcode import code39_svg
 from invoices.forms import EInvoiceProfileForm
 from invoices.issuing import period_label
-from invoices.models import Allowance, Invoice, InvoiceStatus
+from invoices.models import CHOOSE_ANOTHER_CARRIER, Allowance, Invoice, InvoiceStatus
 from invoices.qr import invoice_qr_pair
 from invoices.services import einvoice_profile_save
 
@@ -86,4 +86,12 @@ def einvoice(request, account):
                 report(request, error)
     else:
         form = EInvoiceProfileForm(instance=profile)
-    return page(request, account, "invoices/einvoice.html", form=form, profile=profile, next=back)
+    return page(
+        request,
+        account,
+        "invoices/einvoice.html",
+        form=form,
+        profile=profile,
+        next=back,
+        choose_another_carrier=CHOOSE_ANOTHER_CARRIER,
+    )
