@@ -21,7 +21,15 @@ from accounts.admin import (
 )
 from accounts.errors import ServiceError
 from invoices.issuing import invoice_allowance, invoice_void
-from invoices.models import PROFILE_FIELDS, Allowance, EInvoiceProfile, Invoice, InvoiceNumberRange, InvoiceStatus
+from invoices.models import (
+    PROFILE_FIELDS,
+    Allowance,
+    EInvoiceProfile,
+    Invoice,
+    InvoiceNumberRange,
+    InvoiceStatus,
+    MigMessage,
+)
 from invoices.services import einvoice_profile_save, invoice_number_range_create
 
 
@@ -197,3 +205,13 @@ class AllowanceAdmin(ServiceWrittenAdmin):
     sales = money_column(Allowance, "sales_twd")
     tax = money_column(Allowance, "tax_twd")
     total = money_column(Allowance, "total_twd")
+
+
+@admin.register(MigMessage)
+class MigMessageAdmin(ServiceWrittenAdmin):
+    """The messages written for Turnkey and what its folders said of them (export_einvoices, read_turnkey_results)."""
+
+    list_display = ("kind", "number", "status", "written_at", "result_at", "detail")
+    list_filter = ("status", "kind")
+    search_fields = ("=number",)
+    date_hierarchy = "written_at"

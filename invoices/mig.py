@@ -1,13 +1,17 @@
-"""MIG 4.0 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), one XML file each.
+"""MIG 4.1 messages for the MOF platform: F0401 (issue), F0501 (void), G0401 (allowance), one XML file each.
 
-Built with xml.etree.ElementTree in the element order of the MIG 4.0 schemas; dates are local (Asia/Taipei).
+Built with xml.etree.ElementTree in MIG 4.1's namespaces and element order, and checked against the schema
+(invoices/mig_schema.py) before any is written: a message that fails is reported, never written. Dates are
+local (Asia/Taipei).
 A B2B F0401 carries the invoice's sales, tax and total apart, and untaxed lines. A B2C F0401 carries the
 tax-inclusive total as its sales amount with tax 0, and tax-inclusive lines adding up to it (營業稅法 §32:
 "合計開立"; einvoice-compliance.md §3): the split stays in the product and in the proof's QR code. A G0401, B2C
 or B2B, keeps the untaxed amount with the tax apart (§3.3).
 """
 
+import os
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils import timezone
@@ -15,12 +19,14 @@ from django.utils import timezone
 from accounts.money import tax_rate
 from accounts.periods import BILLING_TZ
 from invoices.amounts import invoice_lines
+from invoices.mig_schema import MessageInvalid, check_message
 from invoices.models import Allowance, Invoice, InvoiceStatus
 
-NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.0"
+NAMESPACE = "urn:GEINV:eInvoiceMessage:{}:4.1"
 INVOICE_TYPE = "07"  # 一般稅額計算之電子發票
 TAX_TYPE = "1"  # 應稅
 ALLOWANCE_BY_SELLER = "2"
+CANCEL_REASON_LENGTH = 20  # F0501 CancelReason; the invoice keeps the whole reason, and its audit record too
 
 
 def _add(parent: ET.Element, tag: str, text=None) -> ET.Element:
@@ -52,9 +58,17 @@ def _parties(main: ET.Element, invoice: Invoice) -> None:
     _party(main, "Buyer", buyer["identifier"], buyer.get("name", ""))
 
 
+def _qualified(root: ET.Element, kind: str) -> ET.Element:
+    """Every element in the message's namespace, as the schema and the platform read it."""
+    namespace = NAMESPACE.format(kind)
+    for element in root.iter():
+        element.tag = f"{{{namespace}}}{element.tag}"
+    return root
+
+
 def f0401(invoice: Invoice) -> ET.Element:
     """平台存證開立發票訊息."""
-    root = ET.Element("Invoice", xmlns=NAMESPACE.format("F0401"))
+    root = ET.Element("Invoice")
     main = _add(root, "Main")
     issued = _local(invoice.issued_at)
     _add(main, "InvoiceNumber", invoice.number)
@@ -87,27 +101,27 @@ def f0401(invoice: Invoice) -> ET.Element:
         ("TaxType", TAX_TYPE), ("TaxRate", tax_rate()), ("TaxAmount", tax_twd),
         ("TotalAmount", invoice.total_twd),
     ])  # fmt: skip
-    return root
+    return _qualified(root, "F0401")
 
 
 def f0501(invoice: Invoice) -> ET.Element:
     """平台存證作廢發票訊息."""
-    root = ET.Element("CancelInvoice", xmlns=NAMESPACE.format("F0501"))
+    root = ET.Element("CancelInvoice")
     voided = _local(invoice.voided_at)
     for name, value in [
         ("CancelInvoiceNumber", invoice.number), ("InvoiceDate", _local(invoice.issued_at).strftime("%Y%m%d")),
         ("BuyerId", invoice.buyer["identifier"]), ("SellerId", invoice.seller["ubn"]),
         ("CancelDate", voided.strftime("%Y%m%d")), ("CancelTime", voided.strftime("%H:%M:%S")),
-        ("CancelReason", invoice.void_reason),
+        ("CancelReason", invoice.void_reason[:CANCEL_REASON_LENGTH]),
     ]:  # fmt: skip
         _add(root, name, value)
-    return root
+    return _qualified(root, "F0501")
 
 
 def g0401(allowance: Allowance) -> ET.Element:
     """平台存證開立折讓證明單訊息: one item per allowance, amounts without tax and the tax apart."""
     invoice = allowance.invoice
-    root = ET.Element("Allowance", xmlns=NAMESPACE.format("G0401"))
+    root = ET.Element("Allowance")
     main = _add(root, "Main")
     _add(main, "AllowanceNumber", allowance.number)
     _add(main, "AllowanceDate", _local(allowance.created_at).strftime("%Y%m%d"))
@@ -122,23 +136,66 @@ def g0401(allowance: Allowance) -> ET.Element:
         ("TaxType", TAX_TYPE),
     ])  # fmt: skip
     _fields(root, "Amount", [("TaxAmount", allowance.tax_twd), ("TotalAmount", allowance.sales_twd)])
-    return root
+    return _qualified(root, "G0401")
 
 
-def export_period(*, period: str, out: Path) -> list[Path]:
-    """Write the period's messages into `out`: F0401 per numbered invoice, F0501 per void, G0401 per allowance."""
-    out.mkdir(parents=True, exist_ok=True)
-    numbered = Invoice.objects.filter(period=period, number__isnull=False).order_by("number")
-    messages = [(f"F0401_{invoice.number}", f0401(invoice)) for invoice in numbered]
+@dataclass
+class Message:
+    """One message of a period: its type, the number it is about, its rows, and its XML."""
+
+    kind: str
+    number: str
+    invoice: Invoice
+    allowance: Allowance | None
+    root: ET.Element
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}_{self.number}"
+
+
+def period_messages(period: str) -> list[Message]:
+    """The period's messages: F0401 per numbered invoice, F0501 per void, G0401 per allowance."""
+    numbered = list(Invoice.objects.filter(period=period, number__isnull=False).order_by("number"))
+    messages = [Message("F0401", invoice.number, invoice, None, f0401(invoice)) for invoice in numbered]
     messages += [
-        (f"F0501_{invoice.number}", f0501(invoice)) for invoice in numbered if invoice.status == InvoiceStatus.VOIDED
+        Message("F0501", invoice.number, invoice, None, f0501(invoice))
+        for invoice in numbered
+        if invoice.status == InvoiceStatus.VOIDED
     ]
     allowances = Allowance.objects.filter(period=period).select_related("invoice").order_by("number")
-    messages += [(f"G0401_{allowance.number}", g0401(allowance)) for allowance in allowances]
-    written = []
-    for name, root in messages:
-        ET.indent(root)
-        path = out / f"{name}.xml"
-        ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
-        written.append(path)
-    return written
+    messages += [Message("G0401", a.number, a.invoice, a, g0401(a)) for a in allowances]
+    return messages
+
+
+def write_message(message: Message, path: Path) -> Path:
+    """Check the message against its schema, then write it as UTF-8: into a temporary name first and renamed,
+    so a reader of the folder (Turnkey) never sees half a file. Raises MessageInvalid, writing nothing."""
+    check_message(message.kind, message.name, message.root)
+    ET.indent(message.root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    ET.ElementTree(message.root).write(
+        partial, encoding="UTF-8", xml_declaration=True, default_namespace=NAMESPACE.format(message.kind)
+    )
+    os.replace(partial, path)
+    return path
+
+
+@dataclass
+class Export:
+    written: list[Path] = field(default_factory=list)
+    refused: list[MessageInvalid] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already written for Turnkey (invoices.turnkey)
+
+
+def export_period(*, period: str, out: Path) -> Export:
+    """Write the period's messages into `out`, one file each; those their schema refuses are listed, not written."""
+    out.mkdir(parents=True, exist_ok=True)
+    export = Export()
+    for message in period_messages(period):
+        try:
+            export.written.append(write_message(message, out / f"{message.name}.xml"))
+        except MessageInvalid as refusal:
+            export.refused.append(refusal)
+    return export

@@ -325,3 +325,56 @@ class Allowance(models.Model):
 
     def __str__(self):
         return self.number
+
+
+class MigMessageStatus(models.TextChoices):
+    WRITTEN = "written", _("Written for Turnkey")
+    UPLOADED = "uploaded", _("Sent by Turnkey")
+    REJECTED = "rejected", _("Refused by Turnkey")
+
+
+class MigMessage(models.Model):
+    """One MIG message written into Turnkey's folders, and what Turnkey's result files say of it.
+
+    Kept apart from Invoice and Allowance: their own upload-deadline fields are another change's; this row only
+    says which file was written and whether Turnkey sent it on (its BAK folder) or refused it (its ERR folder).
+    """
+
+    # A refused message may be written again once fixed; a sent one never is (the platform would get it twice).
+    TRANSITIONS = {
+        MigMessageStatus.WRITTEN: {MigMessageStatus.UPLOADED, MigMessageStatus.REJECTED},
+        MigMessageStatus.REJECTED: {MigMessageStatus.WRITTEN},
+        MigMessageStatus.UPLOADED: set(),
+    }
+
+    kind = models.CharField(_("message type"), max_length=5)
+    number = models.CharField(_("invoice or allowance number"), max_length=16)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="mig_messages", verbose_name=_("invoice")
+    )
+    allowance = models.ForeignKey(
+        Allowance,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mig_messages",
+        verbose_name=_("allowance"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=MigMessageStatus.choices, default=MigMessageStatus.WRITTEN
+    )
+    file_name = models.CharField(_("file name"), max_length=100)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    written_at = models.DateTimeField(_("written at"))
+    result_at = models.DateTimeField(_("result read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("MIG message")
+        verbose_name_plural = _("MIG messages")
+        ordering = ["-written_at", "kind", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "number"], name="one_mig_message_per_kind_and_number"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.number}"

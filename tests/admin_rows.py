@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import UserPreference
 from billing.models import BillingReminder, RenewalRun, UsageNotice
-from invoices.models import Allowance
+from invoices.models import Allowance, MigMessage
 from payments.models import LinePayRegistration
 from promos.models import CodeGuess
 from tests import factories
@@ -91,6 +91,13 @@ MAKERS = {
     "invoices.invoicenumberrange": factories.InvoiceNumberRangeFactory,
     "invoices.invoice": factories.InvoiceFactory,
     "invoices.allowance": _allowance,
+    "invoices.migmessage": lambda: MigMessage.objects.create(
+        kind="F0401",
+        number="AB00000001",
+        invoice=factories.InvoiceFactory(),
+        file_name="F0401_AB00000001.xml",
+        written_at=timezone.now(),
+    ),
     "account.emailaddress": lambda: EmailAddress.objects.create(user=factories.UserFactory(), email="a@example.tw"),
     "socialaccount.socialapp": lambda: SocialApp.objects.create(provider="line", name="LINE", client_id="1234567890"),
     "socialaccount.socialaccount": _social_account,

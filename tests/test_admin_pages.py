@@ -38,6 +38,7 @@ NO_ADDING = {
     "promos.codeguess",
     "invoices.invoice",
     "invoices.allowance",
+    "invoices.migmessage",
     "usage.messagingchannel",
     "axes.accessattempt",
     "axes.accesslog",

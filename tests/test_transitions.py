@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.audit import move_status, move_statuses, snapshot_all
 from accounts.errors import InvalidTransition
 from billing.models import Checkout, Renewal, RenewalRun
+from invoices.models import MigMessage
 from payments.models import LinePayRegistration, PaymentMethod, SandboxLinePayTransaction
 from promos.models import CodeStatus, PromoCode
 from tests.factories import (
@@ -282,6 +283,18 @@ def invoice(status):
     return InvoiceFactory(status=status, number=None) if status == "pending" else InvoiceFactory(status=status)
 
 
+def mig_message(status):
+    invoice = InvoiceFactory()
+    return MigMessage.objects.create(
+        kind="F0401",
+        number=invoice.number,
+        invoice=invoice,
+        file_name=f"F0401_{invoice.number}.xml",
+        written_at=timezone.now(),
+        status=status,
+    )
+
+
 ROWS = {
     "Subscription": subscription,
     "Checkout": checkout,
@@ -297,6 +310,7 @@ ROWS = {
     "Invoice": invoice,
     "MessagingChannel": lambda status: MessagingChannelFactory(status=status),
     "ExtraMessagesBill": lambda status: ExtraMessagesBillFactory(status=status),
+    "MigMessage": mig_message,
 }
 
 
