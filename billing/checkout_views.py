@@ -29,6 +29,8 @@ from billing.checkout import (
     checkout_step,
 )
 from billing.models import Checkout, Plan
+from invoices.models import CHOOSE_ANOTHER_CARRIER
+from invoices.selectors import has_einvoice_profile
 from payments.gateways import GatewayError
 from payments.selectors import main_payment_method
 from promos.selectors import buyer_with
@@ -86,7 +88,10 @@ def step_redirect(request, checkout, step):
     here = url(request, "checkout", checkout.token)
     account_id = checkout.account_id
     if step == EINVOICE:
-        messages.info(request, _("You need to register your e-invoice information first."))
+        if has_einvoice_profile(checkout.account):  # registered, but its member carrier is no longer offered
+            messages.warning(request, CHOOSE_ANOTHER_CARRIER)
+        else:
+            messages.info(request, _("You need to register your e-invoice information first."))
         return redirect(f"{url(request, 'einvoice', account_id)}?{urlencode({'next': here})}")
     if step == PAYMENT_METHOD:
         messages.info(request, _("Add a payment method to continue."))
