@@ -16,11 +16,11 @@ from accounts.periods import BILLING_TZ
 from invoices.carriers import carrier_type_problem
 from invoices.forms import EInvoiceProfileForm
 from invoices.mig import f0401
-from invoices.models import EInvoiceProfile
+from invoices.models import REQUIRED_FIELDS, EInvoiceProfile
 from invoices.selectors import einvoice_profile_ready
 from invoices.services import einvoice_profile_save
 from tests.factories import AccountFactory, ChargeFactory, EInvoiceProfileFactory, InvoiceNumberRangeFactory
-from tests.helpers import invoice_issue, ready_admin, start_checkout
+from tests.helpers import invoice_issue, new_admin, ready_admin, start_checkout
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
@@ -64,6 +64,24 @@ def test_by_default_the_member_carrier_is_not_offered_and_a_new_one_is_refused(s
     assert caught.value.message_dict == {"kind": [NOT_OFFERED]}
     assert EInvoiceProfile.objects.count() == 0
     assert AuditRecord.objects.count() == 0
+
+
+@pytest.mark.parametrize(("carrier_type", "first"), [("", "printed"), ("EJ0113", "member")])
+def test_a_first_visit_starts_on_the_member_carrier_only_where_it_is_offered_else_on_a_printed_proof(
+    client, settings, carrier_type, first
+):
+    # given an admin with no e-invoice information, and a seller that is (or is not) a carrier platform
+    settings.EINVOICE_MEMBER_CARRIER_TYPE = carrier_type
+    membership = new_admin()
+    client.force_login(membership.user)
+    # when they open 電子發票資訊
+    html = client.get(reverse("billing:einvoice", args=[membership.account.pk])).content.decode()
+    # then the kind checked is the first one offered, and it asks only a name and an e-mail address
+    radios = [part for part in html.split("<input")[1:] if 'name="kind"' in part.split(">", 1)[0]]
+    checked = [part.split('value="', 1)[1].split('"', 1)[0] for part in radios if "checked" in part.split(">", 1)[0]]
+    assert checked == [first]
+    assert any('value="member"' in part for part in radios) == bool(carrier_type)
+    assert REQUIRED_FIELDS[first] == ("name", "email")
 
 
 def test_a_member_carrier_profile_kept_from_before_is_asked_on_the_einvoice_page(client):

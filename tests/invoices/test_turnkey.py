@@ -14,10 +14,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import AuditRecord
-from invoices.mig import f0401, f0501, g0401
+from invoices.closing import invoice_period_close
+from invoices.issuing import allowance_void
+from invoices.mig import e0402, f0401, f0501, g0401, g0501
 from invoices.mig_schema import BUNDLED, message_problems
 from invoices.models import EInvoiceMessage, Invoice
 from invoices.turnkey import turnkey_export, turnkey_results_read
+from invoices.uploads import messages_mark_uploaded
+from tests.factories import UserFactory
 from tests.invoices.conftest import MAR
 
 pytestmark = pytest.mark.django_db
@@ -302,6 +306,101 @@ def test_a_message_its_schema_refuses_is_not_recorded_for_turnkey_either(period_
     refused = EInvoiceMessage.objects.get(kind="F0401", subject="AB00000101")
     assert (refused.status, refused.exported_at, refused.file_name) == ("pending", None, "")
     assert len(written_messages()) == 4
+
+
+def test_staff_confirming_and_turnkey_sending_are_the_same_uploaded(period_11504, tmp_path):
+    # given the period written for Turnkey, and a staff member who confirms the void uploaded by hand
+    staff = UserFactory(is_staff=True)
+    turnkey_export(period="11504", turnkey=tmp_path, at=timezone.now() - timedelta(minutes=5))
+    void = EInvoiceMessage.objects.get(kind="F0501")
+    assert messages_mark_uploaded(message_ids=[void.pk], actor=staff) == 1
+    confirmed = EInvoiceMessage.objects.get(pk=void.pk)
+    # when Turnkey then moves the same message to BAK, and the results are read
+    turnkey_moves(tmp_path, "F0501", "F0501_AB00000102", "BAK")
+    results = turnkey_results_read(turnkey=tmp_path)
+    # then it was already uploaded: nothing changes, the staff member's confirmation stands
+    assert (results.uploaded, results.unchanged) == ([], 1)
+    void.refresh_from_db()
+    assert (void.status, void.uploaded_by, void.uploaded_at) == ("uploaded", staff, confirmed.uploaded_at)
+    assert AuditRecord.objects.filter(action="einvoice_message.uploaded", object_id=str(void.pk)).count() == 1
+
+
+def test_a_message_staff_confirmed_uploaded_is_never_written_for_turnkey(period_11504, tmp_path):
+    # given the period exported into a plain folder, and one message confirmed uploaded (sent on the platform)
+    call_command("export_einvoices", "--period", "11504", "--out", str(tmp_path / "out"))
+    assert set(EInvoiceMessage.objects.filter(period="11504").values_list("status", flat=True)) == {"written"}
+    void = EInvoiceMessage.objects.get(kind="F0501")
+    messages_mark_uploaded(message_ids=[void.pk], actor=UserFactory(is_staff=True))
+    # when the period is then written for Turnkey
+    export = turnkey_export(period="11504", turnkey=tmp_path / "turnkey")
+    # then the other four are written for it (exported, but never handed to Turnkey), the uploaded one is not
+    assert sorted(path.name for path in export.written) == [
+        "F0401_AB00000100.xml",
+        "F0401_AB00000101.xml",
+        "F0401_AB00000102.xml",
+        "G0401_AL11504000001.xml",
+    ]
+    assert export.skipped == ["F0501_AB00000102"]
+    void.refresh_from_db()
+    assert (void.status, void.file_name) == ("uploaded", "")
+
+
+def test_a_message_turnkey_refused_may_be_confirmed_by_staff_who_sent_it_another_way(period_11504, tmp_path):
+    # given a void Turnkey refused
+    turnkey_export(period="11504", turnkey=tmp_path, at=timezone.now() - timedelta(minutes=5))
+    turnkey_moves(tmp_path, "F0501", "F0501_AB00000102", "ERR")
+    turnkey_results_read(turnkey=tmp_path)
+    void = EInvoiceMessage.objects.get(kind="F0501")
+    assert (void.status, void.uploaded_at) == ("rejected", None)
+    # when staff confirm it uploaded
+    staff = UserFactory(is_staff=True)
+    assert messages_mark_uploaded(message_ids=[void.pk], actor=staff) == 1
+    # then it is uploaded, by them, and a retry of the export leaves it alone
+    void.refresh_from_db()
+    assert (void.status, void.uploaded_by) == ("uploaded", staff)
+    assert turnkey_export(period="11504", turnkey=tmp_path, retry_rejected=True).written == []
+    record = AuditRecord.objects.filter(action="einvoice_message.uploaded", object_id=str(void.pk)).get()
+    assert (record.before["status"], record.after["status"]) == ("rejected", "uploaded")
+
+
+def test_g0501_and_e0402_are_in_mig_4_1_pass_their_schemas_and_go_through_turnkey(period_11504, tmp_path):
+    # given the allowance voided (G0501) and the period closed once it ended (E0402 of 字軌 AB: 103-199 blank)
+    allowance_void(allowance=period_11504["allowance"], reason="折讓開錯", actor=None, at=MAR)
+    closing, _closed = invoice_period_close(period="11504", actor=None, at=MAR.replace(month=5, day=1))
+    allowance = period_11504["allowance"]
+    allowance.refresh_from_db()
+    # then both messages are in MIG 4.1's namespaces and pass their schemas
+    g0501_root, e0402_root = g0501(allowance), e0402(closing, list(closing.blank_runs.all()))
+    assert g0501_root.tag == "{urn:GEINV:eInvoiceMessage:G0501:4.1}CancelAllowance"
+    assert e0402_root.tag == "{urn:GEINV:eInvoiceMessage:E0402:4.1}BranchTrackBlank"
+    assert message_problems("G0501", g0501_root) == []
+    assert message_problems("E0402", e0402_root) == []
+    # and their schemas refuse what the MIG does not allow: an odd month, a run without its end
+    e0402_root.find("{*}Main/{*}YearMonth").text = "11503"
+    e0402_root.find("{*}Details/{*}BranchTrackBlankItem").remove(
+        e0402_root.find("{*}Details/{*}BranchTrackBlankItem/{*}InvoiceEndNo")
+    )
+    problems = message_problems("E0402", e0402_root)
+    assert any("YearMonth" in problem for problem in problems), problems
+    assert any("InvoiceEndNo" in problem for problem in problems), problems
+    # when the period is written for Turnkey, and Turnkey sends the E0402 and the G0501
+    export = turnkey_export(period="11504", turnkey=tmp_path, at=timezone.now() - timedelta(minutes=5))
+    b2p = Path("UpCast/B2PMESSAGE")
+    assert (tmp_path / b2p / "E0402/SRC/E0402_11504_07AB.xml").exists()
+    assert (tmp_path / SRC / "G0501/SRC/G0501_AL11504000001.xml").exists()
+    assert len(export.written) == 7 and export.refused == []
+    text = (tmp_path / b2p / "E0402/SRC/E0402_11504_07AB.xml").read_text(encoding="utf-8")
+    assert 'xmlns="urn:GEINV:eInvoiceMessage:E0402:4.1"' in text
+    target = tmp_path / b2p / "E0402/BAK/E0402_11504_07AB_1787020405256.xml"
+    target.parent.mkdir(parents=True)
+    shutil.move(tmp_path / b2p / "E0402/SRC/E0402_11504_07AB.xml", target)
+    turnkey_moves(tmp_path, "G0501", "G0501_AL11504000001", "BAK")
+    results = turnkey_results_read(turnkey=tmp_path)
+    # then both are uploaded
+    assert sorted(results.uploaded) == ["E0402_11504_07AB", "G0501_AL11504000001"]
+    assert set(EInvoiceMessage.objects.filter(kind__in=["E0402", "G0501"]).values_list("status", flat=True)) == {
+        "uploaded"
+    }
 
 
 def test_reading_results_needs_turnkeys_folder(tmp_path):
