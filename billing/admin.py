@@ -499,8 +499,8 @@ class ExtraMessagesBillAdmin(ServiceWrittenAdmin):
     @admin.action(description=_("Bill the extra messages now (final figures only)"), permissions=["service"])
     def bill_now(self, request, queryset):
         totals = BillTotals()
-        for bill in extra_message_bills_due().filter(pk__in=queryset.values("pk")):
-            extra_messages_bill(bill_id=bill.pk, as_of=timezone.now(), totals=totals)
+        for bill in extra_message_bills_due(staff=True).filter(pk__in=queryset.values("pk")):
+            extra_messages_bill(bill_id=bill.pk, as_of=timezone.now(), totals=totals, staff=True)
         self.message_user(
             request,
             gettext(

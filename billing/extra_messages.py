@@ -87,6 +87,33 @@ def extra_message_bills_save(bills: list[ExtraMessagesBill]) -> None:
     )
 
 
+def extra_message_bills_unpaid(renewals: list) -> None:
+    """These renewals ended in dunning, their charges never paid: the extra messages their charges carried are
+    still owed, so their bills wait again, for `bill_extra_messages` to charge on their own (call under the
+    accounts' locks, in the renewals' transaction)."""
+    bills = list(
+        ExtraMessagesBill.objects.select_for_update()
+        .select_related("account")
+        .filter(renewal__in=renewals, status=ExtraMessagesStatus.WITH_RENEWAL)
+    )
+    records = []
+    for bill in bills:
+        before = snapshot(bill, *BILL_FIELDS)
+        move_status(bill, ExtraMessagesStatus.WAITING)
+        bill.save(update_fields=["status", "updated_at"])
+        records.append(
+            audit_entry(
+                actor=None,
+                action="extra_messages.unpaid",
+                obj=bill,
+                account=bill.account,
+                before=before,
+                after=snapshot(bill, *BILL_FIELDS),
+            )
+        )
+    audit_records_save(records)
+
+
 # ---- charged on their own ---------------------------------------------------------------------------
 
 
@@ -101,20 +128,22 @@ class BillTotals:
     failures: list = field(default_factory=list)
 
 
-def extra_message_bills_due():
-    """Bills waiting, or declined with an attempt left, whose month's figure is now final."""
+def _chargeable(bills, *, staff: bool):
+    """Waiting or declined bills; for the command, only those with an attempt left (staff may go on after)."""
+    bills = bills.filter(status__in=[ExtraMessagesStatus.WAITING, ExtraMessagesStatus.FAILED])
+    return bills if staff else bills.filter(attempts__lt=MAX_ATTEMPTS)
+
+
+def extra_message_bills_due(*, staff: bool = False):
+    """Bills waiting, or declined with an attempt left (any, for `staff`), whose month's figure is now final."""
     final_figure = MonthlyUsage.objects.filter(account=OuterRef("account"), month=OuterRef("month"), final=True)
-    return (
-        ExtraMessagesBill.objects.filter(status__in=[ExtraMessagesStatus.WAITING, ExtraMessagesStatus.FAILED])
-        .filter(attempts__lt=MAX_ATTEMPTS)
-        .filter(Exists(final_figure))
-        .order_by("month", "pk")
-    )
+    return _chargeable(ExtraMessagesBill.objects, staff=staff).filter(Exists(final_figure)).order_by("month", "pk")
 
 
-def extra_messages_bill(*, bill_id: int, as_of: datetime, totals: BillTotals) -> None:
-    """Bill one month's extra messages from its final figure: at most once, however often it is run."""
-    bill, result = _claim(bill_id, as_of=as_of, totals=totals), None
+def extra_messages_bill(*, bill_id: int, as_of: datetime, totals: BillTotals, staff: bool = False) -> None:
+    """Bill one month's extra messages from its final figure: at most once, however often it is run. `staff`
+    (the admin's action) may charge a bill whose attempts the command has used up."""
+    bill, result = _claim(bill_id, as_of=as_of, totals=totals, staff=staff), None
     if bill is None:
         return
     try:
@@ -130,7 +159,7 @@ def extra_messages_bill(*, bill_id: int, as_of: datetime, totals: BillTotals) ->
     extra_messages_settle(bill_id=bill.pk, order_id=bill.charge.idempotency_key, result=result, totals=totals)
 
 
-def _claim(bill_id: int, *, as_of: datetime, totals: BillTotals) -> ExtraMessagesBill | None:
+def _claim(bill_id: int, *, as_of: datetime, totals: BillTotals, staff: bool = False) -> ExtraMessagesBill | None:
     """Step 1, in one transaction under the account's lock: price the month from its final figure, and either
     close the bill (nothing to bill, no payment method) or record its pending charge. Returns it to charge."""
     with transaction.atomic():
@@ -140,10 +169,9 @@ def _claim(bill_id: int, *, as_of: datetime, totals: BillTotals) -> ExtraMessage
             return None
         lock_account(account_id)
         bill = (
-            ExtraMessagesBill.objects.select_for_update(of=("self",))
+            _chargeable(ExtraMessagesBill.objects.select_for_update(of=("self",)), staff=staff)
             .select_related("account", "plan")
-            .filter(pk=bill_id, attempts__lt=MAX_ATTEMPTS)
-            .filter(status__in=[ExtraMessagesStatus.WAITING, ExtraMessagesStatus.FAILED])
+            .filter(pk=bill_id)
             .first()
         )
         figure = bill and MonthlyUsage.objects.filter(account_id=account_id, month=bill.month, final=True).first()
@@ -229,9 +257,16 @@ def extra_messages_recover(*, bill: ExtraMessagesBill, totals: BillTotals) -> No
     if result.outcome == Outcome.ABSENT and method.status != MethodStatus.ACTIVE:
         result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
     elif result.outcome == Outcome.ABSENT:
-        result = gateway().charge(
-            method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key, description="extra messages"
-        )
+        try:
+            result = gateway().charge(
+                method=method,
+                amount_twd=charge.total_twd,
+                order_id=charge.idempotency_key,
+                description="extra messages",
+            )
+        except Exception:  # noqa: BLE001 - never guessed: read back again on the next reconciliation
+            logger.exception("the gateway did not answer the recovery charge of extra-messages bill %s", bill.pk)
+            result = ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")
     extra_messages_settle(bill_id=bill.pk, order_id=charge.idempotency_key, result=result, totals=totals)
 
 

@@ -385,9 +385,9 @@ class ExtraMessagesBill(models.Model):
     final, with their own invoice.
     """
 
-    # A bill the renewal's charge carries is made so (from waiting, before it is inserted). A waiting bill is
-    # charged, needs nothing when the final figure has no extra message, or fails without a payment method; a
-    # failed one is tried again on the next run.
+    # A bill the renewal's charge carries is made so (from waiting, before it is inserted); if that renewal ends in
+    # dunning, unpaid, the bill waits again to be charged on its own. A waiting bill is charged, needs nothing when
+    # the final figure has no extra message, or fails without a payment method; a failed one is tried again.
     TRANSITIONS = {
         ExtraMessagesStatus.WAITING: {
             ExtraMessagesStatus.WITH_RENEWAL,
@@ -397,7 +397,7 @@ class ExtraMessagesBill(models.Model):
         },
         ExtraMessagesStatus.CHARGING: {ExtraMessagesStatus.BILLED, ExtraMessagesStatus.FAILED},
         ExtraMessagesStatus.FAILED: {ExtraMessagesStatus.CHARGING, ExtraMessagesStatus.NOTHING},
-        ExtraMessagesStatus.WITH_RENEWAL: set(),
+        ExtraMessagesStatus.WITH_RENEWAL: {ExtraMessagesStatus.WAITING},
         ExtraMessagesStatus.BILLED: set(),
         ExtraMessagesStatus.NOTHING: set(),
     }

@@ -5,6 +5,7 @@ since the admin is no longer there to confirm it; a refund it never saw is marke
 given back), so staff may refund again.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from billing.models import Checkout, CheckoutStatus, ExtraMessagesBill, Renewal
 from billing.refunds import refund_reconcile
 from billing.renewals import Totals, renewal_recover, renewals_in_doubt
 from payments.models import Refund, RefundStatus
+
+logger = logging.getLogger(__name__)
 
 
 def gateway_worst_case_seconds() -> int:
@@ -59,15 +62,29 @@ class Reconciled:
 
 
 def payments_reconcile(in_doubt: InDoubt, *, as_of: datetime) -> Reconciled:
-    totals = Totals()
+    """Each payment on its own: one that cannot be settled now (logged) stays pending for the next run and does not
+    keep the others from being settled."""
+    totals, bills = Totals(), BillTotals()
     for renewal in in_doubt.renewals:
-        renewal_recover(renewal=renewal, as_of=as_of, totals=totals)
-    bills = BillTotals()
+        if not _alone(renewal_recover, "renewal", renewal, renewal=renewal, as_of=as_of, totals=totals):
+            totals.pending += 1
     for bill in in_doubt.extra_message_bills:
-        extra_messages_recover(bill=bill, totals=bills)
+        if not _alone(extra_messages_recover, "extra-messages bill", bill, bill=bill, totals=bills):
+            bills.pending += 1
     return Reconciled(
         renewals=totals,
-        checkouts=sum(checkout_reconcile(checkout=checkout) for checkout in in_doubt.checkouts),
-        refunds=sum(refund_reconcile(refund=refund) for refund in in_doubt.refunds),
+        checkouts=sum(_alone(checkout_reconcile, "checkout", c, checkout=c) for c in in_doubt.checkouts),
+        refunds=sum(_alone(refund_reconcile, "refund", r, refund=r) for r in in_doubt.refunds),
         extra_messages=bills,
     )
+
+
+def _alone(settle, what: str, row, **kwargs) -> bool:
+    """settle(**kwargs): True when it settled the row (or returned nothing), False when it did not or failed
+    (logged): the row then stays as it was, for the next run."""
+    try:
+        result = settle(**kwargs)
+    except Exception:  # noqa: BLE001 - one payment's fault never stops the others' reconciliation
+        logger.exception("reconciling %s %s failed; it stays pending", what, row.pk)
+        return False
+    return True if result is None else bool(result)

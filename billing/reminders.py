@@ -22,7 +22,7 @@ from billing.models import BillingReminder, ReminderKind, Subscription, Subscrip
 from billing.renewals import next_charge, plans_by_pk
 from payments.gateways import GatewayError, NoAnswer, gateway
 from payments.models import MethodKind, PaymentMethod
-from promos.eligibility import window_closed
+from promos.eligibility import CodeRefusal, window_closed
 from promos.models import CodeStatus, PromoCode
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ def _due(subscriptions: list, renewal_on: date, days_left: int, sent: set, total
 
 
 def _code_reminder(subscription, renewal_on: date, plans: dict):
-    """(subject, context) when the registered code is used at the renewal, or expires before it; else None."""
+    """(subject, context) when the registered code is used at the renewal, expires before it, or will not be used
+    for a reason the admin can act on (the main method, the region); else None."""
     preview = next_charge(subscription, plans=plans)
     if preview.code is not None:
         return f"code:{preview.code.pk}", {"preview": preview, "code": preview.code, "expires": False}
@@ -104,6 +105,9 @@ def _code_reminder(subscription, renewal_on: date, plans: dict):
     renewal_at = datetime(renewal_on.year, renewal_on.month, renewal_on.day, tzinfo=BILLING_TZ)
     if window_closed(code.campaign, renewal_at):
         return f"code:{code.pk}", {"preview": preview, "code": code, "expires": True}
+    refusal = preview.quote.code_refusal
+    if refusal is not None and refusal != CodeRefusal.NOTHING_TO_DEDUCT:
+        return f"code:{code.pk}", {"preview": preview, "code": code, "expires": False, "refusal": refusal.label}
     return None  # it waits (a renewal with no fee to take it off): nothing to say yet
 
 

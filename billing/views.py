@@ -97,7 +97,7 @@ def plans(request, account):
     rows = [(plan, plan_terms(plan, month), plan_move(subscription.plan, plan)) for plan in plans]
     if subscription.status == SubscriptionStatus.PAST_DUE:
         upcoming, failed = None, failed_renewal_of(account.pk)
-        used = billed_messages(account, month)
+        used = billed_messages(account, failed.period_start if failed else month)  # the month being served
     else:  # the next renewal reads this month's figure already
         upcoming, failed = next_charge(subscription, plans={plan.pk: plan for plan in plans}), None
         used = upcoming.billed_messages

@@ -14,7 +14,7 @@ from accounts.batches import each_alone_on_failure
 from accounts.bulk import update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
-from billing.extra_messages import extra_message_bills_for, extra_message_bills_save
+from billing.extra_messages import extra_message_bills_for, extra_message_bills_save, extra_message_bills_unpaid
 from billing.invoicing import issue_invoices_for
 from billing.models import (
     Checkout,
@@ -200,6 +200,7 @@ def _free_to_renew(subscriptions: list) -> list:
 def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals, new: bool) -> list[Attempt]:
     """Record each attempt: nothing to pay starts the new period; no payment method fails it; the rest get
     their pending charge (its key is also the gateway's order ID) and held code. Returns those to charge."""
+    _no_main_method_use_another(attempts)
     free, unpayable, paying = [], [], []
     for attempt in attempts:
         if attempt.quote.total_twd == 0 and not attempt.quote.code_applied:
@@ -289,6 +290,33 @@ def renewals_settle(
     return next_tries
 
 
+def usable_methods_in_order(account_ids) -> dict[int, list[PaymentMethod]]:
+    """Each account's usable methods in the order a renewal tries them: the main one first, then the most
+    recently used, then the most recently added."""
+    methods = {}
+    for method in (
+        PaymentMethod.objects.usable()
+        .filter(account_id__in=account_ids)
+        .annotate(last_used=Max("charges__created_at"))
+        .order_by("-is_main", F("last_used").desc(nulls_last=True), "-created_at", "-pk")
+    ):
+        methods.setdefault(method.account_id, []).append(method)
+    return methods
+
+
+def _no_main_method_use_another(attempts: list[Attempt]) -> None:
+    """An account left with no usable main method (its main card expired at the last charge, say) is charged on
+    its next usable method, as a declined main one would be (BILLING_TRY_OTHER_METHODS)."""
+    orphans = [a for a in attempts if a.method is None and a.quote.total_twd > 0]
+    if not orphans or not settings.BILLING_TRY_OTHER_METHODS:
+        return
+    methods = usable_methods_in_order([a.subscription.account_id for a in orphans])
+    for attempt in orphans:
+        others = methods.get(attempt.subscription.account_id)
+        if others:
+            attempt.method = others[0]
+
+
 def _other_methods(declined: list, tried: dict) -> tuple[list[Attempt], list]:
     """LINE's rule: when the main method fails, another is charged. For each declined (renewal, subscription,
     answer), the account's next usable method not yet tried this round (the main one first, then the most
@@ -296,15 +324,7 @@ def _other_methods(declined: list, tried: dict) -> tuple[list[Attempt], list]:
     that method, with the renewal's next attempt number as its order ID. Returns (those attempts, the rest)."""
     if not settings.BILLING_TRY_OTHER_METHODS or not declined:
         return [], declined
-    accounts = [subscription.account_id for _renewal, subscription, _result in declined]
-    methods = {}
-    for method in (
-        PaymentMethod.objects.usable()
-        .filter(account_id__in=accounts)
-        .annotate(last_used=Max("charges__created_at"))
-        .order_by("-is_main", F("last_used").desc(nulls_last=True), "-created_at", "-pk")
-    ):
-        methods.setdefault(method.account_id, []).append(method)
+    methods = usable_methods_in_order([subscription.account_id for _renewal, subscription, _result in declined])
     moving, rest = [], []
     for renewal, subscription, result in declined:
         done = tried.get(renewal.pk, set()) | {renewal.charge.payment_method_id}
@@ -472,6 +492,8 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
         update_rows([renewal for renewal, _subscription in pairs], fields)
     PlanChange.objects.bulk_create(changes)
     audit_records_save(records)
+    if dunning:  # the charges that carried a month's extra messages were never paid
+        extra_message_bills_unpaid([renewal for renewal, _subscription in pairs])
 
 
 def next_retry_day(period_start: date, *, after: date) -> date | None:

@@ -82,7 +82,8 @@ def test_the_scan_tells_a_relative_link_from_an_absolute_one():
 
 
 def test_every_e_mail_template_is_one_a_test_below_sends():
-    sent_here = NOTICES | {"invoice_issued"}
+    # einvoice_deadline goes to staff: tests/invoices/test_deadlines.py checks its link is whole
+    sent_here = NOTICES | {"invoice_issued", "einvoice_deadline"}
     assert {path.stem for path in EMAIL_TEMPLATES.glob("*.txt")} == sent_here
 
 

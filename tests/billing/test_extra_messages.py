@@ -308,3 +308,40 @@ def test_the_dry_run_changes_nothing_and_names_each_month(capsys):
     assert f"would bill {sub.account.basic_id} 2026-06 (attempt 1)" in out
     assert ExtraMessagesBill.objects.get().status == ExtraMessagesStatus.WAITING
     assert not extra_charges().exists()
+
+
+def test_a_renewal_that_carried_the_extra_messages_and_ended_in_dunning_leaves_them_to_be_billed_on_their_own():
+    sub = high(card=DECLINES)
+    june(sub, 16_000, final=True)
+    renew(sub)
+    assert ExtraMessagesBill.objects.get().status == ExtraMessagesStatus.WITH_RENEWAL
+    for day in (3, 5, 7):  # every retry declines: the account falls to Light
+        renewal_retry(
+            renewal_id=Renewal.objects.get().pk, as_of=datetime(2026, 7, day, 0, 30, tzinfo=BILLING_TZ), totals=Totals()
+        )
+    assert Renewal.objects.get().status == RenewalStatus.DOWNGRADED
+    bill = ExtraMessagesBill.objects.get()
+    assert bill.status == ExtraMessagesStatus.WAITING
+    assert AuditRecord.objects.filter(action="extra_messages.unpaid", object_id=str(bill.pk)).exists()
+    # the admin adds a card that works: June's 10,000 extra messages are charged on their own, once
+    replace_card(sub)
+    bill_all(at=datetime(2026, 7, 8, tzinfo=BILLING_TZ))
+    assert extra_charges().get().extra_messages_twd == 2000
+    assert bill_all() == BillTotals()
+
+
+def test_staff_may_bill_a_month_whose_attempts_are_used_up():
+    sub = high(card=DECLINES)
+    june(sub, 16_000, final=False)
+    renew(sub)
+    june(sub, 16_000, final=True)
+    for _attempt in range(MAX_ATTEMPTS):
+        bill_all()
+    assert list(extra_message_bills_due()) == []
+    replace_card(sub)
+    totals = BillTotals()
+    (bill,) = extra_message_bills_due(staff=True)
+    extra_messages_bill(bill_id=bill.pk, as_of=JULY_2, totals=totals, staff=True)
+    assert totals.billed == 1
+    bill.refresh_from_db()
+    assert (bill.status, bill.attempts) == (ExtraMessagesStatus.BILLED, MAX_ATTEMPTS + 1)

@@ -130,3 +130,28 @@ def test_each_retry_day_tries_the_main_method_then_the_others_again():
     assert methods == [main.pk, second.pk, main.pk, second.pk]
     keys = list(Charge.objects.order_by("pk").values_list("idempotency_key", flat=True))
     assert keys == [f"renewal:{sub.pk}:2026-07:{n}" for n in (1, 2, 3, 4)]
+
+
+def test_an_account_whose_main_card_expired_is_charged_on_its_other_method_the_next_month():
+    # given July paid by the second card after the main one expired: nothing is main any more
+    sub, (main, second) = account_with(EXPIRED, GOOD)
+    renew(sub)
+    assert not sub.account.payment_methods.filter(is_main=True).exists()
+    # when August's renewal runs
+    totals = renew(sub, at=datetime(2026, 8, 1, 0, 5, tzinfo=BILLING_TZ))
+    # then the second card pays it, and the account is not past due
+    assert (totals.renewed, totals.failed) == (1, 0)
+    august = Charge.objects.get(period_start=date(2026, 8, 1), status="succeeded")
+    assert august.payment_method == second
+    assert sub.status == SubscriptionStatus.ACTIVE
+
+
+def test_recovery_goes_on_from_the_methods_its_round_already_tried():
+    from billing.renewals.recovery import methods_tried_in_round
+
+    sub, (main, second) = account_with(DECLINES, "4000000000000119")  # the second's answer is lost
+    totals = renew(sub)
+    assert totals.pending == 1
+    renewal = Renewal.objects.get()
+    assert renewal.charge.payment_method == second
+    assert methods_tried_in_round(renewal, renewal.charge) == {main.pk}

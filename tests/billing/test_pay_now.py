@@ -2,11 +2,14 @@
 active again and may upgrade. Operators and other accounts cannot."""
 
 import re
+from datetime import date, datetime
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from accounts.models import AuditRecord
+from accounts.periods import BILLING_TZ
 from billing.models import Renewal, RenewalStatus, SubscriptionStatus
 from payments.models import Charge, ChargeStatus
 from tests.factories import MembershipFactory
@@ -49,12 +52,17 @@ def test_the_plans_page_says_what_failed_and_pay_now_charges_once_and_clears_pas
     assert "Upgrade" in text(client.get(reverse("billing:plans", args=[account.pk])))
 
 
+@time_machine.travel(datetime(2026, 7, 2, 10, tzinfo=BILLING_TZ), tick=False)
 def test_paying_now_with_a_card_that_declines_says_why_and_stays_past_due(client):
+    # on July 2nd, the renewal declined on the 1st waiting for the 3rd's retry
     membership = past_due_admin(card="4000000000009995")
     client.force_login(membership.user)
     page = text(pay_now(client, membership.account))
     assert "The payment failed again (" in page
-    assert Renewal.objects.get().status in (RenewalStatus.FAILED, RenewalStatus.DOWNGRADED)
+    renewal = Renewal.objects.get()
+    assert (renewal.status, renewal.next_retry_on) == (RenewalStatus.FAILED, date(2026, 7, 3))
+    membership.account.subscription.refresh_from_db()
+    assert membership.account.subscription.status == SubscriptionStatus.PAST_DUE
     assert not Charge.objects.filter(status=ChargeStatus.SUCCEEDED).exists()
 
 

@@ -127,3 +127,13 @@ def test_the_command(capsys):
     register(sub)
     call_command("send_billing_reminders", "--as-of", "2026-06-24T09:00:00+08:00", "--dry-run")
     assert f"would remind {sub.account.basic_id}: code" in capsys.readouterr().out
+
+
+def test_a_code_that_will_not_be_used_for_want_of_a_main_method_says_why(send):
+    sub = account(language="en")
+    register(sub)
+    PaymentMethod.objects.filter(account=sub.account).update(is_main=False)
+    send(24)
+    (message,) = [m for m in mail.outbox if "promo code" in m.subject]
+    assert "will not be used on 2026-07-01" in message.subject
+    assert "Set a main payment method before you use a code." in message.body

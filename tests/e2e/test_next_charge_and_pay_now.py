@@ -2,6 +2,7 @@
 charge 推廣方案 shows is what the renewal run then charges; a declined renewal, a changed card and 立即付款 charge
 once and clear past due."""
 
+import re
 from datetime import datetime, time
 
 import pytest
@@ -72,8 +73,10 @@ def test_a_declined_renewal_a_changed_card_and_pay_now_charge_once_and_clear_pas
     # when the admin adds a new card, makes it the main one, and comes back to pay now
     desktop.goto(f"/accounts/{account.pk}/payment-methods/add/card/")
     fill_card(desktop)
-    desktop.goto(f"/accounts/{account.pk}/payment-methods/")
+    expect(desktop).to_have_url(re.compile(rf"/accounts/{account.pk}/payment-methods/$"))
+    expect(desktop.get_by_test_id("method")).to_have_count(2)
     desktop.get_by_test_id("make-main").click()
+    expect(desktop.get_by_test_id("make-main")).to_have_count(1)  # now on the declined card
     desktop.goto(f"/accounts/{account.pk}/plans/")
     desktop.get_by_test_id("pay-now").click()
     # then it is paid once with the new card, and the account is no longer past due

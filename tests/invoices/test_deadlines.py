@@ -222,6 +222,8 @@ def test_staff_are_reminded_the_day_before_once_per_message(settings, django_cap
     assert b2c.number in mail.outbox[0].body
     assert b2b.number not in mail.outbox[0].body
     assert "2026-02-01" in mail.outbox[0].body
+    # with the address of the admin's list of messages, whole (a mail client opens no relative link)
+    assert f"{settings.SITE_URL}/admin/invoices/einvoicemessage/" in mail.outbox[0].body
 
 
 @pytest.mark.django_db

@@ -6,12 +6,15 @@ charge is tried again on the next run, up to four attempts. Safe to run twice or
 has one bill, claimed under its account's lock, and each attempt has its own order ID.
 """
 
+import logging
 import sys
 
 from django.core.management.base import BaseCommand
 
 from accounts.command_options import add_as_of_and_dry_run, parse_as_of
 from billing.extra_messages import BillTotals, extra_message_bills_due, extra_messages_bill
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -31,8 +34,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Dry run: {len(due)} months of extra messages due; nothing changed.")
             return
         totals = BillTotals()
-        for bill in due:
-            extra_messages_bill(bill_id=bill.pk, as_of=as_of, totals=totals)
+        for bill in due:  # each on its own: one that fails (logged) waits for the next run, the others go on
+            try:
+                extra_messages_bill(bill_id=bill.pk, as_of=as_of, totals=totals)
+            except Exception:  # noqa: BLE001
+                logger.exception("billing the extra messages of bill %s failed", bill.pk)
+                totals.failed += 1
         self.stdout.write(
             f"Extra messages of {len(due)} months: billed {totals.billed} (NT${totals.charged_twd:,}), "
             f"nothing to bill {totals.nothing}, failed {totals.failed}, pending {totals.pending}, "
