@@ -143,7 +143,7 @@ def _record(kind: str, file_name: str, status: str, path: Path, *, turnkey: Path
     """Record one result file: True when the message moved, False when there was nothing to change, None when
     the product wrote no such file."""
     with transaction.atomic():
-        rows = EInvoiceMessage.objects.select_for_update().select_related("invoice__charge__account")
+        rows = EInvoiceMessage.objects.select_for_update(of=("self",)).select_related("invoice__charge__account")
         row = rows.filter(kind=kind, file_name=file_name).first()
         if row is None:
             return None
