@@ -62,8 +62,9 @@ bench-codes: install
 bench-usage: install
 	$(BIN)/python bench/usage_sync.py
 
-# Mutation testing of the money path (not in CI, not in `make test`): mutmut changes billing/pricing.py and
-# billing/estimator.py one mutant at a time and runs their own tests (pyproject.toml, [tool.mutmut]). From a
+# Mutation testing of the money path and the e-invoice identifiers (not in CI, not in `make test`): mutmut
+# changes billing/pricing.py, billing/estimator.py and invoices/validators.py one mutant at a time and runs
+# their own tests (pyproject.toml, [tool.mutmut]). From a
 # clean mutants/ each time, so no verdict is left over from older tests. Prints the figures, then the survivors.
 mutation: install
 	rm -rf mutants

@@ -1,6 +1,6 @@
 """The upgrade checkout (SPEC §6): one persisted attempt, priced by billing.pricing, paid once.
 
-Steps, each with its precondition: e-invoice information → a main payment method → the summary
+Steps, each with its precondition: e-invoice information (of a kind still offered) → a main payment method → the summary
 (where a code may be entered and the terms accepted) → the receipt. `checkout_step` names the
 first step whose precondition is unmet, and every view sends the admin there.
 
@@ -26,7 +26,7 @@ from billing.models import Checkout, CheckoutStatus, Plan, Renewal, RenewalStatu
 from billing.pricing import PlanMove, Quote, plan_move, price_upgrade
 from billing.selectors import plan_terms, plans_with_terms, pricing_rules
 from billing.services import subscription_apply_upgrade
-from invoices.selectors import has_einvoice_profile
+from invoices.selectors import einvoice_profile_ready
 from payments.gateways import ChargeResult, Outcome, gateway
 from payments.models import ChargeStatus
 from payments.selectors import main_payment_method
@@ -101,7 +101,7 @@ def checkout_step(checkout: Checkout, *, method=NOT_READ) -> str:
         return RECEIPT
     if checkout.status == CheckoutStatus.PROCESSING:
         return PROCESSING
-    if not has_einvoice_profile(checkout.account):
+    if not einvoice_profile_ready(checkout.account):
         return EINVOICE
     if (main_payment_method(checkout.account) if method is NOT_READ else method) is None:
         return PAYMENT_METHOD

@@ -31,6 +31,8 @@ from billing.checkout import (
 )
 from billing.models import Checkout, Plan
 from billing.selectors import prefetch_terms
+from invoices.models import CHOOSE_ANOTHER_CARRIER
+from invoices.selectors import has_einvoice_profile
 from payments.gateways import GatewayError
 from payments.selectors import main_payment_method
 from promos.selectors import buyer_with
@@ -88,7 +90,10 @@ def step_redirect(request, checkout, step):
     here = url(request, "checkout", checkout.token)
     account_id = checkout.account_id
     if step == EINVOICE:
-        messages.info(request, _("You need to register your e-invoice information first."))
+        if has_einvoice_profile(checkout.account):  # registered, but its member carrier is no longer offered
+            messages.warning(request, CHOOSE_ANOTHER_CARRIER)
+        else:
+            messages.info(request, _("You need to register your e-invoice information first."))
         return redirect(f"{url(request, 'einvoice', account_id)}?{urlencode({'next': here})}")
     if step == PAYMENT_METHOD:
         messages.info(request, _("Add a payment method to continue."))

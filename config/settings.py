@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 # Plain functions only: settings must not import models, which need the settings to load.
+from invoices.carriers import carrier_type_problem
 from invoices.validators import ubn_is_valid
 from usage.tokens import token_keys
 
@@ -285,7 +286,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# --- E-invoice seller (SPEC §4): printed on every invoice and in the MIG 4.0 export ----------
+# --- E-invoice seller (SPEC §4): printed on every invoice and in the MIG 4.1 export ----------
 # An invoice is a tax document in the seller's name, so production must say who the seller is: with DEBUG off
 # all three are required. With DEBUG on (make run, the demo data) a demo company stands in for any left empty.
 seller = {
@@ -315,3 +316,17 @@ EINVOICE_QR_SEED_PASSWORD = env.str("EINVOICE_QR_SEED_PASSWORD", default="")
 # Who is e-mailed, the day before, the MIG messages due for upload and not confirmed uploaded
 # (send_einvoice_deadline_reminders). Empty: every active staff user with an e-mail address.
 EINVOICE_REMINDER_EMAILS = env.list("EINVOICE_REMINDER_EMAILS", default=[])
+# The CarrierType code MOF assigned to the seller as an approved carrier platform (e.g. EJ0113). Only then is the
+# 會員載具 offered (invoices/carriers.py); empty, the default: the seller is not a carrier platform, new profiles
+# cannot choose it, and an existing member-carrier profile is asked for another carrier or a printed proof.
+EINVOICE_MEMBER_CARRIER_TYPE = env.str("EINVOICE_MEMBER_CARRIER_TYPE", default="").strip().upper()
+# Turnkey's EINVTurnkey folder: `export_einvoices` writes messages into its UpCast/…/SRC folders and
+# `read_turnkey_results` reads its BAK and ERR folders back onto each EInvoiceMessage (invoices/turnkey.py).
+# Empty: give --turnkey.
+EINVOICE_TURNKEY_DIR = env.str("EINVOICE_TURNKEY_DIR", default="")
+# A folder holding MOF's official MIG 4.1 XSDs (F0401.xsd, F0501.xsd, G0401.xsd, G0501.xsd, E0402.xsd), to check
+# every message against them before it is written. Empty: the project's own schemas (invoices/mig_schemas/,
+# written from the MIG facts).
+EINVOICE_MIG_XSD_DIR = env.str("EINVOICE_MIG_XSD_DIR", default="")
+if EINVOICE_MEMBER_CARRIER_TYPE and (problem := carrier_type_problem(EINVOICE_MEMBER_CARRIER_TYPE)):
+    raise ImproperlyConfigured(f"EINVOICE_MEMBER_CARRIER_TYPE={EINVOICE_MEMBER_CARRIER_TYPE!r}: {problem}.")

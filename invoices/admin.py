@@ -167,7 +167,7 @@ class AllowanceInline(ReadOnlyInline):
 class MessageInline(ReadOnlyInline):
     model = EInvoiceMessage
     fk_name = "invoice"
-    fields = ("kind", "subject", "event_at", "due_on", "exported_at", "uploaded_at", "uploaded_by")
+    fields = ("kind", "subject", "event_at", "due_on", "exported_at", "status", "uploaded_at", "uploaded_by", "detail")
     readonly_fields = fields
 
 
@@ -427,9 +427,12 @@ class AllowanceAdmin(ServiceWrittenAdmin):
 
 @admin.register(EInvoiceMessage)
 class EInvoiceMessageAdmin(ServiceWrittenAdmin):
-    list_display = ("kind", "subject", "period", "event_at", "due", "exported_at", "uploaded_at", "state")
-    list_filter = (UploadStateFilter, "kind", "period")
-    search_fields = ("=subject", "=period")
+    """Each MIG message owed: its deadline, its export, where Turnkey's result left it (read_turnkey_results), and
+    its upload, confirmed here by staff or read from Turnkey's folders: the same "uploaded" either way."""
+
+    list_display = ("kind", "subject", "period", "event_at", "due", "exported_at", "status", "uploaded_at", "state")
+    list_filter = (UploadStateFilter, "status", "kind", "period")
+    search_fields = ("=subject", "=period", "=file_name")
     actions = ["confirm_uploaded"]
 
     @admin.display(description=_("upload due"), ordering="due_on")

@@ -16,11 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from invoices.models import (
     OPTIONAL_FIELDS,
+    OPTIONAL_KIND_FIELDS,
     PROFILE_FIELDS,
     REQUIRED_FIELDS,
     EInvoiceProfile,
     InvoiceNumberRange,
     ProfileKind,
+    offered_kinds,
 )
 
 
@@ -44,13 +46,18 @@ class EInvoiceProfileForm(forms.ModelForm):
         widgets = {"kind": forms.RadioSelect}
         help_texts = {
             "carrier_number": _(
-                "Mobile barcode: / and 7 characters, e.g. /ABC1234. Certificate: e.g. AB12345678901234."
+                "Mobile barcode: / and 7 characters, e.g. /ABC1234. Certificate: e.g. AB12345678901234. "
+                "Company: optional, a mobile barcode to collect the invoice in."
             ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = ProfileKind.choices  # radio buttons, without a "---------" one
+        # Radio buttons, without a "---------" one, for the kinds this seller may offer: a profile kept from before
+        # with a kind no longer offered (the 會員載具) shows none chosen, so its admin chooses again. The field
+        # still knows every kind, so a posted one that is not offered gets the model's message saying why.
+        self.fields["kind"].choices = ProfileKind.choices
+        self.fields["kind"].widget.choices = offered_kinds()
         # Which fields are required depends on the kind: the model says so, once, with a message per field.
         for name in OPTIONAL_FIELDS:
             self.fields[name].required = False
@@ -83,7 +90,11 @@ class EInvoiceProfileForm(forms.ModelForm):
 
 def kinds_using(field: str) -> list[str]:
     """The profile kinds that keep `field`; the page shows the field only for them."""
-    return [kind.value for kind, fields in REQUIRED_FIELDS.items() if field in fields]
+    return [
+        kind.value
+        for kind, fields in REQUIRED_FIELDS.items()
+        if field in fields or field in OPTIONAL_KIND_FIELDS.get(kind, ())
+    ]
 
 
 class InvoiceNumberField(forms.CharField):

@@ -20,6 +20,7 @@ from accounts.errors import ServiceError
 from accounts.money import round_half_up_twd, tax_rate
 from accounts.notices import language_for_address, send_in_language
 from accounts.periods import local_date
+from invoices.carriers import CITIZEN_CERTIFICATE_TYPE, MOBILE_BARCODE_TYPE, member_carrier_type
 from invoices.deadlines import filing_deadline, period_of
 from invoices.models import (
     Allowance,
@@ -41,7 +42,10 @@ from invoices.uploads import (
 from payments.models import Charge, ChargeStatus, Refund
 
 B2C_BUYER_IDENTIFIER = "0000000000"
-CARRIER_TYPES = {ProfileKind.MOBILE_BARCODE: "3J0002", ProfileKind.CITIZEN_CERTIFICATE: "CQ0001"}
+CARRIER_TYPES = {
+    ProfileKind.MOBILE_BARCODE: MOBILE_BARCODE_TYPE,
+    ProfileKind.CITIZEN_CERTIFICATE: CITIZEN_CERTIFICATE_TYPE,
+}
 INVOICE_FIELDS = ("status", "period", "number", "sales_twd", "tax_twd", "total_twd", "void_reason", "voided_at")
 
 
@@ -84,18 +88,34 @@ def buyer_snapshot(profile: EInvoiceProfile | None) -> dict:
             "address": "",
         }
     company = profile.is_b2b
-    carrier_number = profile.carrier_number or (profile.email if profile.kind == ProfileKind.MEMBER_CARRIER else "")
+    carrier_type, carrier_number = _carrier(profile)
     return {
         "kind": profile.kind,
         "identifier": profile.ubn if company else B2C_BUYER_IDENTIFIER,
         "name": profile.company_title if company else profile.name,
         "email": profile.email,
-        "carrier_type": CARRIER_TYPES.get(profile.kind, ""),
+        "carrier_type": carrier_type,
         "carrier_number": carrier_number,
         "donation_code": profile.donation_code,
         "ubn": profile.ubn,
         "address": profile.address,
     }
+
+
+def _carrier(profile: EInvoiceProfile) -> tuple[str, str]:
+    """(MIG CarrierType, the carrier number for CarrierId1/2), or ("", "") for an invoice with no carrier.
+
+    The 會員載具 is the member's e-mail under the CarrierType MOF assigned to this seller; where the seller is not
+    a carrier platform (a profile kept from before), the invoice has no carrier and is printed (PrintMark Y), as
+    the rules allow for a buyer with no carrier, donation or 統編 (invoices/carriers.py). A company's optional
+    手機條碼 is sent with the 統編 (手機條碼報核).
+    """
+    if profile.kind == ProfileKind.MEMBER_CARRIER:
+        member_type = member_carrier_type()
+        return (member_type, profile.email) if member_type else ("", "")
+    if profile.kind == ProfileKind.COMPANY:
+        return (MOBILE_BARCODE_TYPE, profile.carrier_number) if profile.carrier_number else ("", "")
+    return CARRIER_TYPES.get(profile.kind, ""), profile.carrier_number if profile.kind in CARRIER_TYPES else ""
 
 
 def seller_snapshot() -> dict:

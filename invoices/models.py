@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from invoices.carriers import member_carrier_type
 from invoices.validators import (
     validate_citizen_certificate,
     validate_donation_code,
@@ -24,18 +25,24 @@ class ProfileKind(models.TextChoices):
     MEMBER_CARRIER = "member", _("Personal: member carrier")
     MOBILE_BARCODE = "mobile", _("Personal: mobile barcode")
     CITIZEN_CERTIFICATE = "citizen", _("Personal: citizen digital certificate")
+    PRINTED = "printed", _("Personal: printed proof (電子發票證明聯)")
     DONATION = "donation", _("Donation")
     COMPANY = "company", _("Company")
 
 
-# Which fields each kind needs (SPEC §4). Everything else is cleared on save.
+# Which fields each kind needs (SPEC §4), and which it may keep besides. Everything else is cleared on save.
 REQUIRED_FIELDS = {
     ProfileKind.MEMBER_CARRIER: ("name", "email"),
     ProfileKind.MOBILE_BARCODE: ("name", "email", "carrier_number"),
     ProfileKind.CITIZEN_CERTIFICATE: ("name", "email", "carrier_number"),
+    ProfileKind.PRINTED: ("name", "email"),
     ProfileKind.DONATION: ("email", "donation_code"),
     ProfileKind.COMPANY: ("company_title", "ubn", "email", "address"),
 }
+# A company may give a 手機條碼 to collect its invoice (with the 統編) in that carrier (手機條碼報核: MOF's
+# self-test scenario 10; the MIG then requires the carrier fields even on a printed invoice,
+# einvoice-compliance.md §4.3).
+OPTIONAL_KIND_FIELDS = {ProfileKind.COMPANY: ("carrier_number",)}
 OPTIONAL_FIELDS = ("name", "email", "carrier_number", "donation_code", "company_title", "ubn", "address")
 PROFILE_FIELDS = ("kind", *OPTIONAL_FIELDS)
 
@@ -48,16 +55,43 @@ REQUIRED_MESSAGES = {
     "ubn": _("Enter the company's 統一編號."),
     "address": _("Enter the company's address."),
 }
+MEMBER_CARRIER_NOT_OFFERED = _(
+    "The member carrier (會員載具) is not offered: choose a mobile barcode, a citizen digital certificate, "
+    "a printed proof, a donation or a company invoice."
+)
+# What an account whose profile still says 會員載具 is told, on the 電子發票資訊 page and at the checkout.
+CHOOSE_ANOTHER_CARRIER = _(
+    "Your invoices can no longer go to the member carrier (會員載具): this seller is not an approved carrier "
+    "platform. Choose a mobile barcode, a citizen digital certificate, a printed proof, a donation or a company "
+    "invoice before your next invoice. Until you do, each invoice is issued with a printed proof "
+    "(電子發票證明聯), linked from 付款紀錄; invoices already issued stay as they are."
+)
 CARRIER_REQUIRED_MESSAGES = {
     ProfileKind.MOBILE_BARCODE: _("Enter the mobile barcode (手機條碼)."),
     ProfileKind.CITIZEN_CERTIFICATE: _("Enter the citizen digital certificate number (自然人憑證)."),
 }
 FORMAT_CHECKS = {
-    ProfileKind.MOBILE_BARCODE: ("carrier_number", validate_mobile_barcode),
-    ProfileKind.CITIZEN_CERTIFICATE: ("carrier_number", validate_citizen_certificate),
-    ProfileKind.DONATION: ("donation_code", validate_donation_code),
-    ProfileKind.COMPANY: ("ubn", validate_ubn),
+    ProfileKind.MOBILE_BARCODE: [("carrier_number", validate_mobile_barcode)],
+    ProfileKind.CITIZEN_CERTIFICATE: [("carrier_number", validate_citizen_certificate)],
+    ProfileKind.DONATION: [("donation_code", validate_donation_code)],
+    ProfileKind.COMPANY: [("ubn", validate_ubn), ("carrier_number", validate_mobile_barcode)],
 }
+
+
+def kind_is_offered(kind: str) -> bool:
+    """Whether a profile may be saved with this kind: the 會員載具 only where the seller is a carrier platform."""
+    return kind != ProfileKind.MEMBER_CARRIER or bool(member_carrier_type())
+
+
+def offered_kinds() -> list[tuple[str, str]]:
+    """The kinds a buyer may choose, as (value, label)."""
+    return [(kind, label) for kind, label in ProfileKind.choices if kind_is_offered(kind)]
+
+
+def first_kind() -> str:
+    """The kind a first visit to 電子發票資訊 starts on: the 會員載具 where the seller is a carrier platform, else a
+    printed proof. Both ask only a name and an e-mail address."""
+    return ProfileKind.MEMBER_CARRIER if kind_is_offered(ProfileKind.MEMBER_CARRIER) else ProfileKind.PRINTED
 
 
 class EInvoiceProfile(models.Model):
@@ -91,17 +125,21 @@ class EInvoiceProfile(models.Model):
     def clean(self):
         if self.kind not in REQUIRED_FIELDS:
             return  # clean_fields() already refused the kind; keep the other fields as typed
+        if not kind_is_offered(self.kind):
+            raise ValidationError({"kind": ValidationError(MEMBER_CARRIER_NOT_OFFERED, code="kind_not_offered")})
         errors = {field: self._required_error(field) for field in self._missing_fields()}
-        field, check = FORMAT_CHECKS.get(self.kind, (None, None))
-        if field and field not in errors:
-            try:
-                check(getattr(self, field))
-            except ValidationError as error:
-                errors[field] = error
+        for field, check in FORMAT_CHECKS.get(self.kind, ()):
+            value = getattr(self, field)
+            if field not in errors and (value or field in REQUIRED_FIELDS[self.kind]):
+                try:
+                    check(value)
+                except ValidationError as error:
+                    errors[field] = error
         if errors:
             raise ValidationError(errors)
+        kept = (*REQUIRED_FIELDS[self.kind], *OPTIONAL_KIND_FIELDS.get(self.kind, ()))
         for field in OPTIONAL_FIELDS:
-            if field not in REQUIRED_FIELDS[self.kind]:
+            if field not in kept:
                 setattr(self, field, "")
 
     def _missing_fields(self) -> list[str]:
@@ -114,6 +152,11 @@ class EInvoiceProfile(models.Model):
     @property
     def is_b2b(self) -> bool:
         return self.kind == ProfileKind.COMPANY
+
+    @property
+    def needs_another_carrier(self) -> bool:
+        """A profile kept from before, whose kind is no longer offered: its admin is asked to choose again."""
+        return not kind_is_offered(self.kind)
 
 
 MAX_INVOICE_NUMBER = 99999999
@@ -379,12 +422,31 @@ class MessageKind(models.TextChoices):
     E0402 = "E0402", _("E0402 blank numbers")
 
 
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("Not yet exported")
+    WRITTEN = "written", _("Written (exported)")
+    UPLOADED = "uploaded", _("Uploaded")
+    REJECTED = "rejected", _("Refused by Turnkey")
+
+
 class EInvoiceMessage(models.Model):
-    """One MIG message owed to the platform, with its deadline and when it was exported and confirmed uploaded.
+    """One MIG message owed to the platform: its deadline, its export, Turnkey's result, its upload.
 
     Recorded with the event it reports (issue, void, allowance, allowance void, period closed), in the same
-    transaction. No status field: where a message stands is read from its times (`upload_state`).
+    transaction, as pending. Its first export (a plain folder or Turnkey's) makes it written; staff confirming
+    the upload, or Turnkey's BAK folder (invoices.turnkey), make it uploaded, the same state either way; Turnkey's
+    ERR folder makes it rejected, and a rejected one may be written again once fixed, or confirmed uploaded by
+    staff who sent it another way. Whether it is due, late or uploaded in time is read from its deadline and its
+    upload time (invoices.uploads.upload_state).
     """
+
+    # An uploaded message is never written again: the platform would get it twice.
+    TRANSITIONS = {
+        MessageStatus.PENDING: {MessageStatus.WRITTEN},
+        MessageStatus.WRITTEN: {MessageStatus.UPLOADED, MessageStatus.REJECTED},
+        MessageStatus.REJECTED: {MessageStatus.WRITTEN, MessageStatus.UPLOADED},
+        MessageStatus.UPLOADED: set(),
+    }
 
     kind = models.CharField(_("message"), max_length=5, choices=MessageKind.choices)
     period = models.CharField(_("period"), max_length=5)
@@ -422,6 +484,13 @@ class EInvoiceMessage(models.Model):
         verbose_name=_("confirmed by"),
     )
     reminded_at = models.DateTimeField(_("staff reminded at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    # Turnkey: the file written into its SRC folder (empty until then), when it was last written there, the
+    # result file Turnkey left (BAK or ERR, relative to its folder) and when that was read.
+    file_name = models.CharField(_("Turnkey file name"), max_length=100, blank=True)
+    written_at = models.DateTimeField(_("written for Turnkey at"), null=True, blank=True)
+    detail = models.CharField(_("Turnkey result"), max_length=500, blank=True)
+    result_at = models.DateTimeField(_("Turnkey result read at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("e-invoice message")
@@ -432,6 +501,26 @@ class EInvoiceMessage(models.Model):
             models.CheckConstraint(
                 condition=Q(uploaded_at__isnull=True) | Q(exported_at__isnull=False),
                 name="einvoice_message_uploaded_after_export",
+            ),
+            # The status and the times say the same: pending until exported, uploaded exactly when confirmed.
+            models.CheckConstraint(
+                condition=Q(status=MessageStatus.PENDING, exported_at__isnull=True)
+                | (~Q(status=MessageStatus.PENDING) & Q(exported_at__isnull=False)),
+                name="einvoice_message_pending_until_exported",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=MessageStatus.UPLOADED, uploaded_at__isnull=False)
+                | (~Q(status=MessageStatus.UPLOADED) & Q(uploaded_at__isnull=True)),
+                name="einvoice_message_uploaded_has_time",
+            ),
+            # Only Turnkey refuses a message, so a rejected one was written for it.
+            models.CheckConstraint(
+                condition=~Q(status=MessageStatus.REJECTED) | ~Q(file_name=""),
+                name="einvoice_message_rejected_by_turnkey",
+            ),
+            # One file in Turnkey's folders is one message.
+            models.UniqueConstraint(
+                fields=["file_name"], condition=~Q(file_name=""), name="einvoice_message_one_turnkey_file"
             ),
         ]
         indexes = [models.Index(fields=["uploaded_at", "due_on"], name="einvoice_message_due")]

@@ -2,8 +2,10 @@
 
 A message row is made in the transaction of the event it reports (issue, void, allowance, allowance void,
 period closed; invoices.issuing and invoices.closing), so what is due is known before anything is exported.
-Deadlines: invoices.deadlines. Staff confirm an upload in the admin once the platform (or Turnkey) accepted
-it; every confirmation is audited.
+Deadlines: invoices.deadlines. A message is pending until its first export (written); staff confirm its upload
+in the admin once the platform accepted it, or read_turnkey_results marks it from Turnkey's folders
+(invoices.turnkey): uploaded either way, or rejected by Turnkey. Every change is audited, and every change of
+state goes through the model's TRANSITIONS (move_statuses).
 """
 
 import logging
@@ -19,11 +21,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import audit_entry, audit_records_save
+from accounts.audit import audit_entry, audit_records_save, move_status, move_statuses
 from accounts.errors import ServiceError
 from accounts.periods import local_date
 from invoices.deadlines import blank_report_due_on, upload_due_on
-from invoices.models import Allowance, EInvoiceMessage, Invoice, MessageKind, PeriodClosing
+from invoices.models import Allowance, EInvoiceMessage, Invoice, MessageKind, MessageStatus, PeriodClosing
 
 logger = logging.getLogger(__name__)
 
@@ -137,49 +139,70 @@ def messages_record(messages: list[EInvoiceMessage]) -> None:
 
 
 def messages_mark_exported(*, messages: list[EInvoiceMessage], at: datetime) -> int:
-    """Record the first export of each message (a later export of the same message keeps the first time)."""
+    """Record the first export of each message: pending → written (a later export of the same message keeps the
+    first time and its state)."""
     first = [message for message in messages if message.exported_at is None]
     if not first:
         return 0
     with transaction.atomic():
-        marked = EInvoiceMessage.objects.filter(pk__in=[m.pk for m in first], exported_at__isnull=True)
-        ids = list(marked.values_list("pk", flat=True))
-        EInvoiceMessage.objects.filter(pk__in=ids).update(exported_at=at)
+        pending = EInvoiceMessage.objects.filter(pk__in=[m.pk for m in first], status=MessageStatus.PENDING)
+        ids = list(pending.select_for_update().values_list("pk", flat=True))
+        move_statuses(
+            EInvoiceMessage.objects.filter(pk__in=ids),
+            from_statuses=[MessageStatus.PENDING],
+            to_status=MessageStatus.WRITTEN,
+            exported_at=at,
+        )
         audit_records_save(
             [
-                audit_entry(actor=None, action="einvoice_message.export", obj=message, after={"exported_at": str(at)})
+                audit_entry(
+                    actor=None,
+                    action="einvoice_message.export",
+                    obj=message,
+                    before={"status": MessageStatus.PENDING},
+                    after={"status": MessageStatus.WRITTEN, "exported_at": str(at)},
+                )
                 for message in first
                 if message.pk in ids
             ]
         )
     for message in first:
-        message.exported_at = at
+        if message.pk in ids:  # the rows in memory as the UPDATE left them
+            move_status(message, MessageStatus.WRITTEN)
+            message.exported_at = at
     return len(ids)
 
 
 def messages_mark_uploaded(*, message_ids: list[int], actor, at: datetime | None = None) -> int:
-    """Staff confirm that the platform accepted these messages. Refused (nothing changes) when one was never
-    exported; one already confirmed keeps its first confirmation. Returns how many were confirmed now."""
+    """Staff confirm that the platform accepted these messages (written, or refused by Turnkey and sent another
+    way): → uploaded, as Turnkey's BAK folder would make them. Refused (nothing changes) when one was never
+    exported; one already uploaded keeps its first confirmation. Returns how many were confirmed now."""
     at = at or timezone.now()
     with transaction.atomic():
         rows = list(EInvoiceMessage.objects.select_for_update().filter(pk__in=message_ids).order_by("pk"))
-        not_exported = [str(message) for message in rows if message.exported_at is None]
+        not_exported = [str(message) for message in rows if message.status == MessageStatus.PENDING]
         if not_exported:
             raise ServiceError(
                 _("Export these messages before confirming their upload: %(messages)s.")
                 % {"messages": ", ".join(not_exported)},
                 code="message_not_exported",
             )
-        confirmed = [message for message in rows if message.uploaded_at is None]
-        EInvoiceMessage.objects.filter(pk__in=[m.pk for m in confirmed]).update(uploaded_at=at, uploaded_by=actor)
+        confirmed = [message for message in rows if message.status != MessageStatus.UPLOADED]
+        move_statuses(
+            EInvoiceMessage.objects.filter(pk__in=[m.pk for m in confirmed]),
+            from_statuses=[MessageStatus.WRITTEN, MessageStatus.REJECTED],
+            to_status=MessageStatus.UPLOADED,
+            uploaded_at=at,
+            uploaded_by=actor,
+        )
         audit_records_save(
             [
                 audit_entry(
                     actor=actor,
                     action="einvoice_message.uploaded",
                     obj=message,
-                    before={"uploaded_at": None},
-                    after={"uploaded_at": str(at)},
+                    before={"status": message.status, "uploaded_at": None},
+                    after={"status": MessageStatus.UPLOADED, "uploaded_at": str(at)},
                 )
                 for message in confirmed
             ]

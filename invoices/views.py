@@ -16,15 +16,11 @@ from invoices.amounts import invoice_lines
 from invoices.barcode import code39_svg
 from invoices.forms import EInvoiceProfileForm
 from invoices.issuing import period_label
-from invoices.models import Allowance, Invoice, InvoiceStatus, ProfileKind
+from invoices.models import CHOOSE_ANOTHER_CARRIER, Allowance, Invoice, InvoiceStatus, first_kind
 from invoices.qr import invoice_qr_pair
 from invoices.services import einvoice_profile_save
 
 logger = logging.getLogger(__name__)
-
-# A first visit starts on the first kind, so the page shows that kind's fields, not all seven (the script shows
-# another kind's when one is picked; without the script every field shows and the server still checks them).
-FIRST_KIND = ProfileKind.choices[0][0]
 
 
 @login_required
@@ -89,5 +85,16 @@ def einvoice(request, account):
             except ServiceError as error:
                 report(request, error)
     else:
-        form = EInvoiceProfileForm(instance=profile, initial=None if profile else {"kind": FIRST_KIND})
-    return page(request, account, "invoices/einvoice.html", form=form, profile=profile, next=back)
+        # A first visit starts on the first kind offered, so the page shows that kind's fields, not all of them
+        # (the script shows another kind's when one is picked; without it every field shows and the server still
+        # checks them).
+        form = EInvoiceProfileForm(instance=profile, initial=None if profile else {"kind": first_kind()})
+    return page(
+        request,
+        account,
+        "invoices/einvoice.html",
+        form=form,
+        profile=profile,
+        next=back,
+        choose_another_carrier=CHOOSE_ANOTHER_CARRIER,
+    )

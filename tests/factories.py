@@ -98,7 +98,7 @@ class EInvoiceProfileFactory(factory.django.DjangoModelFactory):
         model = EInvoiceProfile
 
     account = factory.SubFactory(AccountFactory)
-    kind = ProfileKind.MEMBER_CARRIER
+    kind = ProfileKind.PRINTED
     name = "王小明"
     email = "owner@example.tw"
 

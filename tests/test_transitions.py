@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.audit import move_status, move_statuses, snapshot_all
 from accounts.errors import InvalidTransition
 from billing.models import Checkout, Renewal, RenewalRun
+from invoices.models import EInvoiceMessage, MessageStatus
 from payments.models import LinePayRegistration, PaymentMethod, SandboxLinePayTransaction
 from promos.models import CodeStatus, PromoCode
 from tests.factories import (
@@ -282,6 +283,24 @@ def invoice(status):
     return InvoiceFactory(status=status, number=None) if status == "pending" else InvoiceFactory(status=status)
 
 
+def einvoice_message(status):
+    """A message in `status`, with the times and the Turnkey file its table's constraints ask of that state."""
+    invoice, now = InvoiceFactory(), timezone.now()
+    return EInvoiceMessage.objects.create(
+        kind="F0401",
+        period=invoice.period,
+        subject=invoice.number,
+        invoice=invoice,
+        event_at=now,
+        due_on=date(2026, 1, 7),
+        status=status,
+        exported_at=None if status == MessageStatus.PENDING else now,
+        uploaded_at=now if status == MessageStatus.UPLOADED else None,
+        file_name="" if status == MessageStatus.PENDING else f"F0401_{invoice.number}.xml",
+        written_at=None if status == MessageStatus.PENDING else now,
+    )
+
+
 ROWS = {
     "Subscription": subscription,
     "Checkout": checkout,
@@ -297,6 +316,7 @@ ROWS = {
     "Invoice": invoice,
     "MessagingChannel": lambda status: MessagingChannelFactory(status=status),
     "ExtraMessagesBill": lambda status: ExtraMessagesBillFactory(status=status),
+    "EInvoiceMessage": einvoice_message,
 }
 
 

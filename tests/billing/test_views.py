@@ -46,7 +46,7 @@ def test_first_time_desktop_upgrade_walks_every_step_to_the_receipt(client):
     response = client.post(
         response["Location"],
         {
-            "kind": "member",
+            "kind": "printed",
             "name": "王小明",
             "email": "ming@example.tw",
             "next": billing_url("checkout", checkout.token),
@@ -99,7 +99,7 @@ def test_the_webstore_keeps_the_admin_in_the_webstore(client):
         ("upgrade_start", ("medium",), {}),
         ("downgrade", ("light",), {}),
         ("promo_code", (), {"code": "X"}),
-        ("einvoice", (), {"kind": "member", "name": "A", "email": "a@example.tw"}),
+        ("einvoice", (), {"kind": "printed", "name": "A", "email": "a@example.tw"}),
         ("linepay_start", (), {}),
         ("card_add", (), {"card_token": "x"}),
         ("payment_method_add", (), {}),

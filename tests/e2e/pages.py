@@ -74,9 +74,9 @@ def settings_nav(page: Page, item: str) -> None:
 
 
 def fill_einvoice(page: Page, *, name="王小明", email="ming@example.tw") -> None:
-    """電子發票資訊: a personal invoice to the member carrier, then 儲存."""
+    """電子發票資訊: a personal invoice with a printed proof (the seller is no carrier platform), then 儲存."""
     form = page.get_by_test_id("einvoice-form")
-    form.locator("input[name=kind][value=member]").check()
+    form.locator("input[name=kind][value=printed]").check()
     form.locator("input[name=name]").fill(name)
     form.locator("input[name=email]").fill(email)
     page.get_by_test_id("save-einvoice").click()

@@ -308,9 +308,9 @@ def test_the_einvoice_form_says_save_on_the_desktop_and_starts_on_one_kind(deskt
     # then the button says 儲存 (情境二 step 5) and only the first kind's fields show
     expect(desktop.get_by_test_id("save-einvoice")).to_have_text("儲存")
     assert visible_fields(desktop) == ["name", "email"]
-    # and choosing the company shows the company's
+    # and choosing the company shows the company's, with its optional 手機條碼 (issue 15 §5)
     desktop.locator("input[name=kind][value=company]").check()
-    assert visible_fields(desktop) == ["email", "company_title", "ubn", "address"]
+    assert visible_fields(desktop) == ["email", "carrier_number", "company_title", "ubn", "address"]
 
 
 def test_the_einvoice_form_says_register_in_the_webstore(phone):

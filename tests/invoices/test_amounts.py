@@ -26,7 +26,7 @@ from tests.helpers import invoice_issue
 MARCH = datetime(2026, 3, 2, 14, 30, tzinfo=BILLING_TZ)
 COMPANY = {"kind": "company", "identifier": "04595252", "ubn": "04595252", "name": "小店有限公司"}
 CONSUMER = {"kind": "member", "identifier": "0000000000", "name": "王小明", "email": "owner@example.tw"}
-NS = "{urn:GEINV:eInvoiceMessage:F0401:4.0}"
+NS = "{urn:GEINV:eInvoiceMessage:F0401:4.1}"
 
 
 def charge_lines(fee_twd: int, deduction_twd: int, extra_twd: int) -> tuple[list[dict], int, int, int]:
@@ -265,7 +265,7 @@ def test_an_allowance_keeps_the_untaxed_amount_and_the_tax_apart(buyer):
     # when NT$315 of it is allowed
     allowance = invoice_allowance(invoice=invoice, amount_twd=315, reason="部分退款", actor=None, at=MARCH)
     root = parsed(g0401(allowance))
-    ns = "{urn:GEINV:eInvoiceMessage:G0401:4.0}"
+    ns = "{urn:GEINV:eInvoiceMessage:G0401:4.1}"
     item = {child.tag.removeprefix(ns): child.text for child in root.find(f"{ns}Details/{ns}ProductItem")}
     totals = {child.tag.removeprefix(ns): child.text for child in root.find(f"{ns}Amount")}
     # then its G0401 carries NT$300 untaxed and NT$15 tax, whoever the buyer

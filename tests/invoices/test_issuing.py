@@ -90,12 +90,12 @@ def test_a_b2c_invoice_takes_the_next_number_and_snapshots_the_buyer_seller_and_
     assert (invoice.sales_twd, invoice.tax_twd, invoice.total_twd) == (800, 40, 840)
     assert re.fullmatch(r"[0-9]{4}", invoice.random_code)
     assert invoice.buyer == {
-        "kind": "member",
+        "kind": "printed",
         "identifier": "0000000000",
         "name": "王小明",
         "email": "owner@example.tw",
         "carrier_type": "",
-        "carrier_number": "owner@example.tw",
+        "carrier_number": "",
         "donation_code": "",
         "ubn": "",
         "address": "",

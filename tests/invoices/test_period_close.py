@@ -183,7 +183,7 @@ def test_the_command_closes_the_period_and_the_export_writes_its_e0402(tmp_path,
     out = capsys.readouterr().out
     assert "Period 11502 closed: 2 blank run(s), 12 number(s)." in out
     assert "Period 11502 was already closed, with the same blanks" in out
-    ns = {"m": "urn:GEINV:eInvoiceMessage:E0402:4.0"}
+    ns = {"m": "urn:GEINV:eInvoiceMessage:E0402:4.1"}
     root = ET.parse(tmp_path / "E0402_07AB.xml").getroot()
     main = {child.tag.split("}")[1]: child.text for child in root.find("m:Main", ns)}
     assert main == {
@@ -199,6 +199,7 @@ def test_the_command_closes_the_period_and_the_export_writes_its_e0402(tmp_path,
     ] == [("00000014", "00000020")]
     assert (tmp_path / "E0402_07AC.xml").exists()
     assert EInvoiceMessage.objects.filter(kind="E0402", exported_at__isnull=True).count() == 0
+    assert set(EInvoiceMessage.objects.filter(kind="E0402").values_list("status", flat=True)) == {"written"}
 
 
 @pytest.mark.django_db

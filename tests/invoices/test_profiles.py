@@ -11,13 +11,22 @@ from invoices.services import einvoice_profile_save
 from tests.concurrency import run_at_once
 from tests.factories import AccountFactory, EInvoiceProfileFactory, InvoiceFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages", "carrier_platform")]
+
+
+@pytest.fixture
+def carrier_platform(settings):
+    """These tests speak of a seller that MOF approved as a carrier platform, so every kind is offered; a seller
+    that is not one (the default) is tried in test_carriers.py."""
+    settings.EINVOICE_MEMBER_CARRIER_TYPE = "EJ0113"
+
 
 EMAIL = "owner@example.tw"
 GOOD = {
     "member": {"kind": "member", "name": "王小明", "email": EMAIL},
     "mobile": {"kind": "mobile", "name": "王小明", "email": EMAIL, "carrier_number": "/ABC1234"},
     "citizen": {"kind": "citizen", "name": "王小明", "email": EMAIL, "carrier_number": "AB12345678901234"},
+    "printed": {"kind": "printed", "name": "王小明", "email": EMAIL},
     "donation": {"kind": "donation", "email": EMAIL, "donation_code": "168"},
     "company": {
         "kind": "company", "email": EMAIL, "company_title": "小店有限公司", "ubn": "04595252",
@@ -35,6 +44,8 @@ EVERYTHING = {
     "address": "臺北市信義區市府路1號",
 }
 EMPTY = dict.fromkeys(EVERYTHING, "")
+# What a kind keeps of EVERYTHING besides its own required fields: a company its optional 手機條碼.
+KEPT_BESIDES = {"company": {"carrier_number": "/ABC1234"}}
 
 
 def stored(profile: EInvoiceProfile) -> dict:
@@ -55,7 +66,7 @@ def test_each_kind_saves_its_fields_and_clears_the_others(kind):
     # when
     profile = einvoice_profile_save(account=account, data={**EVERYTHING, **GOOD[kind]}, actor=actor)
     # then: only the fields of the kind are kept
-    assert stored(profile) == {**EMPTY, **GOOD[kind]}
+    assert stored(profile) == {**EMPTY, **GOOD[kind], **KEPT_BESIDES.get(kind, {})}
     assert profile.account == account
 
 
@@ -76,7 +87,7 @@ def test_creating_a_profile_writes_one_create_audit_record():
 
 def test_changing_the_profile_updates_the_one_row_and_writes_one_audit_record_with_before_and_after():
     # given a member-carrier profile
-    profile = EInvoiceProfileFactory()
+    profile = EInvoiceProfileFactory(kind="member")
     actor = UserFactory()
     # when the account switches to a company invoice
     saved = einvoice_profile_save(account=profile.account, data=GOOD["company"], actor=actor)
@@ -103,7 +114,7 @@ def test_keys_left_out_keep_their_stored_values():
 
 def test_saving_the_same_data_again_writes_nothing():
     # given
-    profile = EInvoiceProfileFactory()
+    profile = EInvoiceProfileFactory(kind="member")
     updated_at = profile.updated_at
     # when
     einvoice_profile_save(account=profile.account, data=GOOD["member"], actor=None)
@@ -138,7 +149,7 @@ BAD = [
 @pytest.mark.parametrize(("kind", "changes", "field", "message"), BAD)
 def test_each_bad_input_is_refused_with_its_message_and_changes_nothing(kind, changes, field, message):
     # given a member-carrier profile
-    profile = EInvoiceProfileFactory()
+    profile = EInvoiceProfileFactory(kind="member")
     before = stored(profile)
     data = {**GOOD.get(kind, {"kind": kind}), **changes}
     # when
@@ -286,18 +297,19 @@ def test_the_form_refuses_a_malformed_identifier_with_its_message(data, field, m
     assert form.errors == {field: [message]}
 
 
-def test_the_form_requires_a_kind_and_offers_the_five_as_radio_buttons():
-    # given
+def test_the_form_requires_a_kind_and_offers_the_six_as_radio_buttons():
+    # given a seller that is a carrier platform
     form = form_for({"name": "王小明", "email": EMAIL})
     # when
     valid = form.is_valid()
     # then
     assert valid is False
     assert form.errors == {"kind": ["This field is required."]}
-    assert [value for value, _label in form.fields["kind"].choices] == [
+    assert [value for value, _label in form.fields["kind"].widget.choices] == [
         "member",
         "mobile",
         "citizen",
+        "printed",
         "donation",
         "company",
     ]

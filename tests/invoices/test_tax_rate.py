@@ -47,5 +47,5 @@ def test_an_f0401_states_the_setting_s_rate(ten_percent, settings):
     # when its F0401 is built and read back
     message = ET.fromstring(ET.tostring(f0401(invoice)))
     # then it carries that rate
-    ns = "{urn:GEINV:eInvoiceMessage:F0401:4.0}"
+    ns = "{urn:GEINV:eInvoiceMessage:F0401:4.1}"
     assert message.find(f"{ns}Amount/{ns}TaxRate").text == "0.10"

@@ -1,7 +1,11 @@
 """Taiwan e-invoice identifiers (SPEC §4; vectors from shared/reference/domain-facts.md §4.4–4.5). No database."""
 
+import string
+
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from invoices.validators import (
     ubn_is_valid,
@@ -68,9 +72,13 @@ def test_good_mobile_barcodes_pass(barcode):
     assert validate_mobile_barcode(barcode) is None
 
 
-@pytest.mark.parametrize("barcode", ["/abc1234", "ABC12345", "/ABC123", "/ABC12345", "/ABC 123", "/ABC*123", ""])
+@pytest.mark.parametrize(
+    "barcode",
+    ["/abc1234", "ABC12345", "ABC1234", "//ABC1234", "/ABC123", "/ABC12345", "/ABC 123", "/ABC*123", "", "/ABC1234\n"],
+)
 def test_bad_mobile_barcodes_are_refused(barcode):
-    # given lower case, no slash, 6 or 8 characters, a space, a character outside 0-9 A-Z . + -, nothing
+    # given lower case, no slash (8 characters, or the 7 alone), two slashes, 6 or 8 characters, a space, a character
+    # outside 0-9 A-Z . + -, nothing, a trailing newline (which `$` alone would let through)
     # when
     error = refusal(validate_mobile_barcode, barcode)
     # then
@@ -83,9 +91,24 @@ def test_a_good_citizen_certificate_number_passes():
     assert validate_citizen_certificate("AB12345678901234") is None
 
 
-@pytest.mark.parametrize("number", ["ab12345678901234", "A123456789012345", "AB1234567890123", "AB123456789012345", ""])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "ab12345678901234",
+        "A123456789012345",
+        "A12345678901234",
+        "ABC12345678901234",
+        "1212345678901234",
+        "AB1234567890123",
+        "AB123456789012345",
+        "AB1234567890123A",
+        "",
+        "AB12345678901234\n",
+    ],
+)
 def test_bad_citizen_certificate_numbers_are_refused(number):
-    # given lower case, one letter, 13 or 15 digits, nothing
+    # given lower case, one letter before 15 digits or before 14, three letters, digits for letters, 13 or 15
+    # digits, a letter among the digits, nothing, a trailing newline
     # when
     error = refusal(validate_citizen_certificate, number)
     # then
@@ -99,9 +122,9 @@ def test_good_donation_codes_pass(code):
     assert validate_donation_code(code) is None
 
 
-@pytest.mark.parametrize("code", ["12", "12345678", "12a4", "", "１６８"])
+@pytest.mark.parametrize("code", ["12", "12345678", "12a4", "", "１６８", "168\n"])
 def test_bad_donation_codes_are_refused(code):
-    # given 2 digits, 8 digits, a letter, nothing, full-width digits
+    # given 2 digits, 8 digits, a letter, nothing, full-width digits, a trailing newline
     # when
     error = refusal(validate_donation_code, code)
     # then
@@ -133,11 +156,110 @@ def test_periods_are_roc_year_and_even_month(period):
     assert validate_invoice_period(period) is None
 
 
-@pytest.mark.parametrize("period", ["11501", "11511", "11500", "11514", "1150", "115020", "2026-02", "", "１１５０２"])
+@pytest.mark.parametrize(
+    "period",
+    [
+        "11501",
+        "11511",
+        "11500",
+        "11514",
+        "1150",
+        "1502",
+        "502",
+        "115020",
+        "2026-02",
+        "",
+        "１１５０２",
+        "11502\n",
+        "1150a",
+    ],
+)
 def test_bad_periods_are_refused(period):
-    # given an odd month, month 00 or 14, 4 or 6 characters, a Gregorian date, nothing, full-width digits
+    # given an odd month, month 00 or 14, 4 characters (1502 would read as month 2 if 4 digits passed), 3, 6, a
+    # Gregorian date, nothing, full-width digits, a trailing newline, a letter
     # when
     error = refusal(validate_invoice_period, period)
     # then
     assert error.code == "invoice_period"
     assert error.messages == ["A period is the ROC year and an even month, e.g. 11502 for January–February 2026."]
+
+
+# ---- the patterns against an oracle written without regular expressions ----------------------------
+# Hypothesis draws strings near each shape (the right alphabet and length, then one thing wrong) and checks
+# the validator agrees with a plain reading of the rule, so a pattern that drifts either way is caught.
+
+MOBILE_ALPHABET = string.digits + string.ascii_uppercase + ".+-"
+NEAR_ALPHABET = MOBILE_ALPHABET + "/ abz*\n０"
+
+
+def accepts(check, value) -> bool:
+    try:
+        check(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_mobile_barcode(value: str) -> bool:
+    return len(value) == 8 and value[0] == "/" and all(char in MOBILE_ALPHABET for char in value[1:])
+
+
+def is_citizen_certificate(value: str) -> bool:
+    letters, digits = value[:2], value[2:]
+    return (
+        len(value) == 16
+        and all(char in string.ascii_uppercase for char in letters)
+        and all(char in string.digits for char in digits)
+    )
+
+
+def is_donation_code(value: str) -> bool:
+    return 3 <= len(value) <= 7 and all(char in string.digits for char in value)
+
+
+def is_period(value: str) -> bool:
+    return len(value) == 5 and all(char in string.digits for char in value) and value[3:] in PERIOD_MONTHS
+
+
+PERIOD_MONTHS = {"02", "04", "06", "08", "10", "12"}
+
+
+@given(st.text(alphabet=NEAR_ALPHABET, min_size=0, max_size=10))
+@example("ABC1234")
+@example("/ABC1234")
+@example("/ABC1234\n")
+def test_mobile_barcode_pattern_agrees_with_the_rule(value):
+    assert accepts(validate_mobile_barcode, value) is is_mobile_barcode(value)
+
+
+@given(
+    st.sampled_from(["/", "", "A"]).flatmap(
+        lambda head: st.text(MOBILE_ALPHABET, min_size=6, max_size=8).map(lambda rest: head + rest)
+    )
+)
+def test_mobile_barcode_with_or_without_its_slash(value):
+    assert accepts(validate_mobile_barcode, value) is is_mobile_barcode(value)
+
+
+@given(
+    st.text(string.ascii_uppercase + "a1", min_size=0, max_size=3),
+    st.text(string.digits + "A ", min_size=12, max_size=16),
+)
+@example("A", "12345678901234")
+@example("AB", "12345678901234")
+def test_citizen_certificate_pattern_agrees_with_the_rule(letters, digits):
+    value = letters + digits
+    assert accepts(validate_citizen_certificate, value) is is_citizen_certificate(value)
+
+
+@given(st.text(string.digits + "a ", min_size=0, max_size=9))
+def test_donation_code_pattern_agrees_with_the_rule(value):
+    assert accepts(validate_donation_code, value) is is_donation_code(value)
+
+
+@given(st.text(string.digits, min_size=3, max_size=6) | st.text(string.digits + "-a", min_size=5, max_size=5))
+@example("1502")
+@example("11502")
+@example("11501")
+def test_period_pattern_agrees_with_the_rule(value):
+    assert accepts(validate_invoice_period, value) is is_period(value)

@@ -144,7 +144,7 @@ def demo_account(spec: DemoAccount, users: dict) -> OfficialAccount:
             operators=[users["operator"]] if spec.operator else [],
         )
     if spec.setup != "new" and not has_einvoice_profile(account):
-        profile = {"kind": ProfileKind.MEMBER_CARRIER, "name": "王小明", "email": f"{spec.basic_id[1:]}@example.tw"}
+        profile = {"kind": ProfileKind.PRINTED, "name": "王小明", "email": f"{spec.basic_id[1:]}@example.tw"}
         einvoice_profile_save(account=account, data=profile, actor=users["admin"])
     if spec.setup in {"card", "linepay"} and not account.payment_methods.exists():
         add_sandbox_method(account, spec.setup, actor=users["admin"])
