@@ -6,9 +6,9 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import AuditRecord, Membership, OfficialAccount, Role
 from billing.checkout import checkout_purchase, checkout_start
-from billing.models import CheckoutStatus, Plan, Subscription
-from invoices.models import EInvoiceProfile
-from payments.models import ChargeStatus, MethodKind, PaymentMethod
+from billing.models import CheckoutStatus, ExtraMessagesBill, Plan, Renewal, Subscription
+from invoices.models import Allowance, EInvoiceProfile, Invoice
+from payments.models import Charge, ChargeStatus, MethodKind, PaymentMethod
 from promos.models import Campaign, CodeBatch, CodeStatus, PromoCode
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +24,11 @@ MODELS = [
     CodeBatch,
     PromoCode,
     AuditRecord,
+    Charge,
+    Invoice,
+    Allowance,
+    Renewal,
+    ExtraMessagesBill,
 ]
 
 
@@ -58,7 +63,13 @@ def test_seed_demo_twice_changes_nothing_and_prints_the_logins(settings):
         "Campaign": 2,
         "CodeBatch": 2,
         "PromoCode": 55,
-        "AuditRecord": 25,
+        "AuditRecord": 41,
+        # this month's renewals of the three paid accounts with a card, their invoices, @demo-medium's refund
+        "Charge": 3,
+        "Invoice": 3,
+        "Allowance": 1,
+        "Renewal": 3,
+        "ExtraMessagesBill": 1,  # @demo-high's last month, carried by its renewal
     }
     for login in ("staff     demo-staff-2026", "admin     demo-admin-2026", "operator  demo-operator-2026"):
         assert login in output
@@ -170,3 +181,17 @@ def test_the_demo_shows_every_part_of_message_usage(settings, client):
     client.force_login(get_user_model().objects.get(username="admin"))
     page = client.get(f"/accounts/{high.pk}/usage/")
     assert page.status_code == 200 and 'data-testid="usage-extra"' in page.content.decode()
+
+
+def test_this_months_renewals_are_paid_invoiced_and_high_carries_last_months_extra_messages(settings):
+    settings.DEBUG = True
+    seed()
+    high = OfficialAccount.objects.get(basic_id="@demo-high")
+    charge = Charge.objects.get(account=high)
+    assert (charge.purpose, charge.status, charge.fee_twd) == ("renewal", "succeeded", 1200)
+    assert 0 < charge.extra_messages_twd <= 10_000 * 0.2  # under the cap of 10,000
+    bill = ExtraMessagesBill.objects.get(account=high)
+    assert (bill.status, bill.cap, bill.renewal.charge) == ("renewal", 10_000, charge)
+    assert Invoice.objects.get(charge=charge).number.startswith("DM")
+    medium = Charge.objects.get(account__basic_id="@demo-medium")
+    assert Allowance.objects.get(invoice__charge=medium).total_twd == 100

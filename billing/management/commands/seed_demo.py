@@ -6,7 +6,7 @@ so it refuses to run with DEBUG off unless --force is given.
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,7 +17,9 @@ from django.utils import timezone
 from accounts.audit import move_status, move_statuses
 from accounts.models import OfficialAccount, Region
 from accounts.periods import BILLING_TZ, local_date, month_start, period_start_at, previous_month_start
-from billing.models import Plan
+from billing.models import Plan, Renewal, Subscription
+from billing.refunds import charge_refund_through_gateway
+from billing.renewals import Totals, renew_subscription
 from billing.services import account_create, subscription_set_extra_message_cap
 from invoices.issuing import invoice_period
 from invoices.models import InvoiceNumberRange, ProfileKind
@@ -96,6 +98,8 @@ class Command(BaseCommand):
                 demo_usage(spec, account)
             campaign = demo_campaigns(actor=users["staff"])
             demo_number_range(actor=users["staff"])
+            for spec, account in zip(ACCOUNTS, accounts, strict=True):
+                demo_renewal(spec, account, staff=users["staff"])
         self.report(accounts, campaign)
 
     def report(self, accounts, campaign):
@@ -118,6 +122,23 @@ def demo_number_range(*, actor) -> None:
     period = invoice_period(timezone.localdate())
     if not InvoiceNumberRange.objects.filter(period=period).exists():
         invoice_number_range_create(period=period, prefix="DM", first_number=1, last_number=9999, actor=actor)
+
+
+def demo_renewal(spec: DemoAccount, account: OfficialAccount, *, staff) -> None:
+    """This month's renewal of a paid account, as the run on the 1st made it, once: the fee charged to the sandbox
+    card (on High with last month's extra messages, from LINE's final figure, under the cap) and its invoice, so
+    付款紀錄, 訊息用量 and the staff's period export have a month to show. @demo-medium's was refunded NT$100 in part
+    since (an allowance)."""
+    subscription = account.subscription
+    this_month = month_start(timezone.localdate())
+    if spec.plan == "light" or spec.setup != "card" or Renewal.objects.filter(subscription=subscription).exists():
+        return
+    Subscription.objects.filter(pk=subscription.pk).update(period_start=previous_month_start(this_month))
+    first = datetime.combine(this_month, time(0, 5), tzinfo=BILLING_TZ)
+    renew_subscription(subscription_id=subscription.pk, as_of=first, run=None, totals=Totals())
+    renewal = Renewal.objects.select_related("charge").get(subscription=subscription)
+    if spec.basic_id == "@demo-medium" and renewal.charge is not None:
+        charge_refund_through_gateway(charge=renewal.charge, amount_twd=100, reason="示範：部分退款", actor=staff)
 
 
 def demo_user(username: str, password: str, staff: bool):
