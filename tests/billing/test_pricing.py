@@ -13,6 +13,7 @@ from billing.pricing import (
     Tier,
     UpgradeRefused,
     extra_messages_fee,
+    price_extra_messages,
     price_renewal,
     price_upgrade,
     tax_for,
@@ -321,3 +322,37 @@ def test_a_code_never_reduces_extra_messages():
 def test_a_downgrade_to_light_still_bills_last_months_extra_messages():
     quote = renewal("light", previous_plan=HIGH, previous_billed_messages=7000)
     assert (quote.fee_twd, quote.extra_messages, quote.extra_messages_twd, quote.total_twd) == (0, 1000, 200, 210)
+
+
+# ---- a month's extra messages on their own (bill_extra_messages) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("billed", "cap", "extra", "extra_twd", "tax", "total"),
+    [
+        (16_000, None, 10_000, 2000, 100, 2100),
+        (16_000, 1_000, 1_000, 200, 10, 210),
+        (6_007, None, 7, 1, 0, 1),  # 7 × NT$0.2 = 1.4, rounded once
+        (6_000, None, 0, 0, 0, 0),
+        (16_000, 0, 0, 0, 0, 0),
+    ],
+)
+def test_extra_messages_on_their_own_carry_no_fee_no_code_and_their_own_tax(billed, cap, extra, extra_twd, tax, total):
+    quote = price_extra_messages(plan=HIGH, month=date(2026, 6, 1), billed_messages=billed, cap=cap, at=AT, rules=FLAT)
+    assert (quote.purpose, quote.fee_twd, quote.deduction_twd, quote.forfeited_twd) == ("messages", 0, 0, 0)
+    assert (quote.extra_messages, quote.extra_messages_twd, quote.net_twd) == (extra, extra_twd, extra_twd)
+    assert (quote.tax_twd, quote.total_twd, quote.period_start) == (tax, total, date(2026, 6, 1))
+    assert (quote.from_plan, quote.to_plan, quote.code, quote.code_applied) == ("high", "high", None, False)
+    # no fee line: the extra messages' line (when there are any) and the tax, adding up to the total
+    kinds = [line["kind"] for line in quote.lines]
+    assert kinds == (["extra_messages", "tax"] if extra else ["tax"])
+    assert sum(line["amount_twd"] for line in quote.lines) == total
+    if extra:
+        assert quote.lines[0] == {"kind": "extra_messages", "messages": extra, "amount_twd": extra_twd}
+
+
+def test_extra_messages_on_a_plan_without_them_cost_nothing():
+    quote = price_extra_messages(
+        plan=MEDIUM, month=date(2026, 6, 1), billed_messages=9_000, cap=None, at=AT, rules=FLAT
+    )
+    assert (quote.extra_messages, quote.total_twd) == (0, 0)
