@@ -9,7 +9,10 @@ Two halves, kept apart as a real gateway and its merchant are:
 Card numbers reach only `tokenise_card`, which keeps brand, last four and the test behaviour.
 """
 
+import os
+import queue
 import secrets
+import threading
 import time
 from datetime import date
 
@@ -31,6 +34,7 @@ from payments.gateways import (
     SavedCard,
     charge_concurrently,
     charge_or_unknown,
+    in_charge_pool,
 )
 from payments.gateways.linepay import METHOD_GONE, READ_BACK, preapproved_pay_body, request_body
 from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction, SandboxRefund
@@ -134,8 +138,50 @@ def parse_expiry(expiry: str) -> tuple[int, int]:
 
 def pause_like_a_gateway() -> None:
     delay = getattr(settings, "SANDBOX_CHARGE_DELAY_MS", 0)
-    if delay:
+    if delay and not getattr(_desk_thread, "active", False):  # the desk answers what has waited already
         time.sleep(delay / 1000)
+
+
+_desk_thread = threading.local()
+_desks: dict[int, "_Desk"] = {}
+_desks_lock = threading.Lock()
+
+
+class _Desk:
+    """The sandbox's server side for the threads of a charge pool: one thread of this process, with one
+    database connection, answers their orders in turn once each has waited out the delay in its own thread. A
+    real gateway's server keeps no connection of ours; without the desk, each of up to PAYMENTS_MAX_IN_FLIGHT
+    threads a worker would hold a database connection of its own."""
+
+    def __init__(self):
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="sandbox-desk", daemon=True).start()
+
+    def call(self, work):
+        done, outcome = threading.Event(), {}
+        self._calls.put((work, outcome, done))
+        done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def _serve(self) -> None:
+        _desk_thread.active = True
+        while True:
+            work, outcome, done = self._calls.get()
+            try:
+                outcome["value"] = work()
+            except Exception as error:  # noqa: BLE001 - raised again in the thread that asked
+                outcome["error"] = error
+            finally:
+                done.set()
+
+
+def at_the_desk(work):
+    """`work()` on this process's sandbox desk (see _Desk)."""
+    with _desks_lock:
+        desk = _desks.get(os.getpid()) or _desks.setdefault(os.getpid(), _Desk())
+    return desk.call(work)
 
 
 def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
@@ -382,6 +428,11 @@ class SandboxGateway:
         linepay_api("POST", f"/v3/payments/preapprovedPay/{reg_key}/expire", {})
 
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
+        if in_charge_pool() and settings.SANDBOX_CHARGE_DELAY_MS:  # the wait here, the gateway's work at its desk
+            pause_like_a_gateway()
+            return at_the_desk(
+                lambda: self.charge(method=method, amount_twd=amount_twd, order_id=order_id, description=description)
+            )
         if method.kind == MethodKind.LINEPAY:
             body = preapproved_pay_body(amount_twd=amount_twd, order_id=order_id, description=description)
             answer = linepay_api("POST", f"/v3/payments/preapprovedPay/{method.gateway_token}/payment", body)
