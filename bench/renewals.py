@@ -703,6 +703,7 @@ def phase_profile(n: int) -> dict:
     stats.sort_stats("cumulative").print_stats(r"billing|payments|promos|psycopg|django/db", 40)
     stats.sort_stats("tottime").print_callers(8)
     Path(os.environ["BENCH_PROFILE_OUT"]).write_text(stream.getvalue(), encoding="utf-8")
+    profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"].removesuffix(".txt") + ".pstats")  # for pstats or snakeviz
     return {
         "seconds": seconds,
         "queries": sum(shapes.values()),
@@ -813,7 +814,7 @@ def profile(data: str, n: int) -> None:
     )
     for shape in figures["top"]:
         print(f"  {shape['per_renewal']:5.2f}/renewal {shape['ms_per_renewal']:6.3f} ms  {shape['sql']}")
-    print(f"cProfile tables: {out}\n", flush=True)
+    print(f"cProfile tables: {out} (the raw stats: {out.with_suffix('.pstats')})\n", flush=True)
 
 
 def latency_n(workers: int, in_flight: int, delay_ms: int) -> int:

@@ -20,7 +20,7 @@ from accounts.audit import (
     move_statuses,
     snapshot,
 )
-from accounts.bulk import update_rows
+from accounts.bulk import create_rows, update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from payments.gateways import Outcome, gateway, gateway_name_for
@@ -201,7 +201,7 @@ class ChargeOrder:
 
 def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
     """Record pending charges at once (call in a transaction). A key used before is an IntegrityError."""
-    charges = Charge.objects.bulk_create(
+    charges = create_rows(
         [
             Charge(
                 account=order.account,

@@ -1,6 +1,7 @@
 """Renewing a batch of subscriptions in three short steps: claim, charge (outside any transaction), settle."""
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_entry, audit_records_save, lock_accounts, move_status, snapshot
 from accounts.batches import each_alone_on_failure
-from accounts.bulk import update_rows
+from accounts.bulk import create_rows, update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
 from billing.extra_messages import extra_message_bills_for, extra_message_bills_save
@@ -110,6 +111,9 @@ def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Total
         stream.drain()
 
 
+SETTLE_EVERY = 0.25  # seconds an answer may wait to be settled with the next ones
+
+
 class RenewalStream:
     """Steps 2 and 3 for a stream of claimed attempts, through a continuous pool per gateway (ChargePools).
 
@@ -128,6 +132,9 @@ class RenewalStream:
         self.waiting: deque[Attempt] = deque()
         self.sent: dict[int, tuple[Attempt, str]] = {}  # renewal id → (attempt, order ID)
         self.gateways = enabled_gateways()
+        self.answered: list[tuple[int, ChargeResult]] = []  # answers not settled yet
+        self.first_answer_at = 0.0
+        self.settle_size = max(1, min(200, sum(pools.size(name) for name in self.gateways)))
 
     def __enter__(self):
         return self
@@ -136,7 +143,7 @@ class RenewalStream:
         self.pools.close()
 
     def __len__(self) -> int:
-        """Attempts not yet settled: waiting or at the gateway."""
+        """Attempts not yet settled: waiting, at the gateway, or answered."""
         return len(self.waiting) + len(self.sent)
 
     def add(self, attempts: list[Attempt], *, first: bool = False) -> None:
@@ -147,25 +154,42 @@ class RenewalStream:
         self._hand_over()
 
     def drain(self, *, below: int = 1) -> None:
-        """Settle answers and hand orders over until fewer than `below` attempts are left unsettled."""
+        """Hand orders over as slots free up, and settle the answers together (SETTLE_EVERY), until fewer than
+        `below` attempts are left unsettled."""
         while len(self) >= below:
-            self._settle(self.pools.answers(timeout=60.0))
-            self._hand_over()
+            age = time.monotonic() - self.first_answer_at
+            wait = max(0.001, SETTLE_EVERY - age) if self.answered else 60.0
+            answered = self.pools.answers(timeout=wait)
+            if answered and not self.answered:
+                self.first_answer_at = time.monotonic()
+            self.answered.extend(answered)
+            self._hand_over()  # the slots just freed are filled before anything is settled
+            if self.answered and (
+                len(self.answered) >= self.settle_size
+                or time.monotonic() - self.first_answer_at >= SETTLE_EVERY
+                or not self.pools.outstanding
+            ):
+                answered, self.answered = self.answered, []
+                self._settle(answered)
 
     def _hand_over(self) -> None:
-        leaving, room, kept = [], {}, deque()
+        if not self.waiting:
+            return
+        room = {name: self.pools.room(name) for name in self.gateways}
+        if self.pools.outstanding and all(room[name] < self.pools.size(name) // 4 for name in self.gateways):
+            return  # each pool still has most of a round waiting for a slot: topped up a little later
+        leaving, kept = [], deque()
         while self.waiting:
             attempt = self.waiting.popleft()
             name = GatewayRouter.keeper_name(attempt.method)
-            if name not in room:
-                room[name] = self.pools.room(name)
-            if room[name] > 0:
-                room[name] -= 1
+            if name is None or room[name] > 0:
+                if name is not None:
+                    room[name] -= 1
                 leaving.append((attempt, name))
             else:
                 kept.append(attempt)
-            if {name for name, left in room.items() if left <= 0} >= self.gateways:
-                break  # every gateway's pool is full: the rest wait
+                if all(left <= 0 for left in room.values()):
+                    break  # every gateway's pool is full: the rest wait
         kept.extend(self.waiting)
         self.waiting = kept
         if not leaving:
@@ -335,7 +359,7 @@ def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals,
     _start_new_periods([(a.renewal, a.subscription) for a in free], save_renewals=not new)
     totals.renewed += len(free)
     if new:  # inserted once, the free ones already renewed
-        Renewal.objects.bulk_create([attempt.renewal for attempt in attempts])
+        create_rows([attempt.renewal for attempt in attempts])
     else:
         update_rows([attempt.renewal for attempt in attempts], ["plan", "attempts", "status", "charge", "updated_at"])
     promo_codes_hold([(a.code, a.subscription.account, a.renewal.charge) for a in paying if a.code], actor=None)
@@ -580,7 +604,7 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
     if save_renewals:
         fields = ["status", "charge", "next_retry_on", "last_error", "updated_at"]
         update_rows([renewal for renewal, _subscription in pairs], fields)
-    PlanChange.objects.bulk_create(changes)
+    create_rows(changes)
     audit_records_save(records)
 
 

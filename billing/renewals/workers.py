@@ -60,9 +60,11 @@ def renew_chunks(
     with RenewalStream(
         pools, as_of=as_of, totals=totals, lone_fault=lambda renewal_id, error: _count_fault(totals, None, error)
     ) as stream:
-        lookahead = 2 * sum(pools.room(name) for name in stream.gateways)
+        in_flight, ahead = sum(pools.size(name) for name in stream.gateways), 0
         for ids in chunks:
-            stream.drain(below=lookahead)  # claimed while about one round of orders is still to answer
+            # the next batch is claimed while about one batch (at least one round of orders) is still to go
+            stream.drain(below=max(in_flight, ahead))
+            ahead = len(ids)
             each_alone_on_failure(
                 ids,
                 lambda batch: stream.add(claim_batch(batch, as_of=as_of, run=run, totals=totals, plans=plans)),
@@ -96,7 +98,7 @@ def renew_due(
     (Python threads would share one core), each with its own database connection, each taking the next batch
     as it needs one. Their claims never collide: SKIP LOCKED. `progress` is told how many subscriptions were
     accounted for, as they are."""
-    chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    chunks = batches(ids, batch_size, workers)
     if workers == 1:
         totals.merge(renew_chunks(iter(chunks), as_of=as_of, run_id=run.pk, progress=progress))
         return
@@ -132,6 +134,20 @@ def renew_due(
         process.join()
     if errors:
         raise RuntimeError("renewal workers failed:\n" + "\n".join(errors))
+
+
+def batches(ids: list[int], batch_size: int, workers: int) -> list[list[int]]:
+    """`ids` in batches of `batch_size`; with several workers, the last ones smaller and smaller (each at most
+    1/(2 × workers) of what is left, and at least 25), so the workers finish together, not one alone with a
+    whole batch."""
+    if workers == 1:
+        return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    chunks, start = [], 0
+    while start < len(ids):
+        size = min(batch_size, max(25, -(-(len(ids) - start) // (2 * workers))))
+        chunks.append(ids[start : start + size])
+        start += size
+    return chunks
 
 
 def _worker(index: int, chunks: list, next_chunk, messages, as_of: datetime, run_id: int) -> None:

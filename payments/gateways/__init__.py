@@ -378,8 +378,8 @@ class GatewayRouter:
 class ChargePools:
     """Orders to the enabled gateways, each gateway up to its own in-flight count at once (`max_in_flight`), each
     order sent as a slot frees up. `room(name)` says how many more orders that gateway's pool takes now (those in
-    flight and one more round waiting for a slot); `send` hands one over; `answers` returns (tag, result) as
-    they come. An order whose method no enabled gateway keeps is answered at once: declined as gone."""
+    flight, `size(name)`, and one more round waiting for a slot); `send` hands one over; `answers` returns
+    (tag, result) as they come. An order whose method no enabled gateway keeps is answered at once: declined as gone."""
 
     def __init__(self, router: "GatewayRouter"):
         self._router = router
@@ -393,9 +393,10 @@ class ChargePools:
             self._pools[name] = ChargePool(keeper.charge, max_in_flight(name), self._answers)
         return self._pools[name]
 
-    def room(self, name: str | None) -> int:
-        if name is None:
-            return 1 << 30
+    def size(self, name: str) -> int:
+        return self._pool(name).size
+
+    def room(self, name: str) -> int:
         pool = self._pool(name)
         return 2 * pool.size - pool.outstanding
 

@@ -9,6 +9,7 @@ Two halves, kept apart as a real gateway and its merchant are:
 Card numbers reach only `tokenise_card`, which keeps brand, last four and the test behaviour.
 """
 
+import contextlib
 import os
 import queue
 import secrets
@@ -149,17 +150,18 @@ _desks_lock = threading.Lock()
 
 class _Desk:
     """The sandbox's server side for the threads of a charge pool: one thread of this process, with one
-    database connection, answers their orders in turn once each has waited out the delay in its own thread. A
-    real gateway's server keeps no connection of ours; without the desk, each of up to PAYMENTS_MAX_IN_FLIGHT
-    threads a worker would hold a database connection of its own."""
+    database connection, answers their orders once each has waited out the delay in its own thread (the card
+    orders waiting together in one batch). A real gateway's server keeps no connection of ours; without the
+    desk, each of up to PAYMENTS_MAX_IN_FLIGHT threads a worker would hold a database connection of its own."""
 
     def __init__(self):
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="sandbox-desk", daemon=True).start()
 
-    def call(self, work):
+    def call(self, work, card_order: tuple | None = None):
+        """`work()` at the desk, or with `card_order` (token, amount, order ID) its answer from charge_card_tokens."""
         done, outcome = threading.Event(), {}
-        self._calls.put((work, outcome, done))
+        self._calls.put((work, card_order, outcome, done))
         done.wait()
         if "error" in outcome:
             raise outcome["error"]
@@ -168,20 +170,37 @@ class _Desk:
     def _serve(self) -> None:
         _desk_thread.active = True
         while True:
-            work, outcome, done = self._calls.get()
+            calls = [self._calls.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(calls) < 200:
+                    calls.append(self._calls.get_nowait())
+            cards = [call for call in calls if call[1] is not None]
             try:
-                outcome["value"] = work()
-            except Exception as error:  # noqa: BLE001 - raised again in the thread that asked
-                outcome["error"] = error
-            finally:
+                answers = charge_card_tokens([call[1] for call in cards]) if cards else []
+            except Exception as error:  # noqa: BLE001 - raised again in each thread that asked
+                answers = None
+                for _work, _order, outcome, _done in cards:
+                    outcome["error"] = error
+            for (_work, _order, outcome, done), answer in zip(cards, answers or [None] * len(cards), strict=True):
+                if answers is not None:
+                    outcome["value"] = answer
                 done.set()
+            for work, order, outcome, done in calls:
+                if order is not None:
+                    continue
+                try:
+                    outcome["value"] = work()
+                except Exception as error:  # noqa: BLE001 - raised again in the thread that asked
+                    outcome["error"] = error
+                finally:
+                    done.set()
 
 
-def at_the_desk(work):
-    """`work()` on this process's sandbox desk (see _Desk)."""
+def at_the_desk(work, card_order: tuple | None = None):
+    """`work()` on this process's sandbox desk (see _Desk); a card order is answered with the others waiting."""
     with _desks_lock:
         desk = _desks.get(os.getpid()) or _desks.setdefault(os.getpid(), _Desk())
-    return desk.call(work)
+    return desk.call(work, card_order)
 
 
 def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
@@ -430,6 +449,8 @@ class SandboxGateway:
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
         if in_charge_pool() and settings.SANDBOX_CHARGE_DELAY_MS:  # the wait here, the gateway's work at its desk
             pause_like_a_gateway()
+            if method.kind == MethodKind.CARD:
+                return self._card_result(at_the_desk(None, (method.gateway_token, amount_twd, order_id)))
             return at_the_desk(
                 lambda: self.charge(method=method, amount_twd=amount_twd, order_id=order_id, description=description)
             )
