@@ -9,10 +9,13 @@ the table's sequence beforehand.
 Each value is prepared for the database as `save()` would (`pre_save`, then `get_db_prep_save`), except where
 that is known to give back the value itself: in a column of Django's own integer, boolean, character or text
 field (or a foreign key to an integer key), None or a value of exactly int, bool or str (not a subclass, so no
-choices member and no lazy translation).
+choices member and no lazy translation); on PostgreSQL, likewise a date in a date column and an aware datetime in a
+datetime column that `pre_save` does not set.
 """
 
-from django.db import connection, models
+from datetime import date, datetime
+
+from django.db import connection, connections, models
 
 # Django's own field classes (not subclasses, which may prepare values their own way, e.g. encrypt them), and
 # the one type of value each gives back unchanged.
@@ -34,31 +37,40 @@ PLAIN_TYPE = {kind: int for kind in INTEGER_FIELDS} | {
 }
 
 
-def _plain_type(field) -> type | None:
-    """The type of value `field` gives the database unchanged, or None when every value is prepared in full."""
+def _plain_type(field, *, add: bool) -> type | None:
+    """The type of value `field` gives the database unchanged, or None when every value is prepared in full.
+
+    A date or an aware datetime goes to PostgreSQL as it is, unless `pre_save` sets it (auto_now, auto_now_add).
+    """
     if type(field) is models.ForeignKey:
-        return _plain_type(field.target_field)
+        return _plain_type(field.target_field, add=add)
+    if type(field) in (models.DateField, models.DateTimeField) and connection.vendor == "postgresql":
+        if field.auto_now or (field.auto_now_add and add):
+            return None
+        return date if type(field) is models.DateField else datetime
     return PLAIN_TYPE.get(type(field))
 
 
 def _preparers(fields: list, *, add: bool) -> list:
     """For each field, a function of an object giving its value for the database."""
 
+    database = connections[connection.alias]  # the connection itself: no proxy look-up per value
+
     def full(field):
-        return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=add), connection)
+        return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=add), database)
 
     def plain(field, kind: type):
         attname, prepare = field.attname, full(field)
 
         def value(obj):
             found = getattr(obj, attname)
-            if found is None or type(found) is kind:
+            if found is None or (type(found) is kind and (kind is not datetime or found.tzinfo is not None)):
                 return found
             return prepare(obj)
 
         return value
 
-    return [plain(field, kind) if (kind := _plain_type(field)) else full(field) for field in fields]
+    return [plain(field, kind) if (kind := _plain_type(field, add=add)) else full(field) for field in fields]
 
 
 def update_rows(objs: list[models.Model], fields: list[str]) -> None:

@@ -35,7 +35,7 @@ from billing.pricing import Quote
 from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, month_ended, pricing_inputs
 from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
 from payments.gateways import ChargeRequest, ChargeResult, GatewayRouter, Outcome, enabled_gateways, gateway
-from payments.models import PaymentMethod
+from payments.models import Charge, PaymentMethod
 from payments.services import (
     ChargeOrder,
     charges_create,
@@ -406,6 +406,8 @@ def renewals_settle(
                 logger.warning("answer for order %s ignored: renewal %s is on another attempt", order_id, renewal.pk)
                 continue
             subscription = subscriptions[renewal.subscription_id]
+            if renewal.charge.account_id == subscription.account_id:  # read once, with the subscription
+                Charge.account.field.set_cached_value(renewal.charge, subscription.account)
             if result.outcome == Outcome.SUCCEEDED:
                 succeeded.append((renewal, subscription, result.reference))
             else:
