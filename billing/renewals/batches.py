@@ -119,8 +119,9 @@ class RenewalStream:
 
     An attempt waits here until its gateway's pool has room; its claim (`updated_at`) is renewed as it is handed
     over, so no recovery takes a renewal still queued here for one whose run died (it leaves for the gateway
-    within about one round of charges). Answers are settled as they come, together, while the other orders are
-    in flight; one declined goes on with the account's next method, at the head of the queue.
+    within about AHEAD_SECONDS of that, far less than any recovery waits). Answers are settled as they come,
+    together, while the other orders are in flight; one declined goes on with the account's next method, at the
+    head of the queue.
 
     A settlement that fails is retried renewal by renewal; one that fails alone stays `charging`, and goes to
     `lone_fault(renewal id, error)` (None: raised, as for a batch of one). Closing the stream leaves what was
@@ -134,7 +135,7 @@ class RenewalStream:
         self.gateways = enabled_gateways()
         self.answered: list[tuple[int, ChargeResult]] = []  # answers not settled yet
         self.first_answer_at = 0.0
-        self.settle_size = max(1, min(200, sum(pools.size(name) for name in self.gateways)))
+        self.settle_size = max(1, min(200, 4 * sum(pools.size(name) for name in self.gateways)))
 
     def __enter__(self):
         return self

@@ -62,8 +62,9 @@ def renew_chunks(
     ) as stream:
         in_flight, ahead = sum(pools.size(name) for name in stream.gateways), 0
         for ids in chunks:
-            # the next batch is claimed while about one batch (at least one round of orders) is still to go
-            stream.drain(below=max(in_flight, ahead))
+            # the next batch is claimed while one round of orders or more is still to go: about one batch, but
+            # no more than 8 rounds (a long queue here would be one worker's alone at the end of the run)
+            stream.drain(below=max(in_flight, min(ahead, 8 * in_flight)))
             ahead = len(ids)
             each_alone_on_failure(
                 ids,
@@ -137,14 +138,16 @@ def renew_due(
 
 
 def batches(ids: list[int], batch_size: int, workers: int) -> list[list[int]]:
-    """`ids` in batches of `batch_size`; with several workers, the last ones smaller and smaller (each at most
-    1/(2 × workers) of what is left, and at least 25), so the workers finish together, not one alone with a
-    whole batch."""
+    """`ids` in batches of `batch_size`; with several workers, each worker's first one small (50), and the last
+    ones smaller and smaller (each at most 1/(2 × workers) of what is left, and at least 10), so the workers
+    start charging soon and finish together, not one alone with a whole batch."""
     if workers == 1:
         return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     chunks, start = [], 0
     while start < len(ids):
-        size = min(batch_size, max(25, -(-(len(ids) - start) // (2 * workers))))
+        size = min(batch_size, max(10, -(-(len(ids) - start) // (2 * workers))))
+        if len(chunks) < workers:  # each worker's first: small, so that its first orders leave soon
+            size = min(size, 50)
         chunks.append(ids[start : start + size])
         start += size
     return chunks

@@ -6,9 +6,11 @@ knows a gateway's return codes.
 
 import json
 import logging
+import math
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -173,6 +175,7 @@ class ChargePool:
         self._threads: list[threading.Thread] = []
         self._closing = False
         self.outstanding = 0  # handed over and not answered yet (the caller's count: send adds, it subtracts)
+        self.latency = 0.0  # seconds an order takes at the gateway, a moving average (0: none answered yet)
 
     def send(self, tag, request: ChargeRequest) -> None:
         self.outstanding += 1
@@ -192,7 +195,12 @@ class ChargePool:
                 if self._closing:
                     continue  # closed: what is left is never sent
                 tag, request = item
-                self._answers.put((tag, charge_or_unknown(self._charge, request)))
+                began = time.monotonic()
+                result = charge_or_unknown(self._charge, request)
+                self.latency = (
+                    0.8 * self.latency + 0.2 * (time.monotonic() - began) if self.latency else time.monotonic() - began
+                )
+                self._answers.put((tag, result))
         finally:
             connection.close()  # this thread's own connection, if the adapter opened one
 
@@ -375,10 +383,14 @@ class GatewayRouter:
         return keeper.refund_status(method=method, **kwargs) if keeper else UNREACHABLE
 
 
+AHEAD_SECONDS = 1.5  # orders handed to a pool wait at most about this long for a slot
+
+
 class ChargePools:
     """Orders to the enabled gateways, each gateway up to its own in-flight count at once (`max_in_flight`), each
     order sent as a slot frees up. `room(name)` says how many more orders that gateway's pool takes now (those in
-    flight, `size(name)`, and one more round waiting for a slot); `send` hands one over; `answers` returns
+    flight, `size(name)`, and the rounds after them that leave within about AHEAD_SECONDS, at the latency seen
+    so far); `send` hands one over; `answers` returns
     (tag, result) as they come. An order whose method no enabled gateway keeps is answered at once: declined as gone."""
 
     def __init__(self, router: "GatewayRouter"):
@@ -398,7 +410,8 @@ class ChargePools:
 
     def room(self, name: str) -> int:
         pool = self._pool(name)
-        return 2 * pool.size - pool.outstanding
+        rounds = min(16, 1 + math.ceil(AHEAD_SECONDS / pool.latency)) if pool.latency else 1
+        return (1 + rounds) * pool.size - pool.outstanding
 
     def send(self, tag, request: ChargeRequest, name: str | None) -> None:
         self.outstanding += 1
