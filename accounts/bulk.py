@@ -2,7 +2,8 @@
 
 Django's `bulk_update` builds one CASE expression per field and row; for hundreds of rows that costs
 more Python time than the database spends. `update_rows` sends one plain UPDATE per row instead,
-through the driver's `executemany` (pipelined by psycopg 3: one round trip for the lot). `create_rows` and
+through the driver's `executemany` (pipelined by psycopg 3: one round trip for the lot; on PostgreSQL with the
+values bound by the server). `create_rows` and
 `insert_rows` write new rows by COPY, the fastest way into PostgreSQL, the first with their keys taken from
 the table's sequence beforehand.
 
@@ -16,6 +17,11 @@ datetime column that `pre_save` does not set.
 from datetime import date, datetime
 
 from django.db import connection, connections, models
+
+try:
+    import psycopg
+except ImportError:  # SQLite only
+    psycopg = None
 
 # Django's own field classes (not subclasses, which may prepare values their own way, e.g. encrypt them), and
 # the one type of value each gives back unchanged.
@@ -88,7 +94,17 @@ def update_rows(objs: list[models.Model], fields: list[str]) -> None:
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     preparers = _preparers(columns, add=False)
     rows = [[prepare(obj) for prepare in preparers] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return
+    # On PostgreSQL the values are bound by the server: the statement is parsed once and, repeated, prepared;
+    # Django's cursors would quote every value into the SQL text, in Python, row by row.
+    connection.ensure_connection()
+    server_bound = psycopg.Cursor(connection.connection)
+    # in Django's wrapper all the same: its errors, execute_wrapper hooks and, with DEBUG, the query log
+    make = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with make(server_bound) as cursor:
         cursor.executemany(sql, rows)
 
 
