@@ -276,10 +276,13 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
         accounts = lock_accounts(due.values_list("account_id", flat=True))
         subscriptions = list(
             Subscription.objects.select_for_update(of=("self",))
-            .select_related("account", "plan")
+            .select_related("account")
             .filter(pk__in=ids, account_id__in=accounts, period_start__lt=month_start(local_date(as_of)))
             .order_by("pk")
         )
+        for subscription in subscriptions:  # the run's plans (read once, with their terms), not one per row
+            if subscription.plan_id in plans:
+                Subscription.plan.field.set_cached_value(subscription, plans[subscription.plan_id])
         subscriptions = _free_to_renew(subscriptions)
         totals.skipped += len(ids) - len(subscriptions)  # another run holds them, or they are under way
         if not subscriptions:
