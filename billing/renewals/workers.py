@@ -138,16 +138,16 @@ def renew_due(
 
 
 def batches(ids: list[int], batch_size: int, workers: int) -> list[list[int]]:
-    """`ids` in batches of `batch_size`; with several workers, each worker's first one small (50), and the last
-    ones smaller and smaller (each at most 1/(2 × workers) of what is left, and at least 10), so the workers
-    start charging soon and finish together, not one alone with a whole batch."""
+    """`ids` in batches of `batch_size`; with several workers, the last ones smaller and smaller (each at most
+    1/(2 × workers) of what is left, and at least 10), so the workers finish together, not one alone with a
+    whole batch. (Small first batches, tried so that the first orders leave sooner, put the workers in step:
+    their settlements then queue for the invoice number range together, and PostgreSQL's CPU for 40,000
+    renewals went from 14 s to 65 s.)"""
     if workers == 1:
         return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     chunks, start = [], 0
     while start < len(ids):
         size = min(batch_size, max(10, -(-(len(ids) - start) // (2 * workers))))
-        if len(chunks) < workers:  # each worker's first: small, so that its first orders leave soon
-            size = min(size, 50)
         chunks.append(ids[start : start + size])
         start += size
     return chunks
