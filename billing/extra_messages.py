@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from accounts.audit import audit_entry, audit_records_save, lock_account, move_status, snapshot
+from accounts.bulk import create_rows
 from accounts.notices import notify_admins
 from billing.invoicing import issue_invoice_for
 from billing.models import ExtraMessagesBill, ExtraMessagesStatus
@@ -72,7 +73,7 @@ def extra_message_bills_for(claimed: list[tuple]) -> list[ExtraMessagesBill]:
 
 
 def extra_message_bills_save(bills: list[ExtraMessagesBill]) -> None:
-    ExtraMessagesBill.objects.bulk_create(bills)
+    create_rows(bills)
     audit_records_save(
         [
             audit_entry(

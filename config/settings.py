@@ -225,6 +225,10 @@ PAYMENTS_GATEWAY = env.str("PAYMENTS_GATEWAY", default="sandbox")
 SANDBOX_CHARGE_DELAY_MS = env.int("SANDBOX_CHARGE_DELAY_MS", default=0)
 # Renewals send charges to a one-order-per-request gateway (LINE Pay, TapPay) this many at once, per worker.
 PAYMENTS_MAX_IN_FLIGHT = env.int("PAYMENTS_MAX_IN_FLIGHT", default=8)
+# The same for each real gateway (neither LINE Pay's nor TapPay's documentation we hold states a rate limit: raise
+# these to what the gateway confirms, up to 64); each defaults to PAYMENTS_MAX_IN_FLIGHT.
+PAYMENTS_MAX_IN_FLIGHT_LINEPAY = env.int("PAYMENTS_MAX_IN_FLIGHT_LINEPAY", default=PAYMENTS_MAX_IN_FLIGHT)
+PAYMENTS_MAX_IN_FLIGHT_TAPPAY = env.int("PAYMENTS_MAX_IN_FLIGHT_TAPPAY", default=PAYMENTS_MAX_IN_FLIGHT)
 LINEPAY_CHANNEL_ID = env.str("LINEPAY_CHANNEL_ID", default="")
 LINEPAY_CHANNEL_SECRET = env.str("LINEPAY_CHANNEL_SECRET", default="")
 LINEPAY_SANDBOX = env.bool("LINEPAY_SANDBOX", default=True)

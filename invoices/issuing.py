@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import advisory_xact_lock, audit_entry, audit_record, audit_records_save, move_status, snapshot
+from accounts.bulk import create_rows
 from accounts.errors import ServiceError
 from accounts.money import round_half_up_twd, tax_rate
 from accounts.notices import language_for_address, send_in_language
@@ -194,7 +195,7 @@ def invoices_issue(
         profiles = EInvoiceProfile.objects.filter(account_id__in={charge.account_id for charge in to_issue})
         buyers = {profile.account_id: buyer_snapshot(profile) for profile in profiles}
         seller = seller_snapshot()
-        created = Invoice.objects.bulk_create(
+        created = create_rows(
             [
                 _issued_if_numbered(
                     Invoice(

@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import audit_entry, audit_records_save, move_status, move_statuses
+from accounts.bulk import create_rows
 from accounts.errors import ServiceError
 from accounts.periods import local_date
 from invoices.deadlines import blank_report_due_on, upload_due_on
@@ -132,7 +133,7 @@ def blank_message(closing: PeriodClosing, *, invoice_type: str, prefix: str) -> 
 
 def messages_record(messages: list[EInvoiceMessage]) -> None:
     """Save the messages of an event, in the caller's transaction (its audit record tells of the event)."""
-    EInvoiceMessage.objects.bulk_create(messages)
+    create_rows(messages)
 
 
 # ---- exported, confirmed ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from accounts.audit import (
     move_statuses,
     snapshot,
 )
-from accounts.bulk import update_rows
+from accounts.bulk import create_rows, update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from payments.gateways import Outcome, gateway, gateway_name_for
@@ -201,7 +201,7 @@ class ChargeOrder:
 
 def charges_create(orders: list[ChargeOrder], *, actor) -> list[Charge]:
     """Record pending charges at once (call in a transaction). A key used before is an IntegrityError."""
-    charges = Charge.objects.bulk_create(
+    charges = create_rows(
         [
             Charge(
                 account=order.account,
@@ -248,11 +248,17 @@ def _charges_transition(items: list[tuple[Charge, dict]], new_status: str, *, ac
     Returns the locked charges in the order given; the whole lot is refused if any move is not allowed.
     """
     ids = [charge.pk for charge, _changes in items]
-    locked = Charge.objects.select_for_update(of=("self",)).select_related("account").filter(pk__in=ids)
+    # The accounts the caller holds already are not read again (a charge's account never changes).
+    accounts = {given.account_id: given.account for given, _changes in items if Charge.account.is_cached(given)}
+    locked = Charge.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+    if len(accounts) < len({given.account_id for given, _changes in items}):
+        locked = locked.select_related("account")
     by_pk = {charge.pk: charge for charge in locked.order_by("pk")}
     charges, records, fields = [], [], {"status"}
     for given, changes in items:
         charge = by_pk[given.pk]
+        if not Charge.account.is_cached(charge):
+            Charge.account.field.set_cached_value(charge, accounts[charge.account_id])
         before = snapshot(charge, *CHARGE_FIELDS)
         move_status(charge, new_status)
         for name, value in changes.items():

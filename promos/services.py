@@ -18,7 +18,7 @@ from accounts.audit import (
     move_statuses,
     snapshot,
 )
-from accounts.bulk import update_rows
+from accounts.bulk import create_rows, update_rows
 from accounts.errors import ServiceError
 from accounts.models import OfficialAccount
 from accounts.periods import local_date, next_month_start, period_start_at
@@ -258,7 +258,7 @@ def promo_codes_redeem_held(charges: list, *, actor) -> list[Redemption]:
                 )
             )
         update_rows(codes, ["status", "registered_account", "held_for"])
-        redemptions = Redemption.objects.bulk_create([redemption for redemption, _record in redeemed])
+        redemptions = create_rows([redemption for redemption, _record in redeemed])
         audit_records_save([record for _redemption, record in redeemed])
     return redemptions
 

@@ -69,7 +69,7 @@ def test_the_settings_scan_finds_the_variables_read_in_each_way():
     assert {"SECRET_KEY", "DEBUG", "CONN_MAX_AGE", "GATEWAY_TIMEOUT_SECONDS", "ALLOWED_HOSTS", "DATABASE_URL"} <= (
         variables
     )
-    assert len(variables) == 48
+    assert len(variables) == 50
 
 
 def test_every_variable_the_settings_read_is_in_the_readme_table():
@@ -117,4 +117,4 @@ def test_the_commented_out_values_of_env_example_are_the_settings_defaults(debug
     # then no setting differs: each value shown is the default
     differing = {name for name in with_values if with_values[name] != with_defaults.get(name)}
     assert differing == set()
-    assert len(shown) == (45 if debug == "true" else 44)
+    assert len(shown) == (47 if debug == "true" else 46)

@@ -1,6 +1,8 @@
 """Renewing a batch of subscriptions in three short steps: claim, charge (outside any transaction), settle."""
 
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_entry, audit_records_save, lock_accounts, move_status, snapshot
 from accounts.batches import each_alone_on_failure
-from accounts.bulk import update_rows
+from accounts.bulk import create_rows, update_rows
 from accounts.notices import notify_admins
 from accounts.periods import local_date, month_start, next_month_start
 from billing.extra_messages import extra_message_bills_for, extra_message_bills_save, extra_message_bills_unpaid
@@ -32,8 +34,8 @@ from billing.models import (
 from billing.pricing import Quote
 from billing.renewals.quotes import Pricer, drop_expired_codes, expire_closed_codes, month_ended, pricing_inputs
 from billing.renewals.runs import NO_METHOD, SUBSCRIPTION_FIELDS, Totals, plans_by_pk
-from payments.gateways import ChargeRequest, ChargeResult, Outcome, gateway
-from payments.models import PaymentMethod
+from payments.gateways import ChargeRequest, ChargeResult, GatewayRouter, Outcome, enabled_gateways, gateway
+from payments.models import Charge, PaymentMethod
 from payments.services import (
     ChargeOrder,
     charges_create,
@@ -73,39 +75,172 @@ def renew_batch(
     subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals, plans=None
 ) -> None:
     """Renew these subscriptions (those another run holds, or that are renewed already, are skipped)."""
+    charge_and_settle(
+        claim_batch(subscription_ids, as_of=as_of, run=run, totals=totals, plans=plans), as_of=as_of, totals=totals
+    )
+
+
+def claim_batch(
+    subscription_ids: list[int], *, as_of: datetime, run: RenewalRun | None, totals: Totals, plans=None
+) -> list[Attempt]:
+    """Step 1 for these subscriptions: returns the attempts whose charges go to the gateway."""
     expire_closed_codes(subscription_ids, as_of=as_of)
     claimed = Totals()
     attempts = _claim_batch(subscription_ids, as_of=as_of, run=run, totals=claimed, plans=plans or plans_by_pk())
     totals.merge(claimed)  # only once the claim has committed
-    charge_and_settle(attempts, as_of=as_of, totals=totals)
+    return attempts
 
 
 def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
-    """Step 2 and 3, slice by slice: as many orders as the gateway takes in one go (`orders_per_call`).
+    """Step 2 and 3. To a gateway that takes one order per request: a continuous pool (RenewalStream), each
+    order sent as a slot frees up. To one that takes many orders in one call (the sandbox without a delay):
+    all of them in one call, then settled.
 
-    Each slice's renewals have their claim renewed (`updated_at`) just before their orders leave, so no
-    recovery takes a renewal still queued here for one whose run died. If settling a slice fails, each
-    renewal is settled on its own; one that still fails stays `charging`, for recovery to read back.
+    If settling fails, each renewal is settled on its own; one that still fails stays `charging`, for recovery
+    to read back. A lone renewal's fault is raised: the caller counts it with its subscription.
     """
-    adapter = gateway()
-    size = getattr(adapter, "orders_per_call", None) or len(attempts) or 1
-    for start in range(0, len(attempts), size):
-        chunk = attempts[start : start + size]
-        if start:  # the first slice's claim was just made
-            Renewal.objects.filter(pk__in=[attempt.renewal.pk for attempt in chunk]).update(updated_at=timezone.now())
-        _charge_and_settle_slice(adapter, chunk, as_of=as_of, totals=totals)
+    if not attempts:
+        return
+    router = gateway()
+    pools = router.charge_pools()
+    if pools is None:
+        _charge_and_settle_slice(router, attempts, as_of=as_of, totals=totals)
+        return
+    with RenewalStream(pools, as_of=as_of, totals=totals, lone_fault=None) as stream:
+        stream.add(attempts)
+        stream.drain()
+
+
+SETTLE_EVERY = 0.25  # seconds an answer may wait to be settled with the next ones
+
+
+class RenewalStream:
+    """Steps 2 and 3 for a stream of claimed attempts, through a continuous pool per gateway (ChargePools).
+
+    An attempt waits here until its gateway's pool has room; its claim (`updated_at`) is renewed as it is handed
+    over, so no recovery takes a renewal still queued here for one whose run died (it leaves for the gateway
+    within about AHEAD_SECONDS of that, far less than any recovery waits). Answers are settled as they come,
+    together, while the other orders are in flight; one declined goes on with the account's next method, at the
+    head of the queue.
+
+    A settlement that fails is retried renewal by renewal; one that fails alone stays `charging`, and goes to
+    `lone_fault(renewal id, error)` (None: raised, as for a batch of one). Closing the stream leaves what was
+    never handed over `charging`, for recovery.
+    """
+
+    def __init__(self, pools, *, as_of: datetime, totals: Totals, lone_fault):
+        self.pools, self.as_of, self.totals, self.lone_fault = pools, as_of, totals, lone_fault
+        self.waiting: deque[Attempt] = deque()
+        self.sent: dict[int, tuple[Attempt, str]] = {}  # renewal id → (attempt, order ID)
+        self.gateways = enabled_gateways()
+        self.answered: list[tuple[int, ChargeResult]] = []  # answers not settled yet
+        self.first_answer_at = 0.0
+        self.settle_size = max(1, min(200, 4 * sum(pools.size(name) for name in self.gateways)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.pools.close()
+
+    def __len__(self) -> int:
+        """Attempts not yet settled: waiting, at the gateway, or answered."""
+        return len(self.waiting) + len(self.sent)
+
+    def add(self, attempts: list[Attempt], *, first: bool = False) -> None:
+        if first:
+            self.waiting.extendleft(reversed(attempts))
+        else:
+            self.waiting.extend(attempts)
+        self._hand_over()
+
+    def drain(self, *, below: int = 1) -> None:
+        """Hand orders over as slots free up, and settle the answers together (SETTLE_EVERY), until fewer than
+        `below` attempts are left unsettled."""
+        while len(self) >= below:
+            age = time.monotonic() - self.first_answer_at
+            wait = max(0.001, SETTLE_EVERY - age) if self.answered else 60.0
+            answered = self.pools.answers(timeout=wait)
+            if answered and not self.answered:
+                self.first_answer_at = time.monotonic()
+            self.answered.extend(answered)
+            self._hand_over()  # the slots just freed are filled before anything is settled
+            if self.answered and (
+                len(self.answered) >= self.settle_size
+                or time.monotonic() - self.first_answer_at >= SETTLE_EVERY
+                or not self.pools.outstanding
+            ):
+                answered, self.answered = self.answered, []
+                self._settle(answered)
+
+    def _hand_over(self) -> None:
+        if not self.waiting:
+            return
+        room = {name: self.pools.room(name) for name in self.gateways}
+        if self.pools.outstanding and all(room[name] < self.pools.size(name) // 4 for name in self.gateways):
+            return  # each pool still has most of a round waiting for a slot: topped up a little later
+        leaving, kept = [], deque()
+        while self.waiting:
+            attempt = self.waiting.popleft()
+            name = GatewayRouter.keeper_name(attempt.method)
+            if name is None or room[name] > 0:
+                if name is not None:
+                    room[name] -= 1
+                leaving.append((attempt, name))
+            else:
+                kept.append(attempt)
+                if all(left <= 0 for left in room.values()):
+                    break  # every gateway's pool is full: the rest wait
+        kept.extend(self.waiting)
+        self.waiting = kept
+        if not leaving:
+            return
+        Renewal.objects.filter(pk__in=[attempt.renewal.pk for attempt, _name in leaving]).update(
+            updated_at=timezone.now()
+        )
+        for attempt, name in leaving:
+            request = charge_request(attempt)
+            self.sent[attempt.renewal.pk] = (attempt, request.order_id)
+            self.pools.send(attempt.renewal.pk, request, name)
+
+    def _settle(self, answered: list[tuple[int, ChargeResult]]) -> None:
+        if not answered:
+            return
+        answers, tried = [], {}
+        for renewal_id, result in answered:
+            attempt, order_id = self.sent.pop(renewal_id)
+            answers.append((renewal_id, order_id, result))
+            tried[renewal_id] = attempt.tried | {attempt.method.pk}
+        next_tries = []
+
+        def settle(batch):
+            next_tries.extend(renewals_settle(batch, as_of=self.as_of, totals=self.totals, tried=tried))
+
+        def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
+            if self.lone_fault is None and len(answers) == 1:
+                raise error
+            logger.exception("settling renewal %s failed", answer[0])
+            if self.lone_fault is None:
+                self.totals.pending += 1
+            else:
+                self.lone_fault(answer[0], error)
+
+        each_alone_on_failure(answers, settle, left_charging, what="renewals to settle")
+        if next_tries:  # declined on one method, each renewal goes on with the next (each its own order)
+            self.add(next_tries, first=True)
+
+
+def charge_request(attempt: Attempt) -> ChargeRequest:
+    return ChargeRequest(
+        method=attempt.method,
+        amount_twd=attempt.renewal.charge.total_twd,
+        order_id=attempt.renewal.charge.idempotency_key,
+        description=f"LINE Official Account {attempt.renewal.plan.code} {attempt.renewal.period_start:%Y-%m}",
+    )
 
 
 def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
-    requests = [
-        ChargeRequest(
-            method=a.method,
-            amount_twd=a.renewal.charge.total_twd,
-            order_id=a.renewal.charge.idempotency_key,
-            description=f"LINE Official Account {a.renewal.plan.code} {a.renewal.period_start:%Y-%m}",
-        )
-        for a in attempts
-    ]
+    requests = [charge_request(a) for a in attempts]
     try:
         results = adapter.charge_many(requests)
     except Exception:  # noqa: BLE001 - the orders may or may not have reached the gateway: never guessed
@@ -141,10 +276,13 @@ def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans:
         accounts = lock_accounts(due.values_list("account_id", flat=True))
         subscriptions = list(
             Subscription.objects.select_for_update(of=("self",))
-            .select_related("account", "plan")
+            .select_related("account")
             .filter(pk__in=ids, account_id__in=accounts, period_start__lt=month_start(local_date(as_of)))
             .order_by("pk")
         )
+        for subscription in subscriptions:  # the run's plans (read once, with their terms), not one per row
+            if subscription.plan_id in plans:
+                Subscription.plan.field.set_cached_value(subscription, plans[subscription.plan_id])
         subscriptions = _free_to_renew(subscriptions)
         totals.skipped += len(ids) - len(subscriptions)  # another run holds them, or they are under way
         if not subscriptions:
@@ -226,7 +364,7 @@ def record_attempts(attempts: list[Attempt], *, as_of: datetime, totals: Totals,
     _start_new_periods([(a.renewal, a.subscription) for a in free], save_renewals=not new)
     totals.renewed += len(free)
     if new:  # inserted once, the free ones already renewed
-        Renewal.objects.bulk_create([attempt.renewal for attempt in attempts])
+        create_rows([attempt.renewal for attempt in attempts])
     else:
         update_rows([attempt.renewal for attempt in attempts], ["plan", "attempts", "status", "charge", "updated_at"])
     promo_codes_hold([(a.code, a.subscription.account, a.renewal.charge) for a in paying if a.code], actor=None)
@@ -273,6 +411,8 @@ def renewals_settle(
                 logger.warning("answer for order %s ignored: renewal %s is on another attempt", order_id, renewal.pk)
                 continue
             subscription = subscriptions[renewal.subscription_id]
+            if renewal.charge.account_id == subscription.account_id:  # read once, with the subscription
+                Charge.account.field.set_cached_value(renewal.charge, subscription.account)
             if result.outcome == Outcome.SUCCEEDED:
                 succeeded.append((renewal, subscription, result.reference))
             else:
@@ -490,7 +630,7 @@ def _start_new_periods(pairs: list, *, dunning: bool = False, save_renewals: boo
     if save_renewals:
         fields = ["status", "charge", "next_retry_on", "last_error", "updated_at"]
         update_rows([renewal for renewal, _subscription in pairs], fields)
-    PlanChange.objects.bulk_create(changes)
+    create_rows(changes)
     audit_records_save(records)
     if dunning:  # the charges that carried a month's extra messages were never paid
         extra_message_bills_unpaid([renewal for renewal, _subscription in pairs])

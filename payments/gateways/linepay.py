@@ -43,6 +43,7 @@ from payments.gateways import (
     OneOrderPerRequest,
     Outcome,
     api_base,
+    http_session,
     http_timeout,
     parse_answer,
 )
@@ -166,7 +167,7 @@ class LinePayClient:
         }
         data = payload.encode() if method == "POST" else None
         try:
-            response = requests.request(method, url, data=data, headers=headers, timeout=self.timeout)
+            response = http_session("linepay").request(method, url, data=data, headers=headers, timeout=self.timeout)
             answer = parse_answer(response.content)
         except requests.RequestException:
             logger.warning("LINE Pay %s order=%s: no answer", label, order_id)

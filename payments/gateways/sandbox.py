@@ -9,7 +9,11 @@ Two halves, kept apart as a real gateway and its merchant are:
 Card numbers reach only `tokenise_card`, which keeps brand, last four and the test behaviour.
 """
 
+import contextlib
+import os
+import queue
 import secrets
+import threading
 import time
 from datetime import date
 
@@ -31,6 +35,7 @@ from payments.gateways import (
     SavedCard,
     charge_concurrently,
     charge_or_unknown,
+    in_charge_pool,
 )
 from payments.gateways.linepay import METHOD_GONE, READ_BACK, preapproved_pay_body, request_body
 from payments.models import MethodKind, SandboxCard, SandboxCharge, SandboxLinePayTransaction, SandboxRefund
@@ -134,8 +139,68 @@ def parse_expiry(expiry: str) -> tuple[int, int]:
 
 def pause_like_a_gateway() -> None:
     delay = getattr(settings, "SANDBOX_CHARGE_DELAY_MS", 0)
-    if delay:
+    if delay and not getattr(_desk_thread, "active", False):  # the desk answers what has waited already
         time.sleep(delay / 1000)
+
+
+_desk_thread = threading.local()
+_desks: dict[int, "_Desk"] = {}
+_desks_lock = threading.Lock()
+
+
+class _Desk:
+    """The sandbox's server side for the threads of a charge pool: one thread of this process, with one
+    database connection, answers their orders once each has waited out the delay in its own thread (the card
+    orders waiting together in one batch). A real gateway's server keeps no connection of ours; without the
+    desk, each of up to PAYMENTS_MAX_IN_FLIGHT threads a worker would hold a database connection of its own."""
+
+    def __init__(self):
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="sandbox-desk", daemon=True).start()
+
+    def call(self, work, card_order: tuple | None = None):
+        """`work()` at the desk, or with `card_order` (token, amount, order ID) its answer from charge_card_tokens."""
+        done, outcome = threading.Event(), {}
+        self._calls.put((work, card_order, outcome, done))
+        done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def _serve(self) -> None:
+        _desk_thread.active = True
+        while True:
+            calls = [self._calls.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(calls) < 200:
+                    calls.append(self._calls.get_nowait())
+            cards = [call for call in calls if call[1] is not None]
+            try:
+                answers = charge_card_tokens([call[1] for call in cards]) if cards else []
+            except Exception as error:  # noqa: BLE001 - raised again in each thread that asked
+                answers = None
+                for _work, _order, outcome, _done in cards:
+                    outcome["error"] = error
+            for (_work, _order, outcome, done), answer in zip(cards, answers or [None] * len(cards), strict=True):
+                if answers is not None:
+                    outcome["value"] = answer
+                done.set()
+            for work, order, outcome, done in calls:
+                if order is not None:
+                    continue
+                try:
+                    outcome["value"] = work()
+                except Exception as error:  # noqa: BLE001 - raised again in the thread that asked
+                    outcome["error"] = error
+                finally:
+                    done.set()
+
+
+def at_the_desk(work, card_order: tuple | None = None):
+    """`work()` on this process's sandbox desk (see _Desk); a card order is answered with the others waiting."""
+    with _desks_lock:
+        desk = _desks.get(os.getpid()) or _desks.setdefault(os.getpid(), _Desk())
+    return desk.call(work, card_order)
 
 
 def charge_card_token(*, saved_token: str, amount: int, order_id: str) -> dict:
@@ -382,6 +447,13 @@ class SandboxGateway:
         linepay_api("POST", f"/v3/payments/preapprovedPay/{reg_key}/expire", {})
 
     def charge(self, *, method, amount_twd: int, order_id: str, description: str) -> ChargeResult:
+        if in_charge_pool() and settings.SANDBOX_CHARGE_DELAY_MS:  # the wait here, the gateway's work at its desk
+            pause_like_a_gateway()
+            if method.kind == MethodKind.CARD:
+                return self._card_result(at_the_desk(None, (method.gateway_token, amount_twd, order_id)))
+            return at_the_desk(
+                lambda: self.charge(method=method, amount_twd=amount_twd, order_id=order_id, description=description)
+            )
         if method.kind == MethodKind.LINEPAY:
             body = preapproved_pay_body(amount_twd=amount_twd, order_id=order_id, description=description)
             answer = linepay_api("POST", f"/v3/payments/preapprovedPay/{method.gateway_token}/payment", body)

@@ -32,6 +32,7 @@ from payments.gateways import (
     Outcome,
     SavedCard,
     api_base,
+    http_session,
     http_timeout,
     parse_answer,
 )
@@ -96,7 +97,7 @@ class TapPayClient:
         data = json.dumps({"partner_key": self.partner_key, **body}).encode()
         headers = {"Content-Type": "application/json", "x-api-key": self.partner_key}
         try:
-            response = requests.post(self.base + path, data=data, headers=headers, timeout=self.timeout)
+            response = http_session("tappay").post(self.base + path, data=data, headers=headers, timeout=self.timeout)
             answer = parse_answer(response.content)
         except (requests.RequestException, ValueError):
             logger.warning("TapPay %s order=%s: no answer", label, order_id)
