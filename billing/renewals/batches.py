@@ -104,7 +104,7 @@ def charge_and_settle(attempts: list[Attempt], *, as_of: datetime, totals: Total
     router = gateway()
     pools = router.charge_pools()
     if pools is None:
-        _charge_and_settle_slice(router, attempts, as_of=as_of, totals=totals)
+        _charge_and_settle_slice(router, attempts, as_of=as_of, totals=totals, alone=len(attempts) == 1)
         return
     with RenewalStream(pools, as_of=as_of, totals=totals, lone_fault=None) as stream:
         stream.add(attempts)
@@ -135,6 +135,7 @@ class RenewalStream:
         self.gateways = enabled_gateways()
         self.answered: list[tuple[int, ChargeResult]] = []  # answers not settled yet
         self.first_answer_at = 0.0
+        self.renewals: set[int] = set()  # every renewal the stream was given (a follow-up is the same one)
         self.settle_size = max(1, min(200, 4 * sum(pools.size(name) for name in self.gateways)))
 
     def __enter__(self):
@@ -148,6 +149,7 @@ class RenewalStream:
         return len(self.waiting) + len(self.sent)
 
     def add(self, attempts: list[Attempt], *, first: bool = False) -> None:
+        self.renewals.update(attempt.renewal.pk for attempt in attempts)
         if first:
             self.waiting.extendleft(reversed(attempts))
         else:
@@ -217,7 +219,7 @@ class RenewalStream:
             next_tries.extend(renewals_settle(batch, as_of=self.as_of, totals=self.totals, tried=tried))
 
         def left_charging(answer, error: Exception) -> None:  # recovery settles it from the gateway's record
-            if self.lone_fault is None and len(answers) == 1:
+            if self.lone_fault is None and len(self.renewals) == 1:  # the whole batch was this one renewal
                 raise error
             logger.exception("settling renewal %s failed", answer[0])
             if self.lone_fault is None:
@@ -239,7 +241,11 @@ def charge_request(attempt: Attempt) -> ChargeRequest:
     )
 
 
-def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetime, totals: Totals) -> None:
+def _charge_and_settle_slice(
+    adapter, attempts: list[Attempt], *, as_of: datetime, totals: Totals, alone: bool = False
+) -> None:
+    """One call for all the attempts, then settled. `alone`: the batch is one renewal, whose fault is raised for
+    the caller to count with its subscription; in a larger batch a fault leaves the renewal `charging`."""
     requests = [charge_request(a) for a in attempts]
     try:
         results = adapter.charge_many(requests)
@@ -249,7 +255,7 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
     answers = [(a.renewal.pk, r.order_id, result) for a, r, result in zip(attempts, requests, results, strict=True)]
     tried = {a.renewal.pk: a.tried | {a.method.pk} for a in attempts}
     next_tries = []
-    if len(answers) == 1:  # a lone answer's fault is raised: the caller counts it with its subscription
+    if alone:
         next_tries = renewals_settle(answers, as_of=as_of, totals=totals, tried=tried)
     else:
 
@@ -264,7 +270,7 @@ def _charge_and_settle_slice(adapter, attempts: list[Attempt], *, as_of: datetim
             what="renewals to settle",
         )
     if next_tries:  # declined on one method, each renewal goes on with the next (each its own order)
-        _charge_and_settle_slice(adapter, next_tries, as_of=as_of, totals=totals)
+        _charge_and_settle_slice(adapter, next_tries, as_of=as_of, totals=totals, alone=alone)
 
 
 def _claim_batch(ids: list[int], *, as_of: datetime, run, totals: Totals, plans: dict) -> list[Attempt]:

@@ -155,3 +155,23 @@ def test_recovery_goes_on_from_the_methods_its_round_already_tried():
     renewal = Renewal.objects.get()
     assert renewal.charge.payment_method == second
     assert methods_tried_in_round(renewal, renewal.charge) == {main.pk}
+
+
+def test_a_follow_up_that_fails_to_settle_in_a_larger_batch_stays_charging_and_the_batch_goes_on(monkeypatch):
+    from billing.renewals import batches, renew_batch
+
+    declined, (_main, _second) = account_with(DECLINES, GOOD)
+    fine, _methods = account_with(GOOD)
+    real_settle = batches.renewals_settle
+
+    def settle(answers, **kwargs):
+        if len(answers) == 1 and answers[0][1].endswith(":2"):  # the declined renewal's next method's answer
+            raise RuntimeError("the settling transaction broke")
+        return real_settle(answers, **kwargs)
+
+    monkeypatch.setattr(batches, "renewals_settle", settle)
+    totals = Totals()
+    renew_batch([declined.pk, fine.pk], as_of=JULY_1, run=None, totals=totals)  # raises nothing
+    assert totals.renewed == 1 and totals.pending == 1
+    assert Renewal.objects.get(subscription=declined).status == RenewalStatus.CHARGING  # for recovery
+    assert Renewal.objects.get(subscription=fine).status == RenewalStatus.RENEWED
