@@ -24,8 +24,8 @@ from billing.invoicing import issue_invoice_for
 from billing.models import ExtraMessagesBill, ExtraMessagesStatus
 from billing.pricing import Rules, price_extra_messages
 from billing.selectors import plan_terms
-from payments.gateways import ChargeResult, Outcome, gateway
-from payments.models import ChargeStatus, MethodStatus
+from payments.gateways import ChargeResult, Outcome, gateway, pending_charge_read_back
+from payments.models import ChargeStatus
 from payments.selectors import main_payment_method
 from payments.services import (
     charge_create,
@@ -253,21 +253,7 @@ def extra_messages_recover(*, bill: ExtraMessagesBill, totals: BillTotals) -> No
     charge = bill.charge
     if charge is None or charge.status != ChargeStatus.PENDING:
         return
-    method = charge.payment_method
-    result = gateway().charge_status(method=method, order_id=charge.idempotency_key)
-    if result.outcome == Outcome.ABSENT and method.status != MethodStatus.ACTIVE:
-        result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
-    elif result.outcome == Outcome.ABSENT:
-        try:
-            result = gateway().charge(
-                method=method,
-                amount_twd=charge.total_twd,
-                order_id=charge.idempotency_key,
-                description="extra messages",
-            )
-        except Exception:  # noqa: BLE001 - never guessed: read back again on the next reconciliation
-            logger.exception("the gateway did not answer the recovery charge of extra-messages bill %s", bill.pk)
-            result = ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")
+    result = pending_charge_read_back(charge, description="extra messages")
     extra_messages_settle(bill_id=bill.pk, order_id=charge.idempotency_key, result=result, totals=totals)
 
 

@@ -7,8 +7,8 @@ from accounts.periods import BILLING_TZ, local_date
 from billing.models import Renewal, RenewalStatus
 from billing.renewals.batches import charge_and_settle, renewals_settle
 from billing.renewals.runs import Totals
-from payments.gateways import ChargeResult, Outcome, gateway
-from payments.models import Charge, ChargePurpose, ChargeStatus, MethodStatus
+from payments.gateways import pending_charge_read_back
+from payments.models import Charge, ChargePurpose, ChargeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +45,7 @@ def renewal_recover(*, renewal: Renewal, as_of: datetime, totals: Totals) -> Non
     charge = renewal.charge
     if charge is None or charge.status != ChargeStatus.PENDING:
         return
-    method = charge.payment_method
-    result = gateway().charge_status(method=method, order_id=charge.idempotency_key)
-    if result.outcome == Outcome.ABSENT and method.status != MethodStatus.ACTIVE:
-        # never seen by the gateway, and the method was removed or expired since: no charge, retry later
-        result = ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
-    elif result.outcome == Outcome.ABSENT:
-        result = gateway().charge(
-            method=method, amount_twd=charge.total_twd, order_id=charge.idempotency_key, description="renewal"
-        )
+    result = pending_charge_read_back(charge, description="renewal")
     tried = {renewal.pk: methods_tried_in_round(renewal, charge)}
     next_tries = renewals_settle(
         [(renewal.pk, charge.idempotency_key, result)], as_of=as_of, totals=totals, tried=tried

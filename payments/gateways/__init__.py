@@ -21,6 +21,8 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from requests.adapters import HTTPAdapter
 
+from payments.models import MethodStatus
+
 
 class Outcome(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
@@ -457,3 +459,17 @@ def gateway() -> GatewayRouter:
     if settings.PAYMENTS_GATEWAY not in ADAPTERS:
         raise GatewayError(f"PAYMENTS_GATEWAY={settings.PAYMENTS_GATEWAY!r} has no adapter yet", code="no_adapter")
     return GatewayRouter()
+
+
+def pending_charge_read_back(charge, *, description: str) -> ChargeResult:
+    """What became of a pending charge's order (a lost answer, a process that died), never guessed: the gateway's
+    own record of it; an order the gateway never saw is sent now, unless its method is no longer active (then
+    declined: nothing is charged). A call that gets no answer is UNKNOWN, to be read back again later."""
+    method = charge.payment_method
+    result = gateway().charge_status(method=method, order_id=charge.idempotency_key)
+    if result.outcome != Outcome.ABSENT:
+        return result
+    if method.status != MethodStatus.ACTIVE:  # removed or expired since: the order is not sent
+        return ChargeResult(Outcome.DECLINED, reason="the payment method is no longer usable")
+    request = ChargeRequest(method, charge.total_twd, charge.idempotency_key, description)
+    return charge_or_unknown(gateway().charge, request)
