@@ -24,7 +24,7 @@ from billing.invoicing import issue_invoice_for
 from billing.models import ExtraMessagesBill, ExtraMessagesStatus
 from billing.pricing import Rules, price_extra_messages
 from billing.selectors import plan_terms
-from payments.gateways import ChargeResult, Outcome, gateway, pending_charge_read_back
+from payments.gateways import ChargeRequest, ChargeResult, Outcome, charge_or_unknown, gateway, pending_charge_read_back
 from payments.models import ChargeStatus
 from payments.selectors import main_payment_method
 from payments.services import (
@@ -92,27 +92,11 @@ def extra_message_bills_unpaid(renewals: list) -> None:
     """These renewals ended in dunning, their charges never paid: the extra messages their charges carried are
     still owed, so their bills wait again, for `bill_extra_messages` to charge on their own (call under the
     accounts' locks, in the renewals' transaction)."""
-    bills = list(
-        ExtraMessagesBill.objects.select_for_update()
-        .select_related("account")
-        .filter(renewal__in=renewals, status=ExtraMessagesStatus.WITH_RENEWAL)
-    )
-    records = []
-    for bill in bills:
+    bills = ExtraMessagesBill.objects.select_for_update().select_related("account")
+    for bill in bills.filter(renewal__in=renewals, status=ExtraMessagesStatus.WITH_RENEWAL):
         before = snapshot(bill, *BILL_FIELDS)
         move_status(bill, ExtraMessagesStatus.WAITING)
-        bill.save(update_fields=["status", "updated_at"])
-        records.append(
-            audit_entry(
-                actor=None,
-                action="extra_messages.unpaid",
-                obj=bill,
-                account=bill.account,
-                before=before,
-                after=snapshot(bill, *BILL_FIELDS),
-            )
-        )
-    audit_records_save(records)
+        _save(bill, before, action="extra_messages.unpaid")
 
 
 # ---- charged on their own ---------------------------------------------------------------------------
@@ -147,16 +131,9 @@ def extra_messages_bill(*, bill_id: int, as_of: datetime, totals: BillTotals, st
     bill, result = _claim(bill_id, as_of=as_of, totals=totals, staff=staff), None
     if bill is None:
         return
-    try:
-        result = gateway().charge(
-            method=bill.charge.payment_method,
-            amount_twd=bill.charge.total_twd,
-            order_id=bill.charge.idempotency_key,
-            description=f"LINE Official Account extra messages {bill.month:%Y-%m}",
-        )
-    except Exception:  # noqa: BLE001 - the order may or may not have reached the gateway: never guessed
-        logger.exception("the gateway did not answer the charge of extra-messages bill %s", bill.pk)
-        result = ChargeResult(Outcome.UNKNOWN, reason="the gateway call failed")
+    description = f"LINE Official Account extra messages {bill.month:%Y-%m}"
+    request = ChargeRequest(bill.charge.payment_method, bill.charge.total_twd, bill.charge.idempotency_key, description)
+    result = charge_or_unknown(gateway().charge, request)  # no answer: unknown, never guessed
     extra_messages_settle(bill_id=bill.pk, order_id=bill.charge.idempotency_key, result=result, totals=totals)
 
 
@@ -164,11 +141,10 @@ def _claim(bill_id: int, *, as_of: datetime, totals: BillTotals, staff: bool = F
     """Step 1, in one transaction under the account's lock: price the month from its final figure, and either
     close the bill (nothing to bill, no payment method) or record its pending charge. Returns it to charge."""
     with transaction.atomic():
-        account_id = ExtraMessagesBill.objects.filter(pk=bill_id).values_list("account_id", flat=True).first()
+        account_id = _lock_account_of(bill_id)
         if account_id is None:
             totals.skipped += 1
             return None
-        lock_account(account_id)
         bill = (
             _chargeable(ExtraMessagesBill.objects.select_for_update(of=("self",)), staff=staff)
             .select_related("account", "plan")
@@ -219,8 +195,7 @@ def extra_messages_settle(*, bill_id: int, order_id: str, result: ChargeResult, 
         totals.pending += 1
         return
     with transaction.atomic():
-        account_id = ExtraMessagesBill.objects.filter(pk=bill_id).values_list("account_id", flat=True).first()
-        lock_account(account_id)
+        _lock_account_of(bill_id)
         bill = (
             ExtraMessagesBill.objects.select_for_update(of=("self",))
             .select_related("account", "charge__payment_method")
@@ -262,6 +237,14 @@ def extra_message_bills_in_doubt(*, created_before: datetime):
     return ExtraMessagesBill.objects.filter(
         status=ExtraMessagesStatus.CHARGING, charge__created_at__lt=created_before
     ).select_related("charge__payment_method")
+
+
+def _lock_account_of(bill_id: int) -> int | None:
+    """The lock order: the bill's account first (None: no such bill)."""
+    account_id = ExtraMessagesBill.objects.filter(pk=bill_id).values_list("account_id", flat=True).first()
+    if account_id is not None:
+        lock_account(account_id)
+    return account_id
 
 
 def _fail(bill: ExtraMessagesBill, reason: str, *, totals: BillTotals) -> None:
