@@ -66,7 +66,7 @@ def period_label(period: str) -> str:
 
 def split_tax_inclusive(total_twd: int) -> tuple[int, int]:
     """A tax-inclusive amount as (sales, tax): sales = round(total / (1 + the tax rate)), tax = the rest
-    (at 5%: 5238 + 262 = 5500)."""
+    (at 5%: 5238 + 262 = 5500). The 401's period total rounds the tax instead (period_report.b2c_tax_backed_out)."""
     sales = round_half_up_twd(Decimal(total_twd) / (1 + tax_rate()))
     return sales, total_twd - sales
 

@@ -23,7 +23,9 @@ from invoices.uploads import UploadState, upload_state
 
 
 def b2c_tax_backed_out(total_twd: int, rate: Decimal | None = None) -> tuple[int, int]:
-    """(sales, tax) of a tax-inclusive B2C period total, as the 401 computes them: tax rounded once, half up."""
+    """(sales, tax) of a tax-inclusive B2C period total, as the 401 computes them: the tax rounded once, half up.
+    Not invoices.issuing.split_tax_inclusive, which rounds the sales (an allowance's or a refund's split): the
+    two may differ by NT$1 on the same total, and each is the rule of its own form."""
     rate = tax_rate() if rate is None else rate
     tax = round_half_up_twd(Decimal(total_twd) / (1 + rate) * rate)
     return total_twd - tax, tax

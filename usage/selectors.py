@@ -39,7 +39,8 @@ class MonthFigures:
 
 
 def month_figures(account, month: date) -> MonthFigures:
-    """Three queries: the month's total, its kinds, its days."""
+    """The month's total as recorded, its kinds (and the kinds' names), its days: four queries; a fifth, for when
+    the days were last updated, only where no total is recorded."""
     start, end = month_start(month), next_month_start(month)
     recorded = MonthlyUsage.objects.filter(account=account, month=start).first()
     days = DailyUsage.objects.filter(account=account, day__gte=start, day__lt=end)
@@ -50,7 +51,6 @@ def month_figures(account, month: date) -> MonthFigures:
         if by_kind.get(kind.pk)
     ]
     daily = list(days.filter(kind__billed=True).values_list("day").annotate(total=Sum("count")).order_by("day"))
-    latest = days.order_by("-updated_at").values_list("updated_at", "source").first()
     if recorded is not None:
         return MonthFigures(
             start,
@@ -62,6 +62,7 @@ def month_figures(account, month: date) -> MonthFigures:
             recorded.final,
             recorded.updated_at,
         )
+    latest = days.order_by("-updated_at").values_list("updated_at", "source").first()
     source = latest[1] if latest else ""
     billed = sum(kind.messages for kind in kinds if kind.billed)
     return MonthFigures(
